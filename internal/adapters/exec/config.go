@@ -1,0 +1,23 @@
+// Package exec runs deployments as local commands: the configured argv,
+// never a shell string built from chat input.
+package exec
+
+import "time"
+
+// Config is an app's `exec:` block.
+type Config struct {
+	// Deploy and Rollback are required argv vectors.
+	Deploy   []string `yaml:"deploy"`
+	Rollback []string `yaml:"rollback"`
+	// Verify, if set, runs after a deploy as smoke tests and validation.
+	Verify []string `yaml:"verify"`
+	// Health, if set, runs repeatedly during the monitoring window.
+	Health []string `yaml:"health"`
+	// Resolve, if set, prints the artifact identity a version will deploy
+	// (its last non-empty output line); approvals are bound to it.
+	Resolve []string `yaml:"resolve"`
+	// Dir is the working directory (default: the bot's).
+	Dir string `yaml:"dir"`
+	// Timeout bounds each command; the whole process group is killed then.
+	Timeout time.Duration `yaml:"timeout"`
+}

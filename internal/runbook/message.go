@@ -1,0 +1,81 @@
+package runbook
+
+import "time"
+
+// Tone colours a message the way each platform can (a Slack attachment
+// colour, a CSS class).
+type Tone string
+
+// Message tones.
+const (
+	ToneInfo     Tone = "info"
+	ToneWaiting  Tone = "waiting"
+	ToneProgress Tone = "progress"
+	ToneSuccess  Tone = "success"
+	ToneFailure  Tone = "failure"
+)
+
+// Message is the platform-neutral content of a run's chat message. Each chat
+// adapter renders it for its platform and edits it in place as the run moves.
+type Message struct {
+	RunID   uint64   `json:"run_id,omitempty"`
+	Title   string   `json:"title"`
+	Status  string   `json:"status,omitempty"`
+	State   State    `json:"state,omitempty"`
+	Tone    Tone     `json:"tone"`
+	Text    string   `json:"text,omitempty"`
+	Fields  []Field  `json:"fields,omitempty"`
+	Items   []Item   `json:"items,omitempty"`
+	Buttons []Button `json:"buttons,omitempty"`
+	// Log is the tail of the current step's output.
+	Log []string `json:"log,omitempty"`
+}
+
+// Field is a labelled value shown with the message.
+type Field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Item is a checklist item as shown: people tick Editable ones; the others
+// are checked by Shipmate or closed.
+type Item struct {
+	Key      string    `json:"key"`
+	Label    string    `json:"label"`
+	Done     bool      `json:"done"`
+	By       string    `json:"by,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+	Editable bool      `json:"editable"`
+}
+
+// ButtonStyle hints how prominent a button is.
+type ButtonStyle string
+
+// Button styles.
+const (
+	StyleDefault ButtonStyle = ""
+	StylePrimary ButtonStyle = "primary"
+	StyleDanger  ButtonStyle = "danger"
+)
+
+// Button is an action people can take on a run from its message.
+type Button struct {
+	Action  ButtonAction `json:"action"`
+	Label   string       `json:"label"`
+	Style   ButtonStyle  `json:"style,omitempty"`
+	RunID   uint64       `json:"run_id"`
+	Confirm string       `json:"confirm,omitempty"` // ask before acting, with this question
+}
+
+// ButtonAction names what a button (or checklist tick) does.
+type ButtonAction string
+
+// Button actions. Adapters pass them back to Engine.Act.
+const (
+	ButtonApprove  ButtonAction = "approve"
+	ButtonReject   ButtonAction = "reject"
+	ButtonCancel   ButtonAction = "cancel"
+	ButtonRollback ButtonAction = "rollback"
+	ButtonTick     ButtonAction = "tick"
+	ButtonUntick   ButtonAction = "untick"
+)

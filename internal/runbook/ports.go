@@ -1,0 +1,130 @@
+package runbook
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps runs, their audit trail, locks and what is deployed where.
+// Each method is one transaction: a run's state and the events that explain
+// it are written together, before the engine acts on them.
+type Store interface {
+	// CreateRun assigns the run its ID and stores it with its first events,
+	// taking the app+env run lock. If an explicit lock or another active run
+	// holds it, it stores nothing and returns that Lock in a *LockedError.
+	CreateRun(ctx context.Context, r *Run, evs ...Event) error
+	// SaveRun stores r (whose Rev must be the stored Rev; it is bumped) and
+	// appends evs. When r is terminal it releases r's run lock, and when it
+	// has succeeded or rolled back it records r.Version as deployed.
+	SaveRun(ctx context.Context, r *Run, evs ...Event) error
+	// AppendEvents adds events to a run's trail without changing the run.
+	AppendEvents(ctx context.Context, id uint64, evs ...Event) error
+	Run(ctx context.Context, id uint64) (*Run, error)
+	// ActiveRuns returns the runs not yet in a terminal state.
+	ActiveRuns(ctx context.Context) ([]*Run, error)
+	Events(ctx context.Context, id uint64) ([]Event, error)
+	// History returns the newest runs of app (in env, if not empty), newest first.
+	History(ctx context.Context, app, env string, limit int) ([]*Run, error)
+	Deployed(ctx context.Context, app, env string) (Deployed, bool, error)
+	// Hold places an explicit lock; it fails with *LockedError if one is held.
+	Hold(ctx context.Context, l Lock) error
+	// Release removes an explicit lock and returns it; ok is false if none.
+	Release(ctx context.Context, app, env string) (l Lock, ok bool, err error)
+	Locks(ctx context.Context) ([]Lock, error)
+}
+
+// LockedError says an app+env is held by a lock.
+type LockedError struct{ Lock Lock }
+
+func (e *LockedError) Error() string { return "locked: " + e.Lock.App + " in " + e.Lock.Env }
+
+// ErrRunNotFound is returned by Store.Run for an unknown id.
+var ErrRunNotFound = Errorf(ENotFound, "no such run")
+
+// ErrStale is returned by SaveRun when the run changed since it was read.
+var ErrStale = Errorf(EConflict, "the run changed meanwhile; try again")
+
+// Chat posts and updates run messages on one platform.
+type Chat interface {
+	// Post sends a new message to channel and returns its reference.
+	Post(ctx context.Context, channel string, m Message) (ref string, err error)
+	// Update replaces the message ref in channel with m.
+	Update(ctx context.Context, channel, ref string, m Message) error
+}
+
+// Job is what an executor is asked to do.
+type Job struct {
+	RunID   uint64
+	Action  Action
+	App     string
+	Env     string
+	Version string // the version that will run afterwards
+	// PreviousVersion is what runs before the job (for a rollback, the
+	// version being replaced).
+	PreviousVersion string
+	Artifact        string
+	Requester       string
+}
+
+// Progress receives step output, one line at a time.
+type Progress func(line string)
+
+// Executor carries out deployments and rollbacks of an app. Steps stop when
+// ctx is cancelled. An error means the step failed.
+type Executor interface {
+	Deploy(ctx context.Context, j Job, p Progress) error
+	Rollback(ctx context.Context, j Job, p Progress) error
+}
+
+// Resolver is implemented by executors that can tell, before approval, the
+// identity of what a version will deploy (an image digest, a build number).
+// Approvals are bound to it.
+type Resolver interface {
+	Resolve(ctx context.Context, j Job) (artifact string, err error)
+}
+
+// Verifier is implemented by executors that run smoke tests and
+// post-deployment validation after a deploy.
+type Verifier interface {
+	Verify(ctx context.Context, j Job, p Progress) error
+}
+
+// HealthChecker is implemented by executors that can check an app's health
+// during the monitoring window.
+type HealthChecker interface {
+	Health(ctx context.Context, j Job) error
+}
+
+// Reattacher is implemented by executors that can resume watching a step
+// that was running when the bot stopped (a Kubernetes rollout, a Jenkins
+// build). Without it such a step ends as interrupted.
+type Reattacher interface {
+	Reattach(ctx context.Context, j Job, p Progress) error
+}
+
+// GroupResolver expands a platform's user groups into user ids.
+type GroupResolver interface {
+	GroupMembers(ctx context.Context, group string) ([]string, error)
+}
+
+// Clock tells the time. Tests use a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// ClockFunc adapts a function to Clock.
+type ClockFunc func() time.Time
+
+// Now calls f.
+func (f ClockFunc) Now() time.Time { return f() }
+
+// Observer is told about what the engine does, for metrics.
+type Observer interface {
+	Transition(env string, from, to State)
+	Step(env, step string, d time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Transition(string, State, State)           {}
+func (nopObserver) Step(string, string, time.Duration, error) {}
