@@ -92,7 +92,7 @@ func (p *Policy) AppNames() []string {
 
 // remindAt is when the reminder for an approval requested at t is due.
 func (a ApprovalRule) remindAt(expires time.Time) time.Time {
-	ttl := a.Expires
+	ttl := a.expiry()
 	rem := a.Remind
 	if rem <= 0 || rem >= ttl {
 		rem = min(time.Hour, ttl/2)

@@ -235,3 +235,18 @@ type Deployed struct {
 	RunID   uint64    `json:"run_id"`
 	At      time.Time `json:"at"`
 }
+
+// Landed returns the version that runs in the environment after this run
+// finished, when the run changed it: a succeeded deploy leaves its version,
+// a rolled-back deploy its previous one, a rollback its target.
+func (r *Run) Landed() (string, bool) {
+	switch {
+	case r.State == StateSucceeded && r.Action == ActionDeploy:
+		return r.Version, true
+	case r.State == StateRolledBack && r.Action == ActionDeploy:
+		return r.PreviousVersion, r.PreviousVersion != ""
+	case r.State == StateRolledBack && r.Action == ActionRollback:
+		return r.Version, true
+	}
+	return "", false
+}

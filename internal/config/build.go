@@ -1,0 +1,371 @@
+package config
+
+import (
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"shipmate/internal/runbook"
+)
+
+// nameRE is what names of roles, checklist items, environments, aliases and
+// apps look like: they are typed in chat commands.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+const nameRule = "use lowercase letters, digits, - and _, starting with a letter"
+
+// platformRE is a chat platform key in a role, such as web or slack.
+var platformRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+
+const groupsSuffix = "_groups"
+
+// executors lists the known executors with the check of each one's block.
+// Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
+// an entry here, and a line in checkBlocks refusing its block elsewhere.
+var executors = map[string]func(d *decoder, path string, raw *rawApp, app *AppConfig) error{
+	"exec": buildExec,
+}
+
+func executorNames() string {
+	names := make([]string, 0, len(executors))
+	for n := range executors {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// build checks raw and turns it into a Config.
+func build(d *decoder, raw *rawConfig) (*Config, error) {
+	c := &Config{
+		Listen: raw.Listen,
+		Store:  raw.Store,
+		Policy: runbook.Policy{
+			Roles:     make(map[string]runbook.Role, len(raw.Roles)),
+			Checklist: make(map[string]string, len(raw.Checklist)),
+			Apps:      make(map[string]runbook.App, len(raw.Apps)),
+		},
+		Apps: make(map[string]AppConfig, len(raw.Apps)),
+		Chat: ChatConfig{Web: WebConfig{Enabled: raw.Chat.Web.Enabled, UserHeader: raw.Chat.Web.UserHeader}},
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return nil, d.errorf("listen", "want host:port such as %q, got %q", DefaultListen, c.Listen)
+	}
+	if c.Store == "" {
+		c.Store = DefaultStore
+	}
+	if h := c.Chat.Web.UserHeader; h != "" && !isHeaderName(h) {
+		return nil, d.errorf("chat.web.user_header", "invalid header name %q", h)
+	}
+	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildRoles, buildChecklist, buildEnvs, buildApps} {
+		if err := step(d, raw, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func buildRoles(d *decoder, raw *rawConfig, c *Config) error {
+	for _, r := range raw.Roles {
+		path := join("roles", r.Key)
+		if !nameRE.MatchString(r.Key) {
+			return d.errorf(path, "invalid role name (%s)", nameRule)
+		}
+		if r.Key == runbook.RoleRequester {
+			return d.errorf(path, "%q is reserved: in rollback it means whoever requested the deployment", runbook.RoleRequester)
+		}
+		role := runbook.Role{Members: map[string][]string{}, Groups: map[string][]string{}}
+		for _, p := range r.Value {
+			kpath := join(path, p.Key)
+			platform, isGroups := strings.CutSuffix(p.Key, groupsSuffix)
+			if !platformRE.MatchString(platform) {
+				return d.errorf(kpath, "unknown key (want a chat platform such as web or slack, or <platform>%s)", groupsSuffix)
+			}
+			for i, id := range p.Value {
+				if id == "" {
+					return d.errorf(index(kpath, i), "must not be empty")
+				}
+			}
+			if isGroups {
+				role.Groups[platform] = append(role.Groups[platform], p.Value...)
+			} else {
+				role.Members[platform] = append(role.Members[platform], p.Value...)
+			}
+		}
+		c.Policy.Roles[r.Key] = role
+	}
+	return nil
+}
+
+func buildChecklist(d *decoder, raw *rawConfig, c *Config) error {
+	for _, item := range raw.Checklist {
+		path := join("checklist", item.Key)
+		if !nameRE.MatchString(item.Key) {
+			return d.errorf(path, "invalid checklist key (%s)", nameRule)
+		}
+		if strings.TrimSpace(item.Value) == "" {
+			return d.errorf(path, "the item's text must not be empty")
+		}
+		c.Policy.Checklist[item.Key] = item.Value
+	}
+	return nil
+}
+
+func buildEnvs(d *decoder, raw *rawConfig, c *Config) error {
+	if len(raw.Environments) == 0 {
+		return d.errorf("environments", "at least one environment is required")
+	}
+	// names maps every environment name and alias to its environment, so
+	// that each word in "deploy app 1.2 to X" means one environment.
+	type owner struct{ env, as string }
+	names := make(map[string]owner)
+	for _, e := range raw.Environments {
+		path := join("environments", e.Key)
+		if !nameRE.MatchString(e.Key) {
+			return d.errorf(path, "invalid environment name (%s)", nameRule)
+		}
+		if o, taken := names[e.Key]; taken {
+			return d.errorf(path, "%q is already %s of environment %q", e.Key, o.as, o.env)
+		}
+		names[e.Key] = owner{e.Key, "the name"}
+		for i, a := range e.Value.Aliases {
+			apath := index(join(path, "aliases"), i)
+			if !nameRE.MatchString(a) {
+				return d.errorf(apath, "invalid alias %q (%s)", a, nameRule)
+			}
+			if o, taken := names[a]; taken {
+				return d.errorf(apath, "%q is already %s of environment %q", a, o.as, o.env)
+			}
+			names[a] = owner{e.Key, "an alias"}
+		}
+	}
+
+	for i, e := range raw.Environments {
+		env, err := buildEnv(d, c, raw.Environments[:i], e.Key, &e.Value)
+		if err != nil {
+			return err
+		}
+		c.Policy.Envs = append(c.Policy.Envs, env)
+	}
+	return nil
+}
+
+// buildEnv checks one environment; earlier are those before it in the
+// promotion order.
+func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *rawEnv) (runbook.Environment, error) {
+	path := join("environments", name)
+	env := runbook.Environment{
+		Name:        name,
+		Aliases:     raw.Aliases,
+		Deployers:   raw.Deployers,
+		Checklist:   raw.Checklist,
+		Requires:    raw.Requires,
+		Monitor:     raw.Monitor,
+		HealthEvery: runbook.DefaultHealthEvery,
+		Rollback:    raw.Rollback,
+	}
+
+	if len(raw.Deployers) == 0 {
+		return env, d.errorf(join(path, "deployers"), "at least one role is required")
+	}
+	if err := checkRoles(d, c, join(path, "deployers"), raw.Deployers, false); err != nil {
+		return env, err
+	}
+
+	apath := join(path, "approval")
+	switch {
+	case raw.Approval == nil:
+		return env, d.errorf(apath, "required (write %q for none)", "approval: none")
+	case !raw.Approval.None:
+		f := raw.Approval.Fields
+		if len(f.Roles) == 0 {
+			return env, d.errorf(join(apath, "roles"), "at least one role is required")
+		}
+		if err := checkRoles(d, c, join(apath, "roles"), f.Roles, false); err != nil {
+			return env, err
+		}
+		rule := runbook.ApprovalRule{
+			Roles:     f.Roles,
+			Count:     1,
+			AllowSelf: true,
+			Expires:   runbook.DefaultApprovalExpiry,
+			Remind:    f.Remind,
+		}
+		if f.Count != nil {
+			if *f.Count < 1 {
+				return env, d.errorf(join(apath, "count"), "must be at least 1, got %d (write %q for none)", *f.Count, "approval: none")
+			}
+			rule.Count = *f.Count
+		}
+		if f.AllowSelf != nil {
+			rule.AllowSelf = *f.AllowSelf
+		}
+		if f.Expires != nil {
+			if *f.Expires == 0 {
+				return env, d.errorf(join(apath, "expires"), "must be more than 0")
+			}
+			rule.Expires = *f.Expires
+		}
+		if rule.Remind >= rule.Expires {
+			return env, d.errorf(join(apath, "remind"), "must be less than expires (%v)", rule.Expires)
+		}
+		env.Approval = rule
+	}
+
+	seen := make(map[string]bool, len(raw.Checklist))
+	for i, item := range raw.Checklist {
+		ipath := index(join(path, "checklist"), i)
+		if _, ok := c.Policy.Checklist[item]; !ok {
+			return env, d.errorf(ipath, "unknown checklist item %q (define it under checklist:)", item)
+		}
+		if seen[item] {
+			return env, d.errorf(ipath, "duplicate checklist item %q", item)
+		}
+		seen[item] = true
+	}
+
+	if raw.Requires != "" {
+		rpath := join(path, "requires")
+		found := slices.ContainsFunc(earlier, func(e entry[rawEnv]) bool { return e.Key == raw.Requires })
+		switch {
+		case found:
+		case raw.Requires == name:
+			return env, d.errorf(rpath, "an environment cannot require itself")
+		case slices.ContainsFunc(c.Policy.Envs, func(e runbook.Environment) bool { return slices.Contains(e.Aliases, raw.Requires) }):
+			return env, d.errorf(rpath, "%q is an alias; use the environment's name", raw.Requires)
+		default:
+			return env, d.errorf(rpath, "%q is not an earlier environment (requires must name one listed before %q)", raw.Requires, name)
+		}
+	}
+
+	for i, spec := range raw.Windows {
+		w, err := runbook.ParseWindow(spec)
+		if err != nil {
+			return env, d.errorf(index(join(path, "windows"), i), "%v", err)
+		}
+		env.Windows = append(env.Windows, w)
+	}
+
+	if raw.HealthEvery != nil {
+		if *raw.HealthEvery == 0 {
+			return env, d.errorf(join(path, "health_every"), "must be more than 0")
+		}
+		env.HealthEvery = *raw.HealthEvery
+	}
+
+	if err := checkRoles(d, c, join(path, "rollback"), raw.Rollback, true); err != nil {
+		return env, err
+	}
+	return env, nil
+}
+
+// checkRoles checks that each of roles is defined under roles:, or is
+// RoleRequester where that is allowed.
+func checkRoles(d *decoder, c *Config, path string, roles []string, requester bool) error {
+	for i, r := range roles {
+		if _, ok := c.Policy.Roles[r]; ok {
+			continue
+		}
+		if r == runbook.RoleRequester {
+			if requester {
+				continue
+			}
+			return d.errorf(index(path, i), "%q is only allowed in rollback", r)
+		}
+		return d.errorf(index(path, i), "unknown role %q", r)
+	}
+	return nil
+}
+
+func buildApps(d *decoder, raw *rawConfig, c *Config) error {
+	for _, a := range raw.Apps {
+		path := join("apps", a.Key)
+		if !nameRE.MatchString(a.Key) {
+			return d.errorf(path, "invalid app name (%s)", nameRule)
+		}
+		r := &a.Value
+		app := AppConfig{Executor: r.Executor, OnFailure: r.OnFailure}
+		if app.OnFailure == "" {
+			app.OnFailure = OnFailureRollback
+		}
+		if app.OnFailure != OnFailureRollback && app.OnFailure != OnFailureHold {
+			return d.errorf(join(path, "on_failure"), "want %s or %s, got %q", OnFailureRollback, OnFailureHold, app.OnFailure)
+		}
+		if r.Executor == "" {
+			return d.errorf(path, "executor is required")
+		}
+		check, ok := executors[r.Executor]
+		if !ok {
+			return d.errorf(join(path, "executor"), "unknown executor %q (known: %s)", r.Executor, executorNames())
+		}
+		if err := checkBlocks(d, path, r); err != nil {
+			return err
+		}
+		if err := check(d, path, r, &app); err != nil {
+			return err
+		}
+		c.Apps[a.Key] = app
+		c.Policy.Apps[a.Key] = runbook.App{
+			Name:          a.Key,
+			Executor:      r.Executor,
+			HoldOnFailure: app.OnFailure == OnFailureHold,
+		}
+	}
+	return nil
+}
+
+// checkBlocks refuses an executor's block on an app that uses another one.
+func checkBlocks(d *decoder, path string, r *rawApp) error {
+	if r.Exec != nil && r.Executor != "exec" {
+		return d.errorf(join(path, "exec"), "only allowed with executor: exec")
+	}
+	return nil
+}
+
+func buildExec(d *decoder, path string, r *rawApp, app *AppConfig) error {
+	epath := join(path, "exec")
+	if r.Exec == nil {
+		return d.errorf(epath, "required with executor: exec")
+	}
+	x := r.Exec
+	for _, argv := range []struct {
+		key      string
+		v        []string
+		required bool
+	}{
+		{"deploy", x.Deploy, true},
+		{"rollback", x.Rollback, true},
+		{"verify", x.Verify, false},
+		{"health", x.Health, false},
+		{"resolve", x.Resolve, false},
+	} {
+		apath := join(epath, argv.key)
+		if argv.required && len(argv.v) == 0 {
+			return d.errorf(apath, "required: the command as a list, such as [\"sh\", \"deploy.sh\"]")
+		}
+		if len(argv.v) > 0 && argv.v[0] == "" {
+			return d.errorf(index(apath, 0), "the program must not be empty")
+		}
+	}
+	cp := *x
+	app.Exec = &cp
+	return nil
+}
+
+// isHeaderName reports whether s is a valid HTTP header name (an RFC 9110
+// token).
+func isHeaderName(s string) bool {
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", c):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,131 @@
+// Package config loads shipmate's YAML configuration: the listen address,
+// the store, the rule book (roles, checklist, environments, apps) and the
+// chat platforms. Every mistake is refused with one line that names the
+// key's path and line, such as
+//
+//	environments.staging.monitor: invalid duration "3x" (line 21)
+//
+// ${VAR} in any value is replaced from the environment; $$ is a literal $.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"shipmate/internal/adapters/exec"
+	"shipmate/internal/runbook"
+)
+
+// Defaults for the top-level keys.
+const (
+	DefaultListen = "127.0.0.1:8080"
+	DefaultStore  = "data/shipmate.db"
+)
+
+// What an app does when a deployment fails.
+const (
+	OnFailureRollback = "rollback" // roll back automatically (the default)
+	OnFailureHold     = "hold"     // leave it for a human
+)
+
+// Config is a loaded and checked configuration.
+type Config struct {
+	// Listen is the address of the one HTTP server (chat endpoints, web
+	// console, health and metrics).
+	Listen string
+	// Store is the bbolt file, created with its folder.
+	Store string
+	// Policy is the rule book; its Envs are in file order, which is the
+	// promotion order.
+	Policy runbook.Policy
+	// Apps holds each app's executor settings, by app name.
+	Apps map[string]AppConfig
+	// Chat configures the chat platforms.
+	Chat ChatConfig
+}
+
+// AppConfig is how an app is deployed.
+type AppConfig struct {
+	// Executor names the adapter that runs deployments, such as "exec".
+	Executor string
+	// OnFailure is OnFailureRollback or OnFailureHold.
+	OnFailure string
+	// Exec is the app's exec: block, set when Executor is "exec".
+	Exec *exec.Config
+}
+
+// ChatConfig configures the chat platforms.
+type ChatConfig struct {
+	Web WebConfig
+}
+
+// WebConfig configures the web console.
+type WebConfig struct {
+	// Enabled turns the console on.
+	Enabled bool
+	// UserHeader names the request header, such as X-Forwarded-User, that
+	// an authenticating proxy in front of the console sets to the user id.
+	// Empty means a local console where users pick their name.
+	UserHeader string
+}
+
+// Load reads and parses the configuration file at path. lookup supplies
+// the values of ${VAR}; nil means os.LookupEnv.
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse parses and checks a configuration. lookup supplies the values of
+// ${VAR} (an unset variable is empty); nil means os.LookupEnv. Variables
+// are expanded in the values of the parsed document, never in its text, so
+// a variable's value is always a plain string.
+func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, yamlError(err)
+		}
+		return nil, &pathError{line: extra.Line, msg: "only one YAML document is allowed"}
+	}
+
+	d := &decoder{lookup: lookup, lines: make(map[string]int)}
+	var raw rawConfig
+	if len(doc.Content) > 0 {
+		root := doc.Content[0]
+		if root.Kind != yaml.MappingNode && !isNull(root) {
+			return nil, &pathError{line: root.Line, msg: "the configuration must be a mapping of keys such as roles, environments and apps"}
+		}
+		if err := d.decodeStruct(root, "", reflect.ValueOf(&raw).Elem()); err != nil {
+			return nil, err
+		}
+	}
+	return build(d, &raw)
+}
+
+// yamlError words a YAML syntax error as "invalid YAML: line N: ...".
+func yamlError(err error) error {
+	return fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+}

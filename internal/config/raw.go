@@ -1,0 +1,84 @@
+package config
+
+import (
+	"reflect"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"shipmate/internal/adapters/exec"
+)
+
+// The raw types mirror the YAML file. Their yaml tags are the only keys
+// accepted; the decoder refuses any other with its path.
+
+type rawConfig struct {
+	Listen       string                     `yaml:"listen"`
+	Store        string                     `yaml:"store"`
+	Roles        entries[entries[[]string]] `yaml:"roles"` // role → platform or <platform>_groups → ids
+	Checklist    entries[string]            `yaml:"checklist"`
+	Environments entries[rawEnv]            `yaml:"environments"`
+	Apps         entries[rawApp]            `yaml:"apps"`
+	Chat         rawChat                    `yaml:"chat"`
+}
+
+type rawEnv struct {
+	Aliases     []string       `yaml:"aliases"`
+	Deployers   []string       `yaml:"deployers"`
+	Approval    *rawApproval   `yaml:"approval"`
+	Checklist   []string       `yaml:"checklist"`
+	Requires    string         `yaml:"requires"`
+	Windows     []string       `yaml:"windows"`
+	Monitor     time.Duration  `yaml:"monitor"`
+	HealthEvery *time.Duration `yaml:"health_every"`
+	Rollback    []string       `yaml:"rollback"`
+}
+
+// rawApproval is the scalar "none" or a mapping of approvalFields.
+type rawApproval struct {
+	None   bool
+	Fields approvalFields
+}
+
+type approvalFields struct {
+	Roles     []string       `yaml:"roles"`
+	Count     *int           `yaml:"count"`
+	AllowSelf *bool          `yaml:"allow_self"`
+	Expires   *time.Duration `yaml:"expires"`
+	Remind    time.Duration  `yaml:"remind"`
+}
+
+const approvalNone = "none"
+
+func (a *rawApproval) decodeYAML(d *decoder, n *yaml.Node, path string) error {
+	if n.Kind == yaml.ScalarNode {
+		s, err := d.scalar(n, path, "")
+		if err != nil {
+			return err
+		}
+		if s != approvalNone {
+			return errorAt(n, path, "want %q or a mapping {roles, count, allow_self, expires, remind}, got %q", approvalNone, s)
+		}
+		a.None = true
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return errorAt(n, path, "want %q or a mapping {roles, count, allow_self, expires, remind}, got %s", approvalNone, describe(n))
+	}
+	return d.decodeStruct(n, path, reflect.ValueOf(&a.Fields).Elem())
+}
+
+type rawApp struct {
+	Executor  string       `yaml:"executor"`
+	OnFailure string       `yaml:"on_failure"`
+	Exec      *exec.Config `yaml:"exec"`
+}
+
+type rawChat struct {
+	Web rawWeb `yaml:"web"`
+}
+
+type rawWeb struct {
+	Enabled    bool   `yaml:"enabled"`
+	UserHeader string `yaml:"user_header"`
+}

@@ -1,0 +1,275 @@
+package runbook
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"shipmate/internal/commands"
+)
+
+// Act carries out a button press or checklist tick (or its text fallback)
+// by u on run id. Every rule is checked now, against the stored run, not
+// against the message the user clicked on. For ticks, arg is the item key;
+// for rejections, the reason.
+func (e *Engine) Act(ctx context.Context, u User, id uint64, action ButtonAction, arg string) (Reply, error) {
+	switch action {
+	case ButtonApprove:
+		return e.approve(ctx, u, id)
+	case ButtonReject:
+		return e.reject(ctx, u, id, arg)
+	case ButtonCancel:
+		return e.cancelRun(ctx, u, id)
+	case ButtonTick, ButtonUntick:
+		return e.tick(ctx, u, id, arg, action == ButtonTick)
+	case ButtonRollback:
+		return e.rollbackRun(ctx, u, id)
+	}
+	return Reply{}, Errorf(EInvalid, "unknown action %q", action)
+}
+
+func (e *Engine) loadRun(ctx context.Context, id uint64) (*Run, *Environment, error) {
+	r, err := e.store.Run(ctx, id)
+	if err != nil {
+		if err == ErrRunNotFound {
+			return nil, nil, Errorf(ENotFound, "there is no run #%d", id)
+		}
+		return nil, nil, err
+	}
+	env, err := e.env(r.Env)
+	return r, env, err
+}
+
+// expireIfDue expires r when its approval deadline has passed, whether or
+// not Tick has noticed yet.
+func (e *Engine) expireIfDue(r *Run) ([]Event, bool) {
+	if (r.State == StateChecklist || r.State == StateAwaitingApproval) && !r.ExpiresAt.IsZero() && !e.now().Before(r.ExpiresAt) {
+		return []Event{e.move(r, StateExpired, nil, fmt.Sprintf("the approval request expired at %s", fmtTime(r.ExpiresAt)))}, true
+	}
+	return nil, false
+}
+
+func (e *Engine) approve(ctx context.Context, u User, id uint64) (Reply, error) {
+	if _, _, err := e.loadRun(ctx, id); err != nil {
+		return Reply{}, err
+	}
+	var done bool
+	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		env, err := e.env(r.Env)
+		if err != nil {
+			return nil, err
+		}
+		if evs, ok := e.expireIfDue(r); ok {
+			return evs, nil
+		}
+		switch r.State {
+		case StateAwaitingApproval:
+		case StateChecklist:
+			open := r.OpenItems()
+			labels := make([]string, len(open))
+			for i, it := range open {
+				labels[i] = it.Label
+			}
+			return nil, Errorf(EPolicy, "run %s can't be approved yet: %d of %d checklist items are open (%s)",
+				r.Ref(), len(open), len(r.Checklist), joinQuoted(labels))
+		default:
+			return nil, Errorf(EConflict, "run %s is %s: there is nothing to approve", r.Ref(), r.State.Label())
+		}
+		if !e.hasAnyRole(ctx, u, env.Approval.Roles) {
+			return nil, Errorf(EForbidden, "only %s may approve %s deployments", roleList(env.Approval.Roles), env.Name)
+		}
+		if !env.Approval.AllowSelf && u.Same(r.Requester) {
+			return nil, Errorf(EForbidden, "you requested run %s: in %s someone else with the %s role must approve it", r.Ref(), env.Name, roleList(env.Approval.Roles))
+		}
+		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By.Same(u) }) {
+			return nil, Errorf(EConflict, "you already approved run %s", r.Ref())
+		}
+		r.Approvals = append(r.Approvals, Approval{By: u, At: e.now(), Artifact: r.Artifact})
+		evs := []Event{e.event(EvApproval, &u, fmt.Sprintf("approved %s (artifact %s)", r.Version, r.Artifact))}
+		if len(r.Approvals) >= env.Approval.Count {
+			done = true
+			evs = append(evs, e.move(r, StateApproved, &u, fmt.Sprintf("approved by %s", approvers(r))))
+		} else {
+			r.Note = fmt.Sprintf("waiting for approval by %s (%d of %d)", roleList(env.Approval.Roles), len(r.Approvals), env.Approval.Count)
+		}
+		return evs, nil
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	if r.State == StateExpired {
+		return Reply{}, Errorf(EConflict, "run %s expired at %s; request it again", r.Ref(), fmtTime(r.ExpiresAt))
+	}
+	if done {
+		e.kick(id, false)
+		return Reply{Text: fmt.Sprintf("You approved run %s; it starts now.", r.Ref()), RunID: id, Private: true}, nil
+	}
+	return Reply{Text: fmt.Sprintf("You approved run %s.", r.Ref()), RunID: id, Private: true}, nil
+}
+
+func approvers(r *Run) string {
+	names := make([]string, len(r.Approvals))
+	for i, a := range r.Approvals {
+		names[i] = a.By.String()
+	}
+	return joinAnd(names)
+}
+
+func (e *Engine) reject(ctx context.Context, u User, id uint64, reason string) (Reply, error) {
+	if _, _, err := e.loadRun(ctx, id); err != nil {
+		return Reply{}, err
+	}
+	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		env, err := e.env(r.Env)
+		if err != nil {
+			return nil, err
+		}
+		if r.State != StateChecklist && r.State != StateAwaitingApproval {
+			return nil, Errorf(EConflict, "run %s is %s: it can no longer be rejected", r.Ref(), r.State.Label())
+		}
+		if !e.hasAnyRole(ctx, u, env.Approval.Roles) {
+			return nil, Errorf(EForbidden, "only %s may reject %s deployments (the requester can cancel)", roleList(env.Approval.Roles), env.Name)
+		}
+		return []Event{
+			e.event(EvRejection, &u, reason),
+			e.move(r, StateRejected, &u, fmt.Sprintf("rejected by %s%s", u, reasonSuffix(reason))),
+		}, nil
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("You rejected run %s.", r.Ref()), RunID: id, Private: true}, nil
+}
+
+// cancelRun stops a run. Before execution it simply ends; a running step is
+// stopped and the deploy then fails and rolls back; a monitored run ends
+// monitoring early and counts as succeeded.
+func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error) {
+	r, env, err := e.loadRun(ctx, id)
+	if err != nil {
+		return Reply{}, err
+	}
+	if !u.Same(r.Requester) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, r.ID) != nil {
+		return Reply{}, Errorf(EForbidden, "only the requester, an approver or a rollback owner may cancel run %s", r.Ref())
+	}
+	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
+		switch r.State {
+		case StateRequested, StateChecklist, StateAwaitingApproval, StateApproved:
+			return []Event{e.move(r, StateCancelled, &u, fmt.Sprintf("cancelled by %s", u))}, nil
+		case StateMonitoring:
+			return []Event{e.move(r, StateSucceeded, &u, fmt.Sprintf("monitoring ended early by %s; %s %s is live in %s", u, r.App, r.Version, r.Env))}, nil
+		case StateDeploying, StateVerifying:
+			e.mu.Lock()
+			st := e.steps[r.ID]
+			if st != nil && st.cancelledBy == nil {
+				st.cancelledBy = &u
+				st.cancel()
+			}
+			e.mu.Unlock()
+			if st == nil {
+				return nil, Errorf(EConflict, "run %s is %s and cannot be stopped right now; try again in a moment", r.Ref(), r.State.Label())
+			}
+			return nil, errStop
+		}
+		return nil, Errorf(EConflict, "run %s is %s: there is nothing to cancel", r.Ref(), r.State.Label())
+	})
+	if err == errStop {
+		return Reply{Text: fmt.Sprintf("Stopping run %s; it will roll back.", r.Ref()), RunID: id, Private: true}, nil
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("Run %s is %s.", r.Ref(), r.State.Label()), RunID: id, Private: true}, nil
+}
+
+// tick records a checklist item as done (or not) by u.
+func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done bool) (Reply, error) {
+	r, env, err := e.loadRun(ctx, id)
+	if err != nil {
+		return Reply{}, err
+	}
+	if !e.hasAnyRole(ctx, u, env.Deployers) && !e.hasAnyRole(ctx, u, env.Approval.Roles) {
+		return Reply{}, Errorf(EForbidden, "only %s may tick the %s checklist", roleList(append(slices.Clone(env.Deployers), env.Approval.Roles...)), env.Name)
+	}
+	changed := false
+	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
+		if evs, ok := e.expireIfDue(r); ok {
+			return evs, nil
+		}
+		if r.State != StateChecklist && r.State != StateAwaitingApproval {
+			return nil, Errorf(EConflict, "run %s is %s: its checklist is closed", r.Ref(), r.State.Label())
+		}
+		i := slices.IndexFunc(r.Checklist, func(it CheckItem) bool { return it.Key == item })
+		if i < 0 {
+			return nil, Errorf(EInvalid, "run %s has no checklist item %q", r.Ref(), item)
+		}
+		it := &r.Checklist[i]
+		if it.Done == done {
+			return nil, errStop
+		}
+		changed = true
+		it.Done = done
+		it.By, it.At = &u, e.now()
+		verb := "ticked"
+		if !done {
+			verb = "unticked"
+			it.By, it.At = nil, e.now()
+		}
+		evs := []Event{e.event(EvTick, &u, fmt.Sprintf("%s %q", verb, it.Label))}
+		if !done && len(r.Approvals) > 0 {
+			// An approval was given for a complete checklist.
+			r.Approvals = nil
+			evs = append(evs, e.event(EvVoided, &u, fmt.Sprintf("checklist item %q unticked", it.Label)))
+		}
+		if ev := e.pend(r, env, &u); ev.From != ev.To {
+			evs = append(evs, ev)
+		}
+		return evs, nil
+	})
+	if err == errStop {
+		return Reply{Text: "Nothing to change.", RunID: id, Private: true}, nil
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	if r.State == StateExpired {
+		return Reply{}, Errorf(EConflict, "run %s expired at %s; request it again", r.Ref(), fmtTime(r.ExpiresAt))
+	}
+	if changed && r.State == StateApproved {
+		e.kick(id, false)
+	}
+	return Reply{Text: fmt.Sprintf("Checklist of run %s updated.", r.Ref()), RunID: id, Private: true}, nil
+}
+
+// rollbackRun is the Roll back button: a monitored run rolls back in place;
+// a finished one through a new rollback run of its app and environment.
+func (e *Engine) rollbackRun(ctx context.Context, u User, id uint64) (Reply, error) {
+	r, _, err := e.loadRun(ctx, id)
+	if err != nil {
+		return Reply{}, err
+	}
+	in := commands.Intent{Kind: commands.KindRollback, App: r.App, Env: r.Env, Reason: "Roll back button on run " + r.Ref()}
+	if !r.State.Terminal() && r.State != StateMonitoring {
+		return Reply{}, Errorf(EConflict, "run %s is %s: cancel it instead", r.Ref(), r.State.Label())
+	}
+	if _, landed := r.Landed(); r.State.Terminal() && !landed {
+		// A failed or interrupted deploy left the environment in doubt:
+		// go back to what ran before it.
+		switch {
+		case r.Action == ActionRollback:
+			in.Version = r.Version // try that rollback again
+		case r.PreviousVersion == "":
+			return Reply{}, Errorf(EConflict, "run %s was the first deployment of %s to %s: there is no earlier version to go back to", r.Ref(), r.App, r.Env)
+		default:
+			in.Version = r.PreviousVersion
+		}
+	}
+	if r.State.Terminal() {
+		if cur, ok, err := e.store.Deployed(ctx, r.App, r.Env); err != nil {
+			return Reply{}, err
+		} else if ok && r.State == StateSucceeded && cur.RunID != r.ID {
+			return Reply{}, Errorf(EConflict, "run %s is no longer what runs in %s (%s is): use /rollback %s %s", r.Ref(), r.Env, cur.Version, r.App, r.Env)
+		}
+	}
+	return e.requestRollback(ctx, Request{User: u, Origin: r.Origin, Intent: in})
+}

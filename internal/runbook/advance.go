@@ -1,0 +1,414 @@
+package runbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// advance moves run id forward as far as it goes without a person: it
+// prepares requested runs, starts approved ones, runs their steps, and on a
+// resume re-attaches to (or gives up on) steps the last process left behind.
+func (e *Engine) advance(ctx context.Context, id uint64, resumed bool) error {
+	for ctx.Err() == nil {
+		r, err := e.store.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		var next bool
+		switch r.State {
+		case StateRequested:
+			next, err = e.prepare(ctx, r)
+		case StateApproved:
+			next, err = e.start(ctx, r)
+		case StateDeploying, StateRollingBack:
+			switch {
+			case resumed:
+				next, err = e.reattach(ctx, r)
+			case r.State == StateRollingBack:
+				next, err = e.rollback(ctx, r)
+			default:
+				// A deploy step runs inline from start; seeing one here
+				// means it is in flight elsewhere.
+				return nil
+			}
+		case StateVerifying:
+			// Verification only reads, so after a restart it simply runs again.
+			next, err = e.verify(ctx, r)
+		default:
+			// Waiting for people (checklist, approval) or the clock
+			// (monitoring), or finished.
+			return nil
+		}
+		if err != nil || !next {
+			return err
+		}
+		resumed = false
+	}
+	return ctx.Err()
+}
+
+// prepare posts a new run's message, resolves what it will deploy and moves
+// it to the first state that waits for someone.
+func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
+	r, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+		if r.State != StateRequested {
+			return nil, errStop
+		}
+		e.post(ctx, r)
+		env, err := e.env(r.Env)
+		if err != nil {
+			return nil, err
+		}
+		if r.Action == ActionRollback {
+			return []Event{e.move(r, StateRollingBack, nil, "")}, nil
+		}
+		var evs []Event
+		if art, err := e.resolve(ctx, r); err != nil {
+			return []Event{e.move(r, StateFailed, nil, fmt.Sprintf("cannot resolve what %s %s would deploy: %v", r.App, r.Version, err))}, nil
+		} else if art != r.Artifact {
+			r.Artifact = art
+			evs = append(evs, e.event(EvStep, nil, "artifact: "+art))
+		}
+		return append(evs, e.pend(r, env, nil)), nil
+	})
+	if errors.Is(err, errStop) {
+		return true, nil
+	}
+	return err == nil && (r.State == StateApproved || r.State == StateRollingBack), err
+}
+
+// pend moves r to checklist, awaiting approval or approved, whichever its
+// environment's rules call for now, and sets the approval deadline.
+func (e *Engine) pend(r *Run, env *Environment, actor *User) Event {
+	to := StateApproved
+	switch {
+	case len(r.OpenItems()) > 0:
+		to = StateChecklist
+	case env.Approval.Count > len(r.Approvals):
+		to = StateAwaitingApproval
+	}
+	if to != StateApproved && r.ExpiresAt.IsZero() {
+		r.ExpiresAt = e.now().Add(env.Approval.expiry())
+		r.RemindAt = env.Approval.remindAt(r.ExpiresAt)
+	}
+	note := ""
+	switch to {
+	case StateChecklist:
+		note = fmt.Sprintf("checklist: %d of %d items open", len(r.OpenItems()), len(r.Checklist))
+	case StateAwaitingApproval:
+		note = fmt.Sprintf("waiting for approval by %s (%d of %d)", roleList(env.Approval.Roles), len(r.Approvals), env.Approval.Count)
+	case StateApproved:
+		note = "approved"
+	}
+	return e.move(r, to, actor, note)
+}
+
+// resolve asks the executor what r's version will deploy.
+func (e *Engine) resolve(ctx context.Context, r *Run) (string, error) {
+	x, err := e.executor(r.App)
+	if err != nil {
+		return "", err
+	}
+	res, ok := x.(Resolver)
+	if !ok {
+		return r.Version, nil
+	}
+	return res.Resolve(ctx, job(r))
+}
+
+// start begins the deploy of an approved run, after checking once more the
+// rules that can change while it waited: the window, staging first, and
+// whether the artifact is still the one approved.
+func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
+	if e.Draining() {
+		return false, nil
+	}
+	r, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+		if r.State != StateApproved {
+			return nil, errStop
+		}
+		env, err := e.env(r.Env)
+		if err != nil {
+			return nil, err
+		}
+		if ok, next := InWindows(env.Windows, e.now()); !ok && !r.Emergency {
+			note := fmt.Sprintf("approved; waiting for the %s deployment window (next opens %s)", r.Env, fmtTime(next))
+			if r.Note == note {
+				return nil, errStop
+			}
+			r.Note = note
+			return []Event{e.event(EvNote, nil, note)}, nil
+		}
+		if err := e.checkRequires(ctx, r.App, r.Version, env); err != nil {
+			return []Event{e.move(r, StateFailed, nil, ErrorMessage(err))}, nil
+		}
+		art, err := e.resolve(ctx, r)
+		if err != nil {
+			return []Event{e.move(r, StateFailed, nil, fmt.Sprintf("cannot resolve what %s %s would deploy: %v", r.App, r.Version, err))}, nil
+		}
+		var evs []Event
+		if art != r.Artifact {
+			old := r.Artifact
+			r.Artifact = art
+			if len(r.Approvals) > 0 {
+				// Approvals are bound to what was approved, not to a name.
+				r.Approvals = nil
+				r.ExpiresAt = time.Time{}
+				evs = append(evs, e.event(EvVoided, nil, fmt.Sprintf("artifact changed from %s to %s", old, art)), e.pend(r, env, nil))
+				r.Note = fmt.Sprintf("the artifact changed (%s → %s) after approval: approvals are void, approve again", old, art)
+				return evs, nil
+			}
+			evs = append(evs, e.event(EvStep, nil, "artifact: "+art))
+		}
+		// The deploying state is stored before the executor is called:
+		// after a crash the run is found deploying and never started twice.
+		return append(evs, e.move(r, StateDeploying, nil, "")), nil
+	})
+	if errors.Is(err, errStop) {
+		return false, nil
+	}
+	if err != nil || r.State != StateDeploying {
+		return err == nil && r.State == StateApproved, err
+	}
+	x, _ := e.executor(r.App)
+	stepErr, tail := e.runStep(ctx, r, "deploy", func(ctx context.Context, p Progress) error {
+		return x.Deploy(ctx, job(r), p)
+	})
+	return e.afterStep(ctx, r.ID, StateDeploying, stepErr, tail)
+}
+
+// afterStep records the outcome of the step that ran while the run was in
+// state during, and returns whether advance should go on.
+func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr error, tail []string) (bool, error) {
+	if ctx.Err() != nil {
+		// Shutting down hard: leave the run as it is, to resume later.
+		return false, ctx.Err()
+	}
+	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		if r.State != during {
+			return nil, errStop
+		}
+		r.Log = tail
+		if stepErr != nil {
+			return e.fail(r, stepErr), nil
+		}
+		switch during {
+		case StateDeploying:
+			if _, ok := e.executors[r.App].(Verifier); ok {
+				return []Event{e.move(r, StateVerifying, nil, "")}, nil
+			}
+			return e.verified(r), nil
+		case StateVerifying:
+			return e.verified(r), nil
+		case StateRollingBack:
+			return []Event{e.move(r, StateRolledBack, nil, fmt.Sprintf("rolled back to %s", job(r).Version))}, nil
+		}
+		return nil, fmt.Errorf("afterStep: unexpected state %s", during)
+	})
+	if errors.Is(err, errStop) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !r.State.Terminal() && r.State != StateMonitoring, nil
+}
+
+// errStop ends an update without saving, when the run moved on meanwhile.
+var errStop = errors.New("run moved on")
+
+// verified moves a run whose deploy checked out to monitoring, or straight
+// to succeeded when its environment has no monitoring window.
+func (e *Engine) verified(r *Run) []Event {
+	env, _ := e.policy.Env(r.Env)
+	if env == nil || env.Monitor <= 0 {
+		return []Event{e.move(r, StateSucceeded, nil, fmt.Sprintf("%s %s is live in %s", r.App, r.Version, r.Env))}
+	}
+	now := e.now()
+	r.MonitorUntil = now.Add(env.Monitor)
+	r.NextHealthAt = now.Add(env.healthEvery())
+	return []Event{e.move(r, StateMonitoring, nil, fmt.Sprintf("monitoring until %s", fmtTime(r.MonitorUntil)))}
+}
+
+func (env *Environment) healthEvery() time.Duration {
+	if env.HealthEvery <= 0 {
+		return DefaultHealthEvery
+	}
+	return env.HealthEvery
+}
+
+// fail moves r to failed and, when there is something to go back to and
+// the app does not hold failures for a human, on to rolling back, in the
+// same write.
+func (e *Engine) fail(r *Run, cause error) []Event {
+	if r.State == StateRollingBack {
+		return []Event{e.move(r, StateRollbackFailed, nil, "rollback failed: "+cause.Error())}
+	}
+	evs := []Event{e.move(r, StateFailed, nil, fmt.Sprintf("%s failed: %v", r.State.Label(), cause))}
+	switch {
+	case r.Action != ActionDeploy:
+	case r.PreviousVersion == "":
+		r.Note += fmt.Sprintf("; nothing to roll back to (first deployment of %s to %s)", r.App, r.Env)
+	case e.policy.Apps[r.App].HoldOnFailure:
+		r.Note += "; left as is for a human (on_failure: hold): use Roll back when ready"
+	default:
+		evs = append(evs, e.move(r, StateRollingBack, nil, fmt.Sprintf("%s; rolling back to %s", r.Note, r.PreviousVersion)))
+	}
+	return evs
+}
+
+// verify runs the executor's smoke tests and validation.
+func (e *Engine) verify(ctx context.Context, r *Run) (bool, error) {
+	v, ok := e.executors[r.App].(Verifier)
+	if !ok {
+		return e.afterStep(ctx, r.ID, StateVerifying, nil, r.Log)
+	}
+	stepErr, tail := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
+		return v.Verify(ctx, job(r), p)
+	})
+	return e.afterStep(ctx, r.ID, StateVerifying, stepErr, tail)
+}
+
+// rollback runs the executor's rollback path for r.
+func (e *Engine) rollback(ctx context.Context, r *Run) (bool, error) {
+	x, err := e.executor(r.App)
+	if err != nil {
+		return false, err
+	}
+	stepErr, tail := e.runStep(ctx, r, "rollback", func(ctx context.Context, p Progress) error {
+		return x.Rollback(ctx, job(r), p)
+	})
+	return e.afterStep(ctx, r.ID, StateRollingBack, stepErr, tail)
+}
+
+// reattach handles a run found mid-step at start-up.
+func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
+	if ra, ok := e.executors[r.App].(Reattacher); ok {
+		during := r.State
+		stepErr, tail := e.runStep(ctx, r, "reattach", func(ctx context.Context, p Progress) error {
+			return ra.Reattach(ctx, job(r), p)
+		})
+		return e.afterStep(ctx, r.ID, during, stepErr, tail)
+	}
+	_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+		if r.State != StateDeploying && r.State != StateRollingBack {
+			return nil, errStop
+		}
+		what := "deploying " + r.Version
+		if j := job(r); j.Action == ActionRollback {
+			what = "rolling back to " + j.Version
+		}
+		return []Event{e.move(r, StateInterrupted, nil, fmt.Sprintf(
+			"Shipmate stopped while %s; the step's outcome is unknown. Check %s in %s, then deploy again or roll back",
+			what, r.App, r.Env))}, nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return false, err
+}
+
+// runStep runs one executor call for r, streaming its output to the event
+// log and the chat message, and returns its error and the output's tail.
+// A user's cancel (see Act) cancels the step's context.
+func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(context.Context, Progress) error) (error, []string) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &step{cancel: cancel}
+	e.mu.Lock()
+	e.steps[r.ID] = st
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.steps, r.ID)
+		e.mu.Unlock()
+	}()
+
+	out := &output{}
+	view := *r
+	flush := func() {
+		lines, tail := out.take()
+		if len(lines) == 0 {
+			return
+		}
+		evs := make([]Event, len(lines))
+		for i, l := range lines {
+			evs[i] = e.event(EvOutput, nil, name+": "+l)
+		}
+		if err := e.store.AppendEvents(ctx, r.ID, evs...); err != nil {
+			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("store step output")
+		}
+		view.Log = tail
+		e.refresh(ctx, &view)
+	}
+	done := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		t := time.NewTicker(e.flush)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				flush()
+			case <-done:
+				return
+			}
+		}
+	}()
+
+	began := time.Now()
+	err := fn(sctx, out.add)
+	e.obs.Step(r.Env, name, time.Since(began), err)
+	close(done)
+	<-flushed
+	flush()
+
+	e.mu.Lock()
+	by := st.cancelledBy
+	e.mu.Unlock()
+	if by != nil && err != nil {
+		err = fmt.Errorf("cancelled by %s", by)
+	}
+	detail := name + " succeeded"
+	if err != nil {
+		detail = name + ": " + err.Error()
+	}
+	if ctx.Err() == nil {
+		if aerr := e.store.AppendEvents(ctx, r.ID, e.event(EvStep, nil, detail)); aerr != nil {
+			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
+		}
+	}
+	_, tail := out.take()
+	return err, tail
+}
+
+// output collects step output lines as they arrive.
+type output struct {
+	mu    sync.Mutex
+	fresh []string
+	tail  []string
+}
+
+func (o *output) add(line string) {
+	line = strings.TrimRight(line, "\r\n")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fresh = append(o.fresh, line)
+	o.tail = append(o.tail, line)
+	if len(o.tail) > logTail {
+		o.tail = o.tail[len(o.tail)-logTail:]
+	}
+}
+
+// take returns the lines added since the last take, and the current tail.
+func (o *output) take() (fresh, tail []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fresh, o.fresh = o.fresh, nil
+	return fresh, append([]string(nil), o.tail...)
+}

@@ -1,0 +1,362 @@
+package runbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"shipmate/internal/commands"
+)
+
+// logTail is how many lines of step output a run's message shows.
+const logTail = 12
+
+// Config wires an Engine.
+type Config struct {
+	Store  Store
+	Policy *Policy
+	// Executors maps app names to the executor that deploys them.
+	Executors map[string]Executor
+	// Chats maps platform names ("web", "slack") to their chat.
+	Chats map[string]Chat
+	// Groups maps platform names to resolvers of their user groups.
+	Groups   map[string]GroupResolver
+	Clock    Clock
+	Log      zerolog.Logger
+	Observer Observer
+	// OutputFlush is how often streamed step output is written to the store
+	// and shown in chat (default 1s).
+	OutputFlush time.Duration
+}
+
+// Engine runs the deployment workflow. It keeps no state of its own beyond
+// what is in flight: every decision is read from and written to the Store,
+// so a new Engine on the same Store resumes where the old one stopped.
+type Engine struct {
+	store     Store
+	policy    *Policy
+	executors map[string]Executor
+	chats     map[string]Chat
+	groups    map[string]GroupResolver
+	clock     Clock
+	log       zerolog.Logger
+	obs       Observer
+	flush     time.Duration
+
+	// ctx bounds background work; steps use it so that Close stops them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	draining atomic.Bool
+
+	runMu [64]sync.Mutex // serialise changes to a run: striped by id
+
+	mu      sync.Mutex
+	busy    map[uint64]bool        // a goroutine is advancing this run
+	steps   map[uint64]*step       // executor steps in flight
+	checks  map[uint64]bool        // health checks in flight
+	pending map[uint64]bool        // kicked while busy: advance again after
+}
+
+// step is an executor call in flight, so that it can be cancelled.
+type step struct {
+	cancel      context.CancelFunc
+	cancelledBy *User
+}
+
+// New returns an Engine. Call Resume once before serving users.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = ClockFunc(time.Now)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.OutputFlush <= 0 {
+		cfg.OutputFlush = time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{
+		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
+		groups: cfg.Groups, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
+		ctx: ctx, cancel: cancel,
+		busy: map[uint64]bool{}, steps: map[uint64]*step{},
+		checks: map[uint64]bool{}, pending: map[uint64]bool{},
+	}
+}
+
+// Policy returns the engine's rule book.
+func (e *Engine) Policy() *Policy { return e.policy }
+
+// Parser returns a command parser for the engine's environments and apps.
+func (e *Engine) Parser() *commands.Parser {
+	p := &commands.Parser{Apps: e.policy.AppNames()}
+	for _, env := range e.policy.Envs {
+		p.Envs = append(p.Envs, commands.Env{Name: env.Name, Aliases: env.Aliases})
+	}
+	return p
+}
+
+// Drain stops new runs from starting; steps already running go on. Runs
+// that are approved but not started stay approved and start after a restart.
+func (e *Engine) Drain() { e.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (e *Engine) Draining() bool { return e.draining.Load() }
+
+// Wait blocks until all background work has finished or ctx ends.
+func (e *Engine) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close cancels whatever still runs and waits for it to stop. Runs whose
+// steps are cut short this way are not marked: after a restart they resume
+// (or end as interrupted) like after a crash.
+func (e *Engine) Close() {
+	e.cancel()
+	e.wg.Wait()
+}
+
+func (e *Engine) now() time.Time { return e.clock.Now().UTC() }
+
+// lockRun serialises work on one run.
+func (e *Engine) lockRun(id uint64) func() {
+	m := &e.runMu[id%uint64(len(e.runMu))]
+	m.Lock()
+	return m.Unlock
+}
+
+// update loads run id, lets fn change it, and saves it with the events fn
+// returns. fn returning an error saves nothing. Messages are refreshed after.
+func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event, error)) (*Run, error) {
+	unlock := e.lockRun(id)
+	defer unlock()
+	r, err := e.store.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	from := r.State
+	evs, err := fn(r)
+	if err != nil {
+		return r, err
+	}
+	if err := e.save(ctx, r, from, evs...); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// save stores r and reports the transition to the observer and to chat.
+func (e *Engine) save(ctx context.Context, r *Run, from State, evs ...Event) error {
+	r.UpdatedAt = e.now()
+	if r.State.Terminal() && r.FinishedAt.IsZero() {
+		r.FinishedAt = r.UpdatedAt
+	}
+	if err := e.store.SaveRun(ctx, r, evs...); err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if ev.Type == EvTransition {
+			e.obs.Transition(r.Env, ev.From, ev.To)
+		}
+	}
+	e.refresh(ctx, r)
+	return nil
+}
+
+// move changes r's state and returns the transition event.
+func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
+	ev := Event{At: e.now(), Type: EvTransition, Actor: actor, From: r.State, To: to, Detail: detail}
+	r.State = to
+	if detail != "" {
+		r.Note = detail
+	}
+	return ev
+}
+
+func (e *Engine) event(typ string, actor *User, detail string) Event {
+	return Event{At: e.now(), Type: typ, Actor: actor, Detail: detail}
+}
+
+// refresh posts or updates the run's chat message. Chat failures are logged,
+// never fatal: the store is the record.
+func (e *Engine) refresh(ctx context.Context, r *Run) {
+	chat, ok := e.chats[r.Origin.Platform]
+	if !ok || r.Origin.MessageRef == "" {
+		return
+	}
+	if err := chat.Update(ctx, r.Origin.Channel, r.Origin.MessageRef, e.Message(r)); err != nil {
+		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: update message")
+	}
+}
+
+// post sends the run's first message and remembers its reference.
+func (e *Engine) post(ctx context.Context, r *Run) {
+	chat, ok := e.chats[r.Origin.Platform]
+	if !ok || r.Origin.MessageRef != "" {
+		return
+	}
+	ref, err := chat.Post(ctx, r.Origin.Channel, e.Message(r))
+	if err != nil {
+		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post message")
+		return
+	}
+	r.Origin.MessageRef = ref
+}
+
+// notify posts a one-off line about a run to its channel.
+func (e *Engine) notify(ctx context.Context, r *Run, text string) {
+	chat, ok := e.chats[r.Origin.Platform]
+	if !ok {
+		return
+	}
+	m := Message{RunID: r.ID, Title: r.Title(), Tone: ToneInfo, Text: text}
+	if _, err := chat.Post(ctx, r.Origin.Channel, m); err != nil {
+		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post notice")
+	}
+}
+
+// go runs fn in the background, tracked by Wait and Close.
+func (e *Engine) spawn(fn func(ctx context.Context)) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		fn(e.ctx)
+	}()
+}
+
+// kick advances run id in the background unless that is already happening,
+// in which case the running advance goes round once more.
+func (e *Engine) kick(id uint64, resumed bool) {
+	e.mu.Lock()
+	if e.busy[id] {
+		e.pending[id] = true
+		e.mu.Unlock()
+		return
+	}
+	e.busy[id] = true
+	e.mu.Unlock()
+	e.spawn(func(ctx context.Context) {
+		for {
+			if err := e.advance(ctx, id, resumed); err != nil && ctx.Err() == nil {
+				e.log.Error().Err(err).Uint64("run", id).Msg("advance run")
+			}
+			resumed = false
+			e.mu.Lock()
+			if !e.pending[id] || ctx.Err() != nil {
+				delete(e.busy, id)
+				delete(e.pending, id)
+				e.mu.Unlock()
+				return
+			}
+			delete(e.pending, id)
+			e.mu.Unlock()
+		}
+	})
+}
+
+// Resume picks up every unfinished run after a start. Runs whose step was
+// cut off by the stop are re-attached when the executor can, and otherwise
+// end as interrupted: a deploy is never started twice.
+func (e *Engine) Resume(ctx context.Context) error {
+	runs, err := e.store.ActiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	for _, r := range runs {
+		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
+		e.kick(r.ID, true)
+	}
+	return nil
+}
+
+// hasRole reports whether u holds role.
+func (e *Engine) hasRole(ctx context.Context, u User, role string) bool {
+	ro, ok := e.policy.Roles[role]
+	if !ok {
+		return false
+	}
+	if slices.Contains(ro.Members[u.Platform], u.ID) {
+		return true
+	}
+	res := e.groups[u.Platform]
+	if res == nil {
+		return false
+	}
+	for _, g := range ro.Groups[u.Platform] {
+		ids, err := res.GroupMembers(ctx, g)
+		if err != nil {
+			e.log.Warn().Err(err).Str("group", g).Msg("resolve group")
+			continue
+		}
+		if slices.Contains(ids, u.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) hasAnyRole(ctx context.Context, u User, roles []string) bool {
+	for _, r := range roles {
+		if e.hasRole(ctx, u, r) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) env(name string) (*Environment, error) {
+	env, ok := e.policy.Env(name)
+	if !ok {
+		return nil, Errorf(EInvalid, "unknown environment %q", name)
+	}
+	return env, nil
+}
+
+func (e *Engine) executor(app string) (Executor, error) {
+	x, ok := e.executors[app]
+	if !ok {
+		return nil, Errorf(EInvalid, "unknown app %q", app)
+	}
+	return x, nil
+}
+
+// job describes r's current work for the executor.
+func job(r *Run) Job {
+	j := Job{RunID: r.ID, Action: r.Action, App: r.App, Env: r.Env, Version: r.Version,
+		PreviousVersion: r.PreviousVersion, Artifact: r.Artifact, Requester: r.Requester.String()}
+	if r.State == StateRollingBack && r.Action == ActionDeploy {
+		// Undoing this run's own deploy: back to what ran before it.
+		j.Action, j.Version, j.PreviousVersion, j.Artifact = ActionRollback, r.PreviousVersion, r.Version, ""
+	}
+	return j
+}
+
+func roleList(roles []string) string {
+	out := ""
+	for i, r := range roles {
+		if i > 0 {
+			out += " or "
+		}
+		out += r
+	}
+	return out
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format("Mon 2006-01-02 15:04 UTC") }
+
+func isCancelled(err error) bool { return errors.Is(err, context.Canceled) }

@@ -1,0 +1,192 @@
+package runbook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"shipmate/internal/commands"
+)
+
+// historyShown is how many runs /deploy history lists.
+const historyShown = 10
+
+func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
+	runs, err := e.store.ActiveRuns(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	locks, err := e.store.Locks(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range runs {
+		if app != "" && r.App != app {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("Active runs:\n")
+		}
+		n++
+		fmt.Fprintf(&b, "• %s %s: %s, by %s since %s\n", r.Ref(), r.Title(), statusLine(r), r.Requester, fmtTime(r.CreatedAt))
+	}
+	if n == 0 {
+		b.WriteString("No active runs")
+		if app != "" {
+			b.WriteString(" for " + app)
+		}
+		b.WriteString(".\n")
+	}
+	for _, l := range locks {
+		if l.RunID != 0 || (app != "" && l.App != app && l.App != commands.AllApps) {
+			continue
+		}
+		fmt.Fprintf(&b, "• %s\n", lockedError(l).Message)
+	}
+	return Reply{Text: strings.TrimSpace(b.String()), Private: true}, nil
+}
+
+func statusLine(r *Run) string {
+	if r.Note != "" && r.Note != r.State.Label() {
+		return r.State.Label() + " (" + r.Note + ")"
+	}
+	return r.State.Label()
+}
+
+func (e *Engine) history(ctx context.Context, app, env string) (Reply, error) {
+	if _, ok := e.policy.Apps[app]; !ok {
+		return Reply{}, Errorf(EInvalid, "unknown app %q", app)
+	}
+	runs, err := e.store.History(ctx, app, env, historyShown)
+	if err != nil {
+		return Reply{}, err
+	}
+	where := app
+	if env != "" {
+		where += " in " + env
+	}
+	if len(runs) == 0 {
+		return Reply{Text: "No runs of " + where + " yet.", Private: true}, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Last %d runs of %s:\n", len(runs), where)
+	for _, r := range runs {
+		fmt.Fprintf(&b, "• %s %s %s — %s, by %s\n", r.Ref(), fmtTime(r.CreatedAt), r.Title(), r.State.Label(), r.Requester)
+	}
+	return Reply{Text: strings.TrimSpace(b.String()), Private: true}, nil
+}
+
+func (e *Engine) whereIs(ctx context.Context, app string) (Reply, error) {
+	if _, ok := e.policy.Apps[app]; !ok {
+		return Reply{}, Errorf(EInvalid, "unknown app %q", app)
+	}
+	active, err := e.store.ActiveRuns(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:\n", app)
+	for _, env := range e.policy.Envs {
+		d, ok, err := e.store.Deployed(ctx, app, env.Name)
+		if err != nil {
+			return Reply{}, err
+		}
+		v := "—"
+		if ok {
+			v = fmt.Sprintf("%s (run #%d, %s)", d.Version, d.RunID, fmtTime(d.At))
+		}
+		fmt.Fprintf(&b, "• %s: %s", env.Name, v)
+		for _, r := range active {
+			if r.App == app && r.Env == env.Name {
+				fmt.Fprintf(&b, "; %s %s is %s", r.Ref(), r.Version, r.State.Label())
+			}
+		}
+		b.WriteString("\n")
+	}
+	return Reply{Text: strings.TrimSpace(b.String()), Private: true}, nil
+}
+
+func (e *Engine) lock(ctx context.Context, u User, in commands.Intent) (Reply, error) {
+	env, err := e.env(in.Env)
+	if err != nil {
+		return Reply{}, err
+	}
+	if err := e.knownAppOrAll(in.App); err != nil {
+		return Reply{}, err
+	}
+	if !e.hasAnyRole(ctx, u, env.Deployers) {
+		return Reply{}, Errorf(EForbidden, "you may not lock %s: that needs the %s role", env.Name, roleList(env.Deployers))
+	}
+	l := Lock{App: in.App, Env: env.Name, Holder: u, Reason: in.Reason, Since: e.now()}
+	if err := e.store.Hold(ctx, l); err != nil {
+		if le, ok := err.(*LockedError); ok {
+			return Reply{}, lockedError(le.Lock)
+		}
+		return Reply{}, err
+	}
+	what := in.App
+	if in.App == commands.AllApps {
+		what = "Every app"
+	}
+	return Reply{Text: fmt.Sprintf("%s is locked in %s%s. /deploy unlock %s %s lifts it.", what, env.Name, reasonSuffix(in.Reason), in.App, env.Name)}, nil
+}
+
+func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply, error) {
+	env, err := e.env(in.Env)
+	if err != nil {
+		return Reply{}, err
+	}
+	if err := e.knownAppOrAll(in.App); err != nil {
+		return Reply{}, err
+	}
+	locks, err := e.store.Locks(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	var held *Lock
+	for i := range locks {
+		if locks[i].RunID == 0 && locks[i].App == in.App && locks[i].Env == env.Name {
+			held = &locks[i]
+		}
+	}
+	if held == nil {
+		return Reply{}, Errorf(EConflict, "%s is not locked in %s", in.App, env.Name)
+	}
+	if !held.Holder.Same(u) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && !e.hasAnyRole(ctx, u, env.Deployers) {
+		return Reply{}, Errorf(EForbidden, "only %s or %s may unlock %s in %s", held.Holder, roleList(env.Approval.Roles), in.App, env.Name)
+	}
+	if _, _, err := e.store.Release(ctx, in.App, env.Name); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("%s is unlocked in %s (was locked by %s since %s).", in.App, env.Name, held.Holder, fmtTime(held.Since))}, nil
+}
+
+func (e *Engine) knownAppOrAll(app string) error {
+	if app == commands.AllApps {
+		return nil
+	}
+	if _, ok := e.policy.Apps[app]; !ok {
+		return Errorf(EInvalid, "unknown app %q", app)
+	}
+	return nil
+}
+
+func joinQuoted(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = "“" + v + "”"
+	}
+	return strings.Join(q, ", ")
+}
+
+func joinAnd(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}

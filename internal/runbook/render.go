@@ -1,0 +1,113 @@
+package runbook
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Message renders run r as the platform-neutral message its chat shows.
+func (e *Engine) Message(r *Run) Message {
+	m := Message{RunID: r.ID, Title: r.Ref() + " " + r.Title(), State: r.State, Status: r.State.Label(), Text: r.Note, Tone: tone(r.State), Log: r.Log}
+	env, _ := e.policy.Env(r.Env)
+	m.Fields = append(m.Fields, Field{Label: "Requested by", Value: r.Requester.String()})
+	prev := r.PreviousVersion
+	if prev == "" {
+		prev = "nothing yet"
+	}
+	if r.Action == ActionRollback {
+		m.Fields = append(m.Fields, Field{Label: "Rolling back from", Value: prev})
+	} else {
+		m.Fields = append(m.Fields, Field{Label: "Running before", Value: prev})
+	}
+	if r.Artifact != "" && r.Artifact != r.Version {
+		m.Fields = append(m.Fields, Field{Label: "Artifact", Value: r.Artifact})
+	}
+	if env != nil && env.Approval.Count > 0 && r.Action == ActionDeploy {
+		v := fmt.Sprintf("%d of %d (%s", len(r.Approvals), env.Approval.Count, roleList(env.Approval.Roles))
+		if !env.Approval.AllowSelf {
+			v += ", not the requester"
+		}
+		v += ")"
+		if len(r.Approvals) > 0 {
+			v += ": " + approvers(r)
+		}
+		m.Fields = append(m.Fields, Field{Label: "Approvals", Value: v})
+	}
+	if r.Reason != "" {
+		m.Fields = append(m.Fields, Field{Label: "Reason", Value: r.Reason})
+	}
+	if r.Emergency {
+		m.Fields = append(m.Fields, Field{Label: "Emergency", Value: "outside the deployment window (break-glass, audited)"})
+	}
+	switch r.State {
+	case StateChecklist, StateAwaitingApproval:
+		m.Fields = append(m.Fields, Field{Label: "Expires", Value: fmtTime(r.ExpiresAt)})
+	case StateMonitoring:
+		m.Fields = append(m.Fields, Field{Label: "Monitoring until", Value: fmtTime(r.MonitorUntil)})
+	}
+	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
+	for _, it := range r.Checklist {
+		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable, At: it.At}
+		if it.By != nil {
+			item.By = it.By.String()
+		}
+		m.Items = append(m.Items, item)
+	}
+	btn := func(a ButtonAction, label string, style ButtonStyle, confirm string) {
+		m.Buttons = append(m.Buttons, Button{Action: a, Label: label, Style: style, RunID: r.ID, Confirm: confirm})
+	}
+	switch r.State {
+	case StateChecklist:
+		btn(ButtonCancel, "Cancel", StyleDefault, "")
+	case StateAwaitingApproval:
+		btn(ButtonApprove, "Approve", StylePrimary, "")
+		btn(ButtonReject, "Reject", StyleDanger, fmt.Sprintf("Reject %s?", r.Title()))
+		btn(ButtonCancel, "Cancel", StyleDefault, "")
+	case StateRequested, StateApproved:
+		btn(ButtonCancel, "Cancel", StyleDefault, "")
+	case StateDeploying, StateVerifying:
+		btn(ButtonCancel, "Stop", StyleDanger, "Stop this deployment and roll back?")
+	case StateMonitoring:
+		btn(ButtonRollback, "Roll back", StyleDanger, fmt.Sprintf("Roll %s in %s back to %s?", r.App, r.Env, r.PreviousVersion))
+		btn(ButtonCancel, "End monitoring", StyleDefault, "")
+	case StateSucceeded, StateFailed, StateInterrupted, StateRollbackFailed:
+		btn(ButtonRollback, "Roll back", StyleDanger, fmt.Sprintf("Roll %s in %s back?", r.App, r.Env))
+	}
+	return m
+}
+
+func tone(s State) Tone {
+	switch s {
+	case StateSucceeded:
+		return ToneSuccess
+	case StateRolledBack:
+		return ToneFailure
+	case StateChecklist, StateAwaitingApproval, StateApproved, StateRequested:
+		return ToneWaiting
+	case StateDeploying, StateVerifying, StateMonitoring, StateRollingBack:
+		return ToneProgress
+	case StateFailed, StateRollbackFailed, StateInterrupted, StateExpired, StateRejected:
+		return ToneFailure
+	}
+	return ToneInfo
+}
+
+// PlainText renders a message as plain text, for logs and simple chats.
+func (m Message) PlainText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s — %s\n", m.Title, m.Status)
+	if m.Text != "" {
+		b.WriteString(m.Text + "\n")
+	}
+	for _, f := range m.Fields {
+		fmt.Fprintf(&b, "%s: %s\n", f.Label, f.Value)
+	}
+	for _, it := range m.Items {
+		box := "☐"
+		if it.Done {
+			box = "☑"
+		}
+		fmt.Fprintf(&b, "%s %s\n", box, it.Label)
+	}
+	return strings.TrimSpace(b.String())
+}

@@ -1,0 +1,173 @@
+package runbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// requestRollback handles /rollback: it re-deploys the last good version
+// before the current one (or the one named) through the executor's
+// rollback path. Rollbacks need no approval and ignore windows, but only the
+// environment's rollback owners may ask for one.
+func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error) {
+	in, u := req.Intent, req.User
+	if e.Draining() {
+		return Reply{}, Errorf(EConflict, "Shipmate is restarting and takes no new runs right now; try again in a minute")
+	}
+	env, err := e.env(in.Env)
+	if err != nil {
+		return Reply{}, err
+	}
+	if _, err := e.executor(in.App); err != nil {
+		return Reply{}, err
+	}
+	// A run still being monitored is rolled back in place.
+	active, err := e.activeRun(ctx, in.App, env.Name)
+	if err != nil {
+		return Reply{}, err
+	}
+	if active != nil {
+		if active.State != StateMonitoring || (in.Version != "" && in.Version != active.PreviousVersion) {
+			return Reply{}, Errorf(EConflict, "run #%d (%s) is %s: cancel it first with /deploy cancel %d (a cancelled deploy rolls back by itself)",
+				active.ID, active.Title(), active.State.Label(), active.ID)
+		}
+		if err := e.mayRollback(ctx, u, env, active.ID); err != nil {
+			return Reply{}, err
+		}
+		return e.rollbackInPlace(ctx, u, active.ID, in.Reason)
+	}
+	cur, ok, err := e.store.Deployed(ctx, in.App, env.Name)
+	if err != nil {
+		return Reply{}, err
+	}
+	if !ok {
+		return Reply{}, Errorf(EConflict, "nothing of %s has been deployed to %s by Shipmate yet: there is nothing to roll back", in.App, env.Name)
+	}
+	if err := e.mayRollback(ctx, u, env, cur.RunID); err != nil {
+		return Reply{}, err
+	}
+	hist, err := e.store.History(ctx, in.App, env.Name, historyScan)
+	if err != nil {
+		return Reply{}, err
+	}
+	target, err := rollbackTarget(hist, cur.Version, in.Version)
+	if err != nil {
+		return Reply{}, err
+	}
+	now := e.now()
+	r := &Run{
+		Action: ActionRollback, App: in.App, Env: env.Name, Version: target, PreviousVersion: cur.Version,
+		RollbackOf: cur.RunID, Requester: u, Reason: in.Reason, Origin: req.Origin,
+		State: StateRequested, CreatedAt: now, UpdatedAt: now,
+	}
+	ev := Event{At: now, Type: EvRequested, Actor: &u, To: StateRequested,
+		Detail: fmt.Sprintf("roll back %s in %s from %s to %s%s", in.App, env.Name, cur.Version, target, reasonSuffix(in.Reason))}
+	if err := e.create(ctx, r, []Event{ev}); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}, nil
+}
+
+// rollbackTarget picks the version to go back to from an environment's
+// history (newest first): the named one if it ran there, else the newest
+// succeeded deploy that is neither current nor a version rolled back from.
+func rollbackTarget(hist []*Run, current, named string) (string, error) {
+	if named != "" {
+		if named == current && lastKnownGood(hist) {
+			return "", Errorf(EConflict, "%s is already the version running there", named)
+		}
+		for _, r := range hist {
+			if v, ok := r.Landed(); ok && v == named {
+				return named, nil
+			}
+		}
+		return "", Errorf(EPolicy, "%s never ran there successfully: a rollback can only go back to a version that did", named)
+	}
+	skip := map[string]bool{current: true}
+	for _, r := range hist {
+		if r.Action == ActionRollback && r.State == StateRolledBack {
+			skip[r.PreviousVersion] = true
+		}
+		if r.Action == ActionDeploy && r.State == StateSucceeded && !skip[r.Version] {
+			return r.Version, nil
+		}
+	}
+	return "", Errorf(EConflict, "there is no earlier good version than %s to roll back to; name one with: to <version>", current)
+}
+
+// lastKnownGood reports whether the newest finished run left the
+// environment in a known state.
+func lastKnownGood(hist []*Run) bool {
+	for _, r := range hist {
+		if r.State.Terminal() {
+			_, ok := r.Landed()
+			return ok
+		}
+	}
+	return true
+}
+
+// mayRollback checks u against env's rollback owners; "requester" means
+// whoever requested the deployment (run deployedBy) being rolled back.
+func (e *Engine) mayRollback(ctx context.Context, u User, env *Environment, deployedBy uint64) error {
+	for _, owner := range env.Rollback {
+		if owner == RoleRequester {
+			if deployedBy == 0 {
+				continue
+			}
+			r, err := e.store.Run(ctx, deployedBy)
+			if err != nil && !errors.Is(err, ErrRunNotFound) {
+				return err
+			}
+			if err == nil && r.Requester.Same(u) {
+				return nil
+			}
+			continue
+		}
+		if e.hasRole(ctx, u, owner) {
+			return nil
+		}
+	}
+	owners := slices.Clone(env.Rollback)
+	for i, o := range owners {
+		if o == RoleRequester {
+			owners[i] = "whoever requested the deployment"
+		}
+	}
+	return Errorf(EForbidden, "you may not roll back %s: rollbacks there are for %s", env.Name, roleList(owners))
+}
+
+// activeRun returns the run holding app's lock in env, if any.
+func (e *Engine) activeRun(ctx context.Context, app, env string) (*Run, error) {
+	locks, err := e.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range locks {
+		if l.RunID != 0 && l.App == app && l.Env == env {
+			return e.store.Run(ctx, l.RunID)
+		}
+	}
+	return nil, nil
+}
+
+// rollbackInPlace rolls a monitored (or failed and held) run back to the
+// version that ran before it.
+func (e *Engine) rollbackInPlace(ctx context.Context, u User, id uint64, reason string) (Reply, error) {
+	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		if r.State != StateMonitoring {
+			return nil, Errorf(EConflict, "run %s is %s, not monitoring", r.Ref(), r.State.Label())
+		}
+		if r.PreviousVersion == "" {
+			return nil, Errorf(EConflict, "run %s was the first deployment of %s to %s: there is nothing to roll back to", r.Ref(), r.App, r.Env)
+		}
+		return []Event{e.move(r, StateRollingBack, &u, fmt.Sprintf("%s rolls back to %s%s", u, r.PreviousVersion, reasonSuffix(reason)))}, nil
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	e.kick(id, false)
+	return Reply{Text: fmt.Sprintf("Rolling back run %s to %s.", r.Ref(), r.PreviousVersion), RunID: id, Private: true}, nil
+}

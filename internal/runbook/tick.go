@@ -1,0 +1,130 @@
+package runbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Tick does what the clock calls for: it expires stale approval requests
+// and sends their one reminder, starts approved runs whose window opened,
+// checks health during monitoring and ends monitoring windows. The bot calls
+// it every few seconds; tests call it after moving a fake clock.
+func (e *Engine) Tick(ctx context.Context) error {
+	runs, err := e.store.ActiveRuns(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	var errs []error
+	for _, r := range runs {
+		switch r.State {
+		case StateRequested, StateApproved:
+			e.kick(r.ID, false)
+		case StateChecklist, StateAwaitingApproval:
+			switch {
+			case !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt):
+				_, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+					if evs, ok := e.expireIfDue(r); ok {
+						return evs, nil
+					}
+					return nil, errStop
+				})
+			case !r.RemindAt.IsZero() && !now.Before(r.RemindAt):
+				err = e.remind(ctx, r.ID)
+			}
+		case StateMonitoring:
+			err = e.monitor(ctx, r)
+		}
+		if err != nil && !errors.Is(err, errStop) {
+			errs = append(errs, fmt.Errorf("run #%d: %w", r.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// remind posts the one reminder of a pending approval.
+func (e *Engine) remind(ctx context.Context, id uint64) error {
+	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		if r.RemindAt.IsZero() || (r.State != StateChecklist && r.State != StateAwaitingApproval) {
+			return nil, errStop
+		}
+		r.RemindAt = time.Time{}
+		return []Event{e.event(EvReminder, nil, "reminder posted")}, nil
+	})
+	if err != nil {
+		return err
+	}
+	env, _ := e.policy.Env(r.Env)
+	who := "its approvers"
+	if env != nil && len(env.Approval.Roles) > 0 {
+		who = roleList(env.Approval.Roles)
+	}
+	what := "approval"
+	if r.State == StateChecklist {
+		what = fmt.Sprintf("its checklist (%d open) and approval", len(r.OpenItems()))
+	}
+	e.notify(ctx, r, fmt.Sprintf("Reminder: run %s (%s, requested by %s) still needs %s by %s. It expires at %s.",
+		r.Ref(), r.Title(), r.Requester, what, who, fmtTime(r.ExpiresAt)))
+	return nil
+}
+
+// monitor ends a monitoring window that is over, or runs a due health check.
+func (e *Engine) monitor(ctx context.Context, r *Run) error {
+	now := e.now()
+	if !now.Before(r.MonitorUntil) {
+		_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+			if r.State != StateMonitoring {
+				return nil, errStop
+			}
+			return []Event{e.move(r, StateSucceeded, nil, fmt.Sprintf("%s %s is live in %s; monitoring showed no problem", r.App, r.Version, r.Env))}, nil
+		})
+		return err
+	}
+	hc, ok := e.executors[r.App].(HealthChecker)
+	if !ok || now.Before(r.NextHealthAt) {
+		return nil
+	}
+	e.mu.Lock()
+	if e.checks[r.ID] {
+		e.mu.Unlock()
+		return nil
+	}
+	e.checks[r.ID] = true
+	e.mu.Unlock()
+	j := job(r)
+	e.spawn(func(ctx context.Context) {
+		defer func() {
+			e.mu.Lock()
+			delete(e.checks, j.RunID)
+			e.mu.Unlock()
+		}()
+		herr := hc.Health(ctx, j)
+		if ctx.Err() != nil {
+			return
+		}
+		e.obs.Step(j.Env, "health", 0, herr)
+		r, err := e.update(ctx, j.RunID, func(r *Run) ([]Event, error) {
+			if r.State != StateMonitoring {
+				return nil, errStop
+			}
+			if herr != nil {
+				return e.fail(r, fmt.Errorf("health check: %w", herr)), nil
+			}
+			env, _ := e.policy.Env(r.Env)
+			r.NextHealthAt = e.now().Add(env.healthEvery())
+			return nil, nil
+		})
+		if err != nil {
+			if !errors.Is(err, errStop) {
+				e.log.Error().Err(err).Uint64("run", j.RunID).Msg("record health check")
+			}
+			return
+		}
+		if r.State == StateRollingBack {
+			e.kick(r.ID, false)
+		}
+	})
+	return nil
+}

@@ -1,0 +1,323 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"shipmate/internal/runbook"
+)
+
+// CreateRun implements runbook.Store.
+func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
+	var id uint64
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		// Batch may call this more than once: everything below is computed
+		// afresh from the transaction's view.
+		if l, ok, err := lockFor(tx, r.App, r.Env); err != nil {
+			return err
+		} else if ok {
+			return &runbook.LockedError{Lock: l}
+		}
+		runs := tx.Bucket(bRuns)
+		n, err := runs.NextSequence()
+		if err != nil {
+			return err
+		}
+		id = n
+		stored := *r
+		stored.ID, stored.Rev = id, 1
+		if err := putJSON(runs, u64(id), &stored); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bByApp).Put(append(key(r.App, ""), u64(id)...), []byte(r.Env)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bByAppEnv).Put(append(key(r.App, r.Env, ""), u64(id)...), nil); err != nil {
+			return err
+		}
+		if !r.State.Terminal() {
+			if err := tx.Bucket(bActive).Put(u64(id), nil); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bRunLocks).Put(key(r.App, r.Env), u64(id)); err != nil {
+				return err
+			}
+		}
+		return appendEvents(tx, id, evs)
+	})
+	if err != nil {
+		return err
+	}
+	r.ID, r.Rev = id, 1
+	return nil
+}
+
+// lockFor returns whatever holds app in env: an explicit hold on the app or
+// on all apps, or the run lock of an active run.
+func lockFor(tx *bolt.Tx, app, env string) (runbook.Lock, bool, error) {
+	var l runbook.Lock
+	holds := tx.Bucket(bHolds)
+	for _, a := range []string{app, "all"} {
+		if ok, err := getJSON(holds, key(a, env), &l); ok || err != nil {
+			return l, ok, err
+		}
+	}
+	return runLockFor(tx, app, env)
+}
+
+// runLockFor returns the lock of the active run of app in env, if any.
+func runLockFor(tx *bolt.Tx, app, env string) (runbook.Lock, bool, error) {
+	var l runbook.Lock
+	idb := tx.Bucket(bRunLocks).Get(key(app, env))
+	if idb == nil {
+		return l, false, nil
+	}
+	var holder runbook.Run
+	if ok, err := getJSON(tx.Bucket(bRuns), idb, &holder); err != nil || !ok {
+		return l, false, err
+	}
+	return runbook.Lock{
+		App: app, Env: env, Holder: holder.Requester, Since: holder.CreatedAt,
+		RunID: holder.ID, Reason: fmt.Sprintf("run %s is %s", holder.Ref(), holder.State.Label()),
+	}, true, nil
+}
+
+// SaveRun implements runbook.Store.
+func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		runs := tx.Bucket(bRuns)
+		var cur struct {
+			Rev uint64 `json:"rev"`
+		}
+		ok, err := getJSON(runs, u64(r.ID), &cur)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return runbook.ErrRunNotFound
+		}
+		if cur.Rev != r.Rev {
+			return runbook.ErrStale
+		}
+		stored := *r
+		stored.Rev = r.Rev + 1
+		if err := putJSON(runs, u64(r.ID), &stored); err != nil {
+			return err
+		}
+		if r.State.Terminal() {
+			if err := tx.Bucket(bActive).Delete(u64(r.ID)); err != nil {
+				return err
+			}
+			locks := tx.Bucket(bRunLocks)
+			if bytes.Equal(locks.Get(key(r.App, r.Env)), u64(r.ID)) {
+				if err := locks.Delete(key(r.App, r.Env)); err != nil {
+					return err
+				}
+			}
+			if v, ok := r.Landed(); ok {
+				d := runbook.Deployed{Version: v, RunID: r.ID, At: r.UpdatedAt}
+				if err := putJSON(tx.Bucket(bDeployed), key(r.App, r.Env), d); err != nil {
+					return err
+				}
+			}
+		}
+		return appendEvents(tx, r.ID, evs)
+	})
+	if err != nil {
+		return err
+	}
+	r.Rev++
+	return nil
+}
+
+func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b, err := tx.Bucket(bEvents).CreateBucketIfNotExists(u64(id))
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		ev.Seq = seq
+		if err := putJSON(b, u64(seq), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppendEvents implements runbook.Store.
+func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Event) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		if tx.Bucket(bRuns).Get(u64(id)) == nil {
+			return runbook.ErrRunNotFound
+		}
+		return appendEvents(tx, id, evs)
+	})
+}
+
+// Run implements runbook.Store.
+func (s *Store) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
+	var r runbook.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bRuns), u64(id), &r)
+		if err == nil && !ok {
+			err = runbook.ErrRunNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ActiveRuns implements runbook.Store. It reads only the active index, so
+// start-up time does not grow with history.
+func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
+	var out []*runbook.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		runs := tx.Bucket(bRuns)
+		return tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
+			var r runbook.Run
+			ok, err := getJSON(runs, k, &r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, &r)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Events implements runbook.Store.
+func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
+	var out []runbook.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bRuns).Get(u64(id)) == nil {
+			return runbook.ErrRunNotFound
+		}
+		b := tx.Bucket(bEvents).Bucket(u64(id))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var ev runbook.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return err
+			}
+			out = append(out, ev)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// History implements runbook.Store.
+func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*runbook.Run, error) {
+	var out []*runbook.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		idx, prefix := tx.Bucket(bByApp), key(app, "")
+		if env != "" {
+			idx, prefix = tx.Bucket(bByAppEnv), key(app, env, "")
+		}
+		runs := tx.Bucket(bRuns)
+		c := idx.Cursor()
+		// Walk the prefix backwards: newest id first.
+		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			var r runbook.Run
+			ok, err := getJSON(runs, k[len(prefix):], &r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, &r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Deployed implements runbook.Store.
+func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
+	var d runbook.Deployed
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		ok, err = getJSON(tx.Bucket(bDeployed), key(app, env), &d)
+		return err
+	})
+	return d, ok, err
+}
+
+// Hold implements runbook.Store.
+func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		holds := tx.Bucket(bHolds)
+		var cur runbook.Lock
+		if ok, err := getJSON(holds, key(l.App, l.Env), &cur); err != nil {
+			return err
+		} else if ok {
+			return &runbook.LockedError{Lock: cur}
+		}
+		return putJSON(holds, key(l.App, l.Env), l)
+	})
+}
+
+// Release implements runbook.Store.
+func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	var l runbook.Lock
+	var ok bool
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		holds := tx.Bucket(bHolds)
+		if ok, err = getJSON(holds, key(app, env), &l); err != nil || !ok {
+			return err
+		}
+		return holds.Delete(key(app, env))
+	})
+	return l, ok, err
+}
+
+// Locks implements runbook.Store: explicit holds first, then run locks.
+func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
+	var out []runbook.Lock
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bHolds).ForEach(func(_, v []byte) error {
+			var l runbook.Lock
+			if err := json.Unmarshal(v, &l); err != nil {
+				return err
+			}
+			out = append(out, l)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bRunLocks).ForEach(func(k, _ []byte) error {
+			app, env, _ := bytes.Cut(k, []byte{0})
+			l, ok, err := runLockFor(tx, string(app), string(env))
+			if ok {
+				out = append(out, l)
+			}
+			return err
+		})
+	})
+	return out, err
+}

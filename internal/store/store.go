@@ -1,0 +1,247 @@
+// Package store keeps Shipmate's state in an embedded bbolt file: runs, their
+// append-only audit trail, locks, what is deployed where, and idempotency
+// keys. It implements runbook.Store.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"shipmate/internal/runbook"
+)
+
+// SchemaVersion is the layout this code reads and writes.
+const SchemaVersion = 1
+
+var (
+	bMeta     = []byte("meta")
+	bRuns     = []byte("runs")        // id → Run JSON
+	bEvents   = []byte("events")      // id → bucket of seq → Event JSON
+	bActive   = []byte("active")      // id → "" for runs not yet terminal
+	bByApp    = []byte("by_app")      // app \0 id → env
+	bByAppEnv = []byte("by_app_env")  // app \0 env \0 id → ""
+	bRunLocks = []byte("run_locks")   // app \0 env → id of the active run
+	bHolds    = []byte("holds")       // app \0 env → Lock JSON (app may be "all")
+	bDeployed = []byte("deployed")    // app \0 env → Deployed JSON
+	bIdem     = []byte("idempotency") // key → expiry (unix nanoseconds)
+
+	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem}
+
+	kSchema = []byte("schema")
+)
+
+// ErrInUse is returned by Open when another process holds the file.
+var ErrInUse = errors.New("store is in use by another process")
+
+// Store is a bbolt-backed runbook.Store.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ runbook.Store = (*Store)(nil)
+
+// Options tune Open.
+type Options struct {
+	// Timeout bounds the wait for the file lock (default 1s).
+	Timeout time.Duration
+	// ReadOnly opens the file for reading only (a shared lock).
+	ReadOnly bool
+}
+
+// Open opens (creating it and its folder if needed) the store at path.
+func Open(path string, opt Options) (*Store, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = time.Second
+	}
+	if !opt.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("store: create folder: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, ReadOnly: opt.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is locked (is another Shipmate running with this store?)", ErrInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if opt.ReadOnly {
+		err = db.View(s.checkSchema)
+	} else {
+		err = db.Update(s.migrate)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate creates missing buckets and brings the schema up to date.
+func (s *Store) migrate(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("store: create bucket %s: %w", b, err)
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	if v := meta.Get(kSchema); v != nil {
+		if n := binary.BigEndian.Uint64(v); n > SchemaVersion {
+			return fmt.Errorf("store: %s was written by a newer Shipmate (schema %d, this one knows %d)", s.path, n, SchemaVersion)
+		}
+		// Migrations from older schemas go here, in order.
+	}
+	if err := meta.Put(kSchema, u64(SchemaVersion)); err != nil {
+		return err
+	}
+	return repairIndexes(tx)
+}
+
+// repairIndexes drops active entries and run locks that point at finished
+// or missing runs. SaveRun keeps them consistent, so this only matters for
+// a file damaged outside Shipmate; it reads only the small indexes.
+func repairIndexes(tx *bolt.Tx) error {
+	runs := tx.Bucket(bRuns)
+	finished := func(id []byte) bool {
+		var r struct {
+			State runbook.State `json:"state"`
+		}
+		ok, err := getJSON(runs, id, &r)
+		return err == nil && (!ok || r.State.Terminal())
+	}
+	for _, name := range [][]byte{bActive, bRunLocks} {
+		b := tx.Bucket(name)
+		var stale [][]byte
+		_ = b.ForEach(func(k, v []byte) error {
+			id := k
+			if bytes.Equal(name, bRunLocks) {
+				id = v
+			}
+			if finished(id) {
+				stale = append(stale, k)
+			}
+			return nil
+		})
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		return fmt.Errorf("store: %s is not a Shipmate store", s.path)
+	}
+	if n := binary.BigEndian.Uint64(meta.Get(kSchema)); n != SchemaVersion {
+		return fmt.Errorf("store: %s has schema %d, this Shipmate reads %d", s.path, n, SchemaVersion)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Ping reports whether the store is open and readable (for /readyz).
+func (s *Store) Ping() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta) == nil {
+			return errors.New("store: not initialised")
+		}
+		return nil
+	})
+}
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func key(parts ...string) []byte {
+	var k []byte
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("store: decode %s/%q: %w", "bucket", k, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// Once records key and reports whether this is its first sighting within
+// ttl. Chat adapters use it to drop a platform's retried deliveries.
+func (s *Store) Once(ctx context.Context, k string, ttl time.Duration, now time.Time) (bool, error) {
+	first := false
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		first = false
+		b := tx.Bucket(bIdem)
+		if v := b.Get([]byte(k)); v != nil && int64(binary.BigEndian.Uint64(v)) > now.UnixNano() {
+			return nil
+		}
+		first = true
+		return b.Put([]byte(k), u64(uint64(now.Add(ttl).UnixNano())))
+	})
+	return first, err
+}
+
+// PruneIdempotency removes expired idempotency keys.
+func (s *Store) PruneIdempotency(now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bIdem)
+		var expired [][]byte
+		_ = b.ForEach(func(k, v []byte) error {
+			if int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
+				expired = append(expired, k)
+			}
+			return nil
+		})
+		// Deleting while iterating a bbolt cursor skips keys: delete after.
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		return nil
+	})
+	return n, err
+}
