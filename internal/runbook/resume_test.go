@@ -203,22 +203,20 @@ func TestResumeMonitoring(t *testing.T) {
 func TestResumeRollingBackEndsInterrupted(t *testing.T) {
 	fx := blockingExec()
 	h := newHarness(t, fx, fx)
-	go func() {
-		for range fx.entered {
-		}
-	}()
 	h.must("bob", "/deploy demo v1 dev")
 	h.must("bob", "/deploy demo v2 dev")
 	fx.mu.Lock()
 	fx.block["rollback"] = make(chan struct{})
-	entered := make(chan string, 2)
-	fx.entered = entered
 	fx.mu.Unlock()
 	rep, err := h.do("bob", "/rollback demo dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-entered
+	for s := range fx.entered {
+		if s == "rollback" {
+			break
+		}
+	}
 	h.wantState(rep.RunID, rb.StateRollingBack)
 	h.restart()
 	h.settle()
