@@ -18,6 +18,10 @@ type Config struct {
 	Resolve []string `yaml:"resolve"`
 	// Dir is the working directory (default: the bot's).
 	Dir string `yaml:"dir"`
-	// Timeout bounds each command; the whole process group is killed then.
+	// Timeout bounds each command; the whole process group is killed then
+	// (default 5m).
 	Timeout time.Duration `yaml:"timeout"`
+	// Grace is how long a timed-out or cancelled command's processes get
+	// between SIGTERM and SIGKILL, to clean up after themselves (default 5s).
+	Grace time.Duration `yaml:"grace"`
 }
