@@ -219,3 +219,26 @@ func reasonSuffix(reason string) string {
 	}
 	return ": " + reason
 }
+
+// Command parses and carries out one chat command (command is "/deploy" or
+// "/rollback", text the rest). Help comes back as a private reply; a
+// command that cannot be parsed as an *Error with the parser's one line.
+// handled is false when the text was not a Shipmate command at all.
+func (e *Engine) Command(ctx context.Context, u User, origin Origin, command, text string) (rep Reply, handled bool, err error) {
+	res := e.Parser().Parse(command, text)
+	switch {
+	case res.Ignored():
+		return Reply{}, false, nil
+	case res.Intent == nil && res.Err:
+		e.obs.Command("invalid", EInvalid)
+		return Reply{}, true, Errorf(EInvalid, "%s", res.Reply)
+	case res.Intent == nil:
+		return Reply{Text: res.Reply, Private: true}, true, nil
+	}
+	rep, err = e.Do(ctx, Request{User: u, Origin: origin, Intent: *res.Intent})
+	e.obs.Command(string(res.Intent.Kind), ErrorCode(err))
+	if err != nil && ErrorCode(err) == EInternal {
+		e.log.Error().Err(err).Str("user", u.ID).Str("command", command).Msg("command failed")
+	}
+	return rep, true, err
+}

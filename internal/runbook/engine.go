@@ -59,10 +59,10 @@ type Engine struct {
 	runMu [64]sync.Mutex // serialise changes to a run: striped by id
 
 	mu      sync.Mutex
-	busy    map[uint64]bool        // a goroutine is advancing this run
-	steps   map[uint64]*step       // executor steps in flight
-	checks  map[uint64]bool        // health checks in flight
-	pending map[uint64]bool        // kicked while busy: advance again after
+	busy    map[uint64]bool  // a goroutine is advancing this run
+	steps   map[uint64]*step // executor steps in flight
+	checks  map[uint64]bool  // health checks in flight
+	pending map[uint64]bool  // kicked while busy: advance again after
 }
 
 // step is an executor call in flight, so that it can be cancelled.
@@ -279,6 +279,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
+		e.obs.Transition(r.Env, "", r.State)
 		e.kick(r.ID, true)
 	}
 	return nil

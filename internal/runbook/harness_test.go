@@ -230,7 +230,7 @@ func examplePolicy(t *testing.T) *runbook.Policy {
 				Approval:  runbook.ApprovalRule{Roles: []string{"release-manager"}, Count: 1, AllowSelf: false},
 				Checklist: []string{"merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations"},
 				Requires:  "staging", Windows: []runbook.Window{mustWindow(t, "Mon-Thu 09:00-16:00 UTC")},
-				Monitor:   30 * time.Minute, Rollback: []string{"incident-response", "release-manager"}},
+				Monitor: 30 * time.Minute, Rollback: []string{"incident-response", "release-manager"}},
 		},
 		Apps: map[string]runbook.App{"demo": {Name: "demo", Executor: "fake"}},
 	}

@@ -122,9 +122,13 @@ func (f ClockFunc) Now() time.Time { return f() }
 type Observer interface {
 	Transition(env string, from, to State)
 	Step(env, step string, d time.Duration, err error)
+	// Command is told of every chat command with its error code ("" when
+	// it succeeded).
+	Command(kind, code string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Transition(string, State, State)           {}
 func (nopObserver) Step(string, string, time.Duration, error) {}
+func (nopObserver) Command(string, string)                    {}

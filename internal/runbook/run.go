@@ -250,3 +250,9 @@ func (r *Run) Landed() (string, bool) {
 	}
 	return "", false
 }
+
+// Record is a run with its whole audit trail, as exported.
+type Record struct {
+	Run    *Run    `json:"run"`
+	Events []Event `json:"events"`
+}

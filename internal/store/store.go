@@ -98,7 +98,11 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 	}
 	meta := tx.Bucket(bMeta)
 	if v := meta.Get(kSchema); v != nil {
-		if n := binary.BigEndian.Uint64(v); n > SchemaVersion {
+		n, err := s.schemaOf(v)
+		if err != nil {
+			return err
+		}
+		if n > SchemaVersion {
 			return fmt.Errorf("store: %s was written by a newer Shipmate (schema %d, this one knows %d)", s.path, n, SchemaVersion)
 		}
 		// Migrations from older schemas go here, in order.
@@ -148,10 +152,23 @@ func (s *Store) checkSchema(tx *bolt.Tx) error {
 	if meta == nil {
 		return fmt.Errorf("store: %s is not a Shipmate store", s.path)
 	}
-	if n := binary.BigEndian.Uint64(meta.Get(kSchema)); n != SchemaVersion {
+	n, err := s.schemaOf(meta.Get(kSchema))
+	if err != nil {
+		return err
+	}
+	if n != SchemaVersion {
 		return fmt.Errorf("store: %s has schema %d, this Shipmate reads %d", s.path, n, SchemaVersion)
 	}
 	return nil
+}
+
+// schemaOf decodes a stored schema version. A missing or damaged one is an
+// error: binary.BigEndian.Uint64 would panic on it at start-up.
+func (s *Store) schemaOf(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("store: %s has a missing or damaged schema version (%q)", s.path, v)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // Close closes the file.
@@ -196,6 +213,13 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 		return false, fmt.Errorf("store: decode %s/%q: %w", "bucket", k, err)
 	}
 	return true, nil
+}
+
+func decode(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("store: decode: %w", err)
+	}
+	return nil
 }
 
 func putJSON(b *bolt.Bucket, k []byte, v any) error {

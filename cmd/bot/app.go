@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"shipmate/internal/adapters/exec"
+	"shipmate/internal/adapters/metrics"
+	"shipmate/internal/adapters/web"
+	"shipmate/internal/config"
+	"shipmate/internal/runbook"
+	"shipmate/internal/store"
+)
+
+// defaultTick is how often the engine's timers are checked.
+const defaultTick = 5 * time.Second
+
+// Main is the running bot: the store, the engine and the HTTP server, wired
+// from the configuration.
+type Main struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	tick    time.Duration
+	store   *store.Store
+	engine  *runbook.Engine
+	metrics *metrics.Metrics
+	ln      net.Listener
+	srv     *http.Server
+}
+
+// NewMain opens the store, builds the adapters and the engine, and binds
+// the listener. Nothing runs until Run.
+func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main, error) {
+	m := &Main{cfg: cfg, log: log, tick: tick, metrics: metrics.New()}
+	if cfg.Chat.Web.Enabled {
+		if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
+			return nil, err
+		}
+	}
+	executors := map[string]runbook.Executor{}
+	for name, app := range cfg.Apps {
+		switch app.Executor {
+		case "exec":
+			x, err := exec.New(*app.Exec)
+			if err != nil {
+				return nil, fmt.Errorf("apps.%s.exec: %w", name, err)
+			}
+			executors[name] = x
+		default:
+			return nil, fmt.Errorf("apps.%s.executor: %q is not built into this Shipmate", name, app.Executor)
+		}
+	}
+	st, err := store.Open(cfg.Store, store.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	m.store = st
+
+	chats := map[string]runbook.Chat{}
+	var webChat *web.Chat
+	if cfg.Chat.Web.Enabled {
+		webChat = web.NewChat(time.Now)
+		chats[web.Platform] = webChat
+	}
+	m.engine = runbook.New(runbook.Config{
+		Store: st, Policy: &cfg.Policy, Executors: executors, Chats: chats,
+		Log: log, Observer: m.metrics,
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("GET /metrics", m.metrics.Handler())
+	if webChat != nil {
+		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
+			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), Log: log,
+		}))
+	}
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: nil}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	m.ln = ln
+	return m, nil
+}
+
+// webUsers lists the people a local console offers, from roles.*.web.
+func webUsers(p *runbook.Policy) []string {
+	var users []string
+	for _, role := range p.Roles {
+		for _, u := range role.Members[web.Platform] {
+			if !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+	}
+	slices.Sort(users)
+	return users
+}
+
+// ready answers /readyz: the store is open and readable and the bot is not
+// draining.
+func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if err := m.store.Ping(); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	}
+	if m.engine.Draining() {
+		problems = append(problems, "draining")
+	}
+	if len(problems) > 0 {
+		http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// Run resumes unfinished runs, serves until ctx ends, then drains: no new
+// runs start, running steps finish, approved and monitored runs stay parked
+// in the store for the next start.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.engine.Resume(ctx); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- m.srv.Serve(m.ln) }()
+	m.log.Info().Str("addr", m.ln.Addr().String()).Str("store", m.store.Path()).Msg("listening")
+
+	t := time.NewTicker(m.tick)
+	defer t.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			return fmt.Errorf("http server: %w", err)
+		case <-t.C:
+			if err := m.engine.Tick(ctx); err != nil {
+				m.log.Error().Err(err).Msg("tick")
+			}
+		}
+	}
+
+	m.engine.Drain()
+	m.log.Info().Msg("waiting for running steps to finish")
+	if err := m.engine.Wait(context.Background()); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// Close releases everything; work still running is cut off unrecorded and
+// resumes (or ends as interrupted) at the next start.
+func (m *Main) Close() {
+	_ = m.srv.Close()
+	m.engine.Close()
+	if err := m.store.Close(); err != nil {
+		m.log.Error().Err(err).Msg("close store")
+	}
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// newLogger logs JSON, or a readable console format on a terminal.
+func newLogger(level string, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		w = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,131 @@
+// Command bot runs Shipmate, the ChatOps deployment bot.
+//
+//	bot [--config FILE] [--log-level LEVEL]   run the bot
+//	bot export [--config FILE] ID             print one run's record as JSON
+//	bot check [--config FILE]                 check the configuration and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // deployment windows may name IANA zones: carry the zone database
+
+	"shipmate/configs"
+	"shipmate/internal/config"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+// defaultConfig is the file used when --config is not given; when it does
+// not exist either, the copy embedded in the binary is used.
+const defaultConfig = "configs/shipmate.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	sub := ""
+	if len(args) > 0 && (args[0] == "export" || args[0] == "check") {
+		sub, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", defaultConfig, "configuration file (YAML)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+
+	cfg, source, err := loadConfig(*cfgPath, explicit)
+	if err != nil {
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitConfig
+	}
+	switch sub {
+	case "check":
+		if fs.NArg() != 0 {
+			fmt.Fprintln(stderr, "usage: bot check [--config FILE]")
+			return exitConfig
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
+		return exitOK
+	case "export":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: bot export [--config FILE] RUN-ID")
+			return exitConfig
+		}
+		if err := export(cfg, fs.Arg(0), stdout); err != nil {
+			fmt.Fprintf(stderr, "shipmate: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, check)\n", fs.Arg(0))
+		return exitConfig
+	}
+	log, err := newLogger(*level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitConfig
+	}
+	log.Info().Str("config", source).Msg("configuration loaded")
+
+	m, err := NewMain(cfg, log, *tick)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitFail
+	}
+	defer m.Close()
+
+	// The first signal drains; a second one ends the process at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(context.Background())
+	go func() {
+		s := <-sigs
+		log.Info().Str("signal", s.String()).Msg("draining: no new runs; running steps finish (signal again to exit at once)")
+		stop()
+		s = <-sigs
+		log.Warn().Str("signal", s.String()).Msg("exiting at once; unfinished steps resume or end as interrupted on the next start")
+		os.Exit(exitFail)
+	}()
+	if err := m.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("stopped with an error")
+		return exitFail
+	}
+	log.Info().Msg("stopped")
+	return exitOK
+}
+
+// loadConfig reads the configuration. Without an explicit --config and
+// without configs/shipmate.yaml on disk, the embedded default is used.
+func loadConfig(path string, explicit bool) (*config.Config, string, error) {
+	if !explicit {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			cfg, err := config.Parse(configs.Default, nil)
+			if err != nil {
+				return nil, "", fmt.Errorf("embedded default configuration: %w", err)
+			}
+			return cfg, "embedded default configuration", nil
+		}
+	}
+	cfg, err := config.Load(path, nil)
+	return cfg, path, err
+}

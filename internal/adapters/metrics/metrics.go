@@ -1,0 +1,93 @@
+// Package metrics exposes what the runbook engine does as Prometheus
+// metrics: runs by state and environment, step durations and command errors.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"shipmate/internal/runbook"
+)
+
+// Metrics implements runbook.Observer on a registry of its own.
+type Metrics struct {
+	reg         *prometheus.Registry
+	transitions *prometheus.CounterVec
+	active      *prometheus.GaugeVec
+	steps       *prometheus.HistogramVec
+	commands    *prometheus.CounterVec
+}
+
+var _ runbook.Observer = (*Metrics)(nil)
+
+// New returns Metrics registered with a fresh registry, which also carries
+// the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shipmate_run_transitions_total",
+			Help: "Runs entering each state, by environment.",
+		}, []string{"env", "state"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shipmate_runs",
+			Help: "Unfinished runs by environment and state.",
+		}, []string{"env", "state"}),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shipmate_step_duration_seconds",
+			Help:    "Duration of executor steps (deploy, verify, rollback, health) by outcome.",
+			Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
+		}, []string{"env", "step", "result"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shipmate_commands_total",
+			Help: "Chat commands by kind and result (ok, or the error code).",
+		}, []string{"kind", "result"}),
+	}
+	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry, for adapters that add their own metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Transition implements runbook.Observer. A from of "" is a run entering
+// the engine (created, or found unfinished at start-up).
+func (m *Metrics) Transition(env string, from, to runbook.State) {
+	if from == to {
+		return
+	}
+	m.transitions.WithLabelValues(env, string(to)).Inc()
+	if from != "" && !from.Terminal() {
+		m.active.WithLabelValues(env, string(from)).Dec()
+	}
+	if !to.Terminal() {
+		m.active.WithLabelValues(env, string(to)).Inc()
+	}
+}
+
+// Step implements runbook.Observer.
+func (m *Metrics) Step(env, step string, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.steps.WithLabelValues(env, step, result).Observe(d.Seconds())
+}
+
+// Command implements runbook.Observer.
+func (m *Metrics) Command(kind, code string) {
+	if code == "" {
+		code = "ok"
+	}
+	m.commands.WithLabelValues(kind, code).Inc()
+}

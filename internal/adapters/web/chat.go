@@ -1,0 +1,118 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"shipmate/internal/runbook"
+)
+
+// Channel is the console's one channel.
+const Channel = "console"
+
+// Entry is one message of the console's timeline as the browser gets it.
+type Entry struct {
+	Ref     string          `json:"ref"`
+	At      time.Time       `json:"at"`
+	Message runbook.Message `json:"message"`
+}
+
+// Chat is the console's runbook.Chat: it keeps the messages the engine
+// posts and streams every post and update to connected browsers.
+type Chat struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	seq     int
+	notices []Entry // notices (reminders) kept in memory; run messages come from the store
+	subs    map[*sub]struct{}
+}
+
+// sub is one connected browser.
+type sub struct {
+	ch     chan []byte
+	lagged atomic.Bool // frames were dropped: the page must reload its timeline
+}
+
+var _ runbook.Chat = (*Chat)(nil)
+
+// NewChat returns an empty console chat.
+func NewChat(now func() time.Time) *Chat {
+	return &Chat{now: now, subs: map[*sub]struct{}{}}
+}
+
+// maxNotices bounds the notices kept for newly loaded pages.
+const maxNotices = 200
+
+// Post implements runbook.Chat. A run's message is referred to by its run
+// id, so that a page loaded later finds it again from the store.
+func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (string, error) {
+	c.mu.Lock()
+	ref := ""
+	if m.Status != "" && m.RunID != 0 {
+		ref = fmt.Sprintf("run-%d", m.RunID)
+	} else {
+		c.seq++
+		ref = fmt.Sprintf("notice-%d", c.seq)
+	}
+	e := Entry{Ref: ref, At: c.now(), Message: m}
+	if m.Status == "" {
+		c.notices = append(c.notices, e)
+		if len(c.notices) > maxNotices {
+			c.notices = c.notices[len(c.notices)-maxNotices:]
+		}
+	}
+	c.mu.Unlock()
+	c.broadcast("message", e)
+	return ref, nil
+}
+
+// Update implements runbook.Chat.
+func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Message) error {
+	c.broadcast("message", Entry{Ref: ref, At: c.now(), Message: m})
+	return nil
+}
+
+// Notices returns the notices posted since the start, oldest first.
+func (c *Chat) Notices() []Entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Entry(nil), c.notices...)
+}
+
+// subscribe registers a browser and returns its subscription and a cancel.
+func (c *Chat) subscribe() (*sub, func()) {
+	s := &sub{ch: make(chan []byte, 256)}
+	c.mu.Lock()
+	c.subs[s] = struct{}{}
+	c.mu.Unlock()
+	return s, func() {
+		c.mu.Lock()
+		delete(c.subs, s)
+		c.mu.Unlock()
+	}
+}
+
+// broadcast sends an event to every subscriber. A browser too slow to keep
+// up misses frames rather than stalling the engine, and is told to reload
+// its timeline.
+func (c *Chat) broadcast(event string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	frame := []byte("event: " + event + "\ndata: " + string(data) + "\n\n")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for s := range c.subs {
+		select {
+		case s.ch <- frame:
+		default:
+			s.lagged.Store(true)
+		}
+	}
+}
