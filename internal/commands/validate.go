@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -65,10 +66,15 @@ func (p *Parser) resolveApp(typed string, allowAll bool) (string, error) {
 	if len(p.Apps) == 0 {
 		return name, nil
 	}
-	var cands []candidate
+	// App names are lowercase (the configuration insists), so an exact
+	// look-up settles the common case; suggestions are only for misses.
+	if slices.Contains(p.Apps, name) {
+		return name, nil
+	}
+	cands := make([]candidate, 0, len(p.Apps))
 	for _, a := range p.Apps {
 		if asciiLower(a) == name {
-			return name, nil
+			return a, nil
 		}
 		cands = append(cands, candidate{a, a})
 	}

@@ -48,6 +48,7 @@ type Engine struct {
 	log       zerolog.Logger
 	obs       Observer
 	flush     time.Duration
+	parser    *commands.Parser
 
 	// ctx bounds background work; steps use it so that Close stops them.
 	ctx    context.Context
@@ -86,7 +87,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
 		groups: cfg.Groups, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
-		ctx: ctx, cancel: cancel,
+		parser: newParser(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		checks: map[uint64]bool{}, pending: map[uint64]bool{},
 	}
@@ -96,12 +97,14 @@ func New(cfg Config) *Engine {
 func (e *Engine) Policy() *Policy { return e.policy }
 
 // Parser returns a command parser for the engine's environments and apps.
-func (e *Engine) Parser() *commands.Parser {
-	p := &commands.Parser{Apps: e.policy.AppNames()}
-	for _, env := range e.policy.Envs {
-		p.Envs = append(p.Envs, commands.Env{Name: env.Name, Aliases: env.Aliases})
+func (e *Engine) Parser() *commands.Parser { return e.parser }
+
+func newParser(p *Policy) *commands.Parser {
+	cp := &commands.Parser{Apps: p.AppNames()}
+	for _, env := range p.Envs {
+		cp.Envs = append(cp.Envs, commands.Env{Name: env.Name, Aliases: env.Aliases})
 	}
-	return p
+	return cp
 }
 
 // Drain stops new runs from starting; steps already running go on. Runs

@@ -14,7 +14,7 @@ import (
 // CreateRun implements runbook.Store.
 func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
 	var id uint64
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		// Batch may call this more than once: everything below is computed
 		// afresh from the transaction's view.
 		if l, ok, err := lockFor(tx, r.App, r.Env); err != nil {
@@ -88,7 +88,7 @@ func runLockFor(tx *bolt.Tx, app, env string) (runbook.Lock, bool, error) {
 
 // SaveRun implements runbook.Store.
 func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bRuns)
 		var cur struct {
 			Rev uint64 `json:"rev"`
@@ -157,7 +157,7 @@ func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
 
 // AppendEvents implements runbook.Store.
 func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Event) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		if tx.Bucket(bRuns).Get(u64(id)) == nil {
 			return runbook.ErrRunNotFound
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,9 @@ var ErrInUse = errors.New("store is in use by another process")
 type Store struct {
 	db   *bolt.DB
 	path string
+	// writers counts writes in flight, to choose between committing at
+	// once and joining a batch.
+	writers atomic.Int32
 }
 
 var _ runbook.Store = (*Store)(nil)
@@ -57,7 +61,15 @@ type Options struct {
 	Timeout time.Duration
 	// ReadOnly opens the file for reading only (a shared lock).
 	ReadOnly bool
+	// BatchDelay is how long a write waits for others to share its
+	// transaction and fsync (default DefaultBatchDelay).
+	BatchDelay time.Duration
 }
+
+// DefaultBatchDelay keeps a lone write's latency near one fsync while
+// still letting a burst of clicks share transactions. bbolt's own default,
+// 10ms, would make every lone command wait that long.
+const DefaultBatchDelay = time.Millisecond
 
 // Open opens (creating it and its folder if needed) the store at path.
 func Open(path string, opt Options) (*Store, error) {
@@ -75,6 +87,10 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opt.BatchDelay
+	if db.MaxBatchDelay <= 0 {
+		db.MaxBatchDelay = DefaultBatchDelay
 	}
 	s := &Store{db: db, path: path}
 	if opt.ReadOnly {
@@ -171,6 +187,20 @@ func (s *Store) schemaOf(v []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// write commits fn. A write with no other in flight commits at once; under
+// concurrent writes, fn joins a bbolt batch so that many share one
+// transaction and one fsync. Either way fn may run more than once (a batch
+// re-runs its functions one by one when one fails), so it must compute
+// everything afresh from tx.
+func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+	n := s.writers.Add(1)
+	defer s.writers.Add(-1)
+	if n == 1 {
+		return s.db.Update(fn)
+	}
+	return s.db.Batch(fn)
+}
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -234,7 +264,7 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 // ttl. Chat adapters use it to drop a platform's retried deliveries.
 func (s *Store) Once(ctx context.Context, k string, ttl time.Duration, now time.Time) (bool, error) {
 	first := false
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		first = false
 		b := tx.Bucket(bIdem)
 		if v := b.Get([]byte(k)); v != nil && int64(binary.BigEndian.Uint64(v)) > now.UnixNano() {
