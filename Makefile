@@ -1,0 +1,34 @@
+# Shipmate. `make run` starts the bot on the embedded defaults; `make test`
+# installs what the tests need and runs every test.
+
+GO ?= go
+FUZZTIME ?= 20s
+
+.PHONY: run test deps check-format vet unit fuzz bench
+
+run:
+	$(GO) run ./cmd/bot
+
+test: deps check-format vet unit fuzz
+
+# Nothing outside the Go toolchain is needed yet; browser tests will add
+# Chromium from Debian's packages here.
+deps:
+	$(GO) mod download
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# A short run of the chat grammar's fuzz target on every test run; run it
+# longer with `make fuzz FUZZTIME=1m`.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/commands/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/runbook/
