@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -233,11 +234,19 @@ func (e *Engine) notify(ctx context.Context, r *Run, text string) {
 	}
 }
 
-// go runs fn in the background, tracked by Wait and Close.
+// spawn runs fn in the background, tracked by Wait and Close.
 func (e *Engine) spawn(fn func(ctx context.Context)) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer func() {
+			// A bug must not take every other run down with it: the run
+			// stays in its stored state and is picked up again by the
+			// next tick or start.
+			if p := recover(); p != nil {
+				e.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("background work failed")
+			}
+		}()
 		fn(e.ctx)
 	}()
 }
@@ -254,15 +263,27 @@ func (e *Engine) kick(id uint64, resumed bool) {
 	e.busy[id] = true
 	e.mu.Unlock()
 	e.spawn(func(ctx context.Context) {
+		finished := false
+		defer func() {
+			if !finished { // a panic: free the run for the next tick
+				e.mu.Lock()
+				delete(e.busy, id)
+				delete(e.pending, id)
+				e.mu.Unlock()
+			}
+		}()
 		for {
 			if err := e.advance(ctx, id, resumed); err != nil && ctx.Err() == nil {
 				e.log.Error().Err(err).Uint64("run", id).Msg("advance run")
 			}
 			resumed = false
+			// Deciding to stop and freeing the run happen under one lock, so
+			// a kick that comes in meanwhile is never lost.
 			e.mu.Lock()
 			if !e.pending[id] || ctx.Err() != nil {
 				delete(e.busy, id)
 				delete(e.pending, id)
+				finished = true
 				e.mu.Unlock()
 				return
 			}
