@@ -37,17 +37,13 @@ type Main struct {
 	metrics *metrics.Metrics
 	ln      net.Listener
 	srv     *http.Server
+	onClose []func() // run when the server shuts down (ends open streams)
 }
 
 // NewMain opens the store, builds the adapters and the engine, and binds
 // the listener. Nothing runs until Run.
 func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main, error) {
 	m := &Main{cfg: cfg, log: log, tick: tick, metrics: metrics.New()}
-	if cfg.Chat.Web.Enabled {
-		if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
-			return nil, err
-		}
-	}
 	executors := map[string]runbook.Executor{}
 	for name, app := range cfg.Apps {
 		switch app.Executor {
@@ -85,20 +81,31 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.Handler())
 	if webChat != nil {
+		m.onClose = append(m.onClose, webChat.Close)
 		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
 			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), Log: log,
 		}))
 	}
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: nil}
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	m.ln = ln
+	for _, f := range m.onClose {
+		m.srv.RegisterOnShutdown(f)
+	}
+	// Tools on this machine (bot export) find the bot here, even when it
+	// listens on a port picked at start.
+	if err := os.WriteFile(addrFile(cfg.Store), []byte(m.Addr()+"\n"), 0o600); err != nil {
+		log.Warn().Err(err).Msg("cannot record the listen address next to the store")
+	}
 	return m, nil
 }
+
+// addrFile is where a running bot records its listen address.
+func addrFile(store string) string { return store + ".addr" }
 
 // webUsers lists the people a local console offers, from roles.*.web.
 func webUsers(p *runbook.Policy) []string {
@@ -176,6 +183,7 @@ loop:
 func (m *Main) Close() {
 	_ = m.srv.Close()
 	m.engine.Close()
+	_ = os.Remove(addrFile(m.cfg.Store))
 	if err := m.store.Close(); err != nil {
 		m.log.Error().Err(err).Msg("close store")
 	}

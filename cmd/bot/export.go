@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,11 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 			return err
 		}
 	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
-		if rec, err = exportHTTP(cfg.Listen, id); err != nil {
+		addr := cfg.Listen
+		if b, err := os.ReadFile(addrFile(cfg.Store)); err == nil {
+			addr = strings.TrimSpace(string(b))
+		}
+		if rec, err = exportHTTP(addr, id); err != nil {
 			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
 		}
 	default:

@@ -1,6 +1,6 @@
 // Command bot runs Shipmate, the ChatOps deployment bot.
 //
-//	bot [--config FILE] [--log-level LEVEL]   run the bot
+//	bot [--config FILE] [--listen ADDR] [--log-level LEVEL]   run the bot
 //	bot export [--config FILE] ID             print one run's record as JSON
 //	bot check [--config FILE]                 check the configuration and exit
 package main
@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // deployment windows may name IANA zones: carry the zone database
 
 	"shipmate/configs"
+	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 )
 
@@ -45,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", defaultConfig, "configuration file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
+	listen := fs.String("listen", "", "listen address, overriding the configuration's listen (host:port; port 0 picks one)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -55,6 +57,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+		if cfg.Chat.Web.Enabled {
+			if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
+				fmt.Fprintf(stderr, "shipmate: --listen: %v\n", err)
+				return exitConfig
+			}
+		}
 	}
 	switch sub {
 	case "check":

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
 )
 
@@ -60,6 +61,11 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	}
 	if h := c.Chat.Web.UserHeader; h != "" && !isHeaderName(h) {
 		return nil, d.errorf("chat.web.user_header", "invalid header name %q", h)
+	}
+	if c.Chat.Web.Enabled {
+		if err := web.CheckListen(c.Listen, c.Chat.Web.UserHeader); err != nil {
+			return nil, d.errorf("chat.web.user_header", "%v", err)
+		}
 	}
 	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildRoles, buildChecklist, buildEnvs, buildApps} {
 		if err := step(d, raw, c); err != nil {

@@ -30,6 +30,8 @@ type Chat struct {
 	seq     int
 	notices []Entry // notices (reminders) kept in memory; run messages come from the store
 	subs    map[*sub]struct{}
+	closed  chan struct{} // closed by Close: streams end
+	once    sync.Once
 }
 
 // sub is one connected browser.
@@ -38,11 +40,22 @@ type sub struct {
 	lagged atomic.Bool // frames were dropped: the page must reload its timeline
 }
 
+// drain discards the frames queued for s.
+func (s *sub) drain() {
+	for range cap(s.ch) {
+		select {
+		case <-s.ch:
+		default:
+			return
+		}
+	}
+}
+
 var _ runbook.Chat = (*Chat)(nil)
 
 // NewChat returns an empty console chat.
 func NewChat(now func() time.Time) *Chat {
-	return &Chat{now: now, subs: map[*sub]struct{}{}}
+	return &Chat{now: now, subs: map[*sub]struct{}{}, closed: make(chan struct{})}
 }
 
 // maxNotices bounds the notices kept for newly loaded pages.
@@ -84,9 +97,17 @@ func (c *Chat) Notices() []Entry {
 	return append([]Entry(nil), c.notices...)
 }
 
+// Close ends every open stream, so that a server shutting down does not
+// wait for browsers to leave.
+func (c *Chat) Close() { c.once.Do(func() { close(c.closed) }) }
+
+// streamBuffer is how many frames a browser may fall behind before it
+// misses some and is told to resync.
+const streamBuffer = 256
+
 // subscribe registers a browser and returns its subscription and a cancel.
 func (c *Chat) subscribe() (*sub, func()) {
-	s := &sub{ch: make(chan []byte, 256)}
+	s := &sub{ch: make(chan []byte, streamBuffer)}
 	c.mu.Lock()
 	c.subs[s] = struct{}{}
 	c.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rs/zerolog"
 
@@ -72,7 +73,7 @@ func CheckListen(listen, userHeader string) error {
 	}
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("web console: listen %q: %v", listen, err)
+		return fmt.Errorf("listen %q: %v", listen, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -80,8 +81,8 @@ func CheckListen(listen, userHeader string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("web console: listen is %q, not a loopback address, and chat.web.user_header is not set: "+
-		"a local console lets anyone pick any user, so put it behind an authenticating proxy and set user_header, or listen on 127.0.0.1", listen)
+	return fmt.Errorf("required when listen (%q) is not a loopback address: a local console lets anyone pick any user; "+
+		"put it behind an authenticating proxy and set chat.web.user_header, or listen on 127.0.0.1", listen)
 }
 
 // New returns the console's handler.
@@ -215,7 +216,10 @@ func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusInternalServerError, "cannot read the store")
 		return
 	}
-	entries := h.chat.Notices()
+	notices := h.chat.Notices()
+	// Never null: the page iterates the list, and a new console has none.
+	entries := make([]Entry, 0, len(notices)+len(runs))
+	entries = append(entries, notices...)
 	for _, run := range runs {
 		entries = append(entries, Entry{Ref: fmt.Sprintf("run-%d", run.ID), At: run.CreatedAt, Message: h.eng.Message(run)})
 	}
@@ -256,8 +260,12 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusForbidden, err.Error())
 		return
 	}
-	line := strings.TrimSpace(body.Text)
-	command, text, _ := strings.Cut(line, " ")
+	// The command ends at the first white space of any kind, as the
+	// parser's own ParseLine splits it: "/deploy<tab>help" is a command.
+	command, text := strings.TrimSpace(body.Text), ""
+	if i := strings.IndexFunc(command, unicode.IsSpace); i >= 0 {
+		command, text = command[:i], command[i:]
+	}
 	rep, handled, err := h.eng.Command(r.Context(), u, runbook.Origin{Platform: Platform, Channel: Channel}, command, text)
 	if !handled {
 		writeJSON(w, http.StatusOK, apiReply{Text: "Shipmate understands /deploy and /rollback; try /deploy help", Error: true, Code: runbook.EInvalid})
@@ -314,12 +322,18 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-h.chat.closed:
+			return
 		case frame = <-s.ch:
 		case <-keepalive.C:
 			frame = []byte(": keepalive\n\n")
 		}
 		if s.lagged.Swap(false) {
-			frame = append([]byte("event: resync\ndata: {}\n\n"), frame...)
+			// The page reloads its timeline on resync, so the frames still
+			// queued are older than what it will load: sent after the
+			// resync, a slow browser would paint them over the fresh state.
+			s.drain()
+			frame = []byte("event: resync\ndata: {}\n\n")
 		}
 		if _, err := w.Write(frame); err != nil {
 			return
