@@ -11,9 +11,12 @@ run:
 
 test: deps check-format vet unit fuzz
 
-# Nothing outside the Go toolchain is needed yet; browser tests will add
-# Chromium from Debian's packages here.
+# The browser tests drive Debian's Chromium (headless, through chromedp).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	$(GO) mod download
 
 check-format:

@@ -40,9 +40,9 @@ type bot struct {
 // startBot starts the bot in dir on config and waits until it listens.
 // The process is killed, if still running, when the test ends, and its
 // stderr is shown if the test failed.
-func startBot(t *testing.T, name, dir, config string) *bot {
+func startBot(t *testing.T, name, dir, config string, extra ...string) *bot {
 	t.Helper()
-	b, err := launch(t, name, dir, config)
+	b, err := launch(t, name, dir, config, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +51,10 @@ func startBot(t *testing.T, name, dir, config string) *bot {
 
 // launch is startBot returning, rather than failing on, a bot that does not
 // come up.
-func launch(t *testing.T, name, dir, config string) (*bot, error) {
+func launch(t *testing.T, name, dir, config string, extra ...string) (*bot, error) {
 	t.Helper()
 	b := &bot{t: t, name: name, log: newLogWriter(), done: make(chan struct{})}
-	b.cmd = exec.Command(botBin, "--config", config, "--tick", tick)
+	b.cmd = exec.Command(botBin, append([]string{"--config", config, "--tick", tick}, extra...)...)
 	b.cmd.Dir = dir
 	b.cmd.Stdout = &b.out
 	b.cmd.Stderr = b.log

@@ -192,7 +192,9 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 		if r.State != during {
 			return nil, errStop
 		}
-		r.Log = tail
+		if len(tail) > 0 {
+			r.Log = tail // a step that printed nothing leaves the last output shown
+		}
 		if stepErr != nil {
 			return e.fail(r, stepErr), nil
 		}

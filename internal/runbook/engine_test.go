@@ -503,7 +503,7 @@ func TestMessageShowsChecklistAndButtons(t *testing.T) {
 	if m.Title != "#1 demo v1 → staging" || m.Status != "checklist" || len(m.Items) != 4 || !m.Items[0].Editable {
 		t.Fatalf("message %+v", m)
 	}
-	if len(m.Buttons) != 1 || m.Buttons[0].Action != rb.ButtonCancel {
+	if len(m.Buttons) != 3 || m.Buttons[0].Action != rb.ButtonApprove || m.Buttons[2].Action != rb.ButtonCancel {
 		t.Fatalf("buttons while the checklist is open: %+v", m.Buttons)
 	}
 	h.tickAll("alice", id)

@@ -57,9 +57,9 @@ func (e *Engine) Message(r *Run) Message {
 		m.Buttons = append(m.Buttons, Button{Action: a, Label: label, Style: style, RunID: r.ID, Confirm: confirm})
 	}
 	switch r.State {
-	case StateChecklist:
-		btn(ButtonCancel, "Cancel", StyleDefault, "")
-	case StateAwaitingApproval:
+	case StateChecklist, StateAwaitingApproval:
+		// Approve shows while the checklist is open too: pressing it then
+		// says what is missing.
 		btn(ButtonApprove, "Approve", StylePrimary, "")
 		btn(ButtonReject, "Reject", StyleDanger, fmt.Sprintf("Reject %s?", r.Title()))
 		btn(ButtonCancel, "Cancel", StyleDefault, "")

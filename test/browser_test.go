@@ -1,0 +1,229 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium is Debian's Chromium, which `make test` installs.
+const chromium = "/usr/bin/chromium"
+
+// artifactsDir is where browser tests leave screenshots.
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("SHIPMATE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(repoRoot, "test", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts headless Chromium with a profile of its own and no
+// network beyond this machine.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s is missing: `make test` installs Debian's chromium package (%v)", chromium, err)
+	}
+	profile, err := os.MkdirTemp("", "shipmate-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Chromium's helpers may still write there for a moment after it stops.
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 1000),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first action starts the browser, which lives as long as ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// console drives the web console page as a person would.
+type console struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (c console) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](c console, what string, a chromedp.Action[T]) T {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// as picks who you are in the console's user picker.
+func (c console) as(user string) {
+	c.t.Helper()
+	c.run("pick "+user, chromedp.SetValue(chromedp.ID("user"), user),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			// SetValue sets the value as a script would; a person's choice
+			// also fires change.
+			_, err := chromedp.Evaluate[chromedp.Void](`document.querySelector("#user").dispatchEvent(new Event("change"))`)(ctx, t)
+			return err
+		}))
+}
+
+// say types a command into the message box and sends it.
+func (c console) say(text string) {
+	c.t.Helper()
+	c.run("type "+text,
+		// Like selecting what is left in the box and typing over it.
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[chromedp.Void](`document.querySelector("#input").value = ""`)(ctx, t)
+			return err
+		}),
+		chromedp.SendKeys(chromedp.ID("input"), text),
+		chromedp.Click(chromedp.CSS("#composer button")),
+	)
+}
+
+// privateSays waits until the reply only this user sees contains text.
+func (c console) privateSays(text string) {
+	c.t.Helper()
+	js := fmt.Sprintf(`document.querySelector("#private").textContent.includes(%q)`, text)
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		got, _ := chromedp.Run(c.ctx, chromedp.TextContent(chromedp.ID("private")))
+		c.t.Fatalf("private reply: want %q, got %q (%v)", text, got, err)
+	}
+}
+
+// waitFor waits until the page shows selector.
+func (c console) waitFor(what, selector string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(selector))); err != nil {
+		html, _ := chromedp.Run(c.ctx, chromedp.OuterHTML(chromedp.ID("timeline")))
+		c.t.Fatalf("%s: %s never showed (%v); timeline:\n%s", what, selector, err, html)
+	}
+}
+
+func runSel(id int, rest string) string { return fmt.Sprintf(`article[data-ref="run-%d"]%s`, id, rest) }
+
+// TestConsoleDeploysThroughTheWorkflow drives the console in a real browser
+// on the example configuration: development deploys at once, staging needs
+// its checklist and the tech lead, production refuses a version staging
+// has not had.
+func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	// The example configuration names its demo scripts relative to the
+	// working directory, as configs/demo/...; its store goes to data/.
+	if err := os.Symlink(filepath.Join(repoRoot, "configs"), filepath.Join(dir, "configs")); err != nil {
+		t.Fatal(err)
+	}
+	b := startBot(t, "bot", dir, "configs/example.yaml", "--listen", "127.0.0.1:0")
+	ctx := browser(t)
+	c := console{t: t, ctx: ctx}
+	c.run("open the console", chromedp.Navigate("http://"+b.addr+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+
+	// bob deploys demo v1.0.0 to development and sees it succeed.
+	c.as("bob")
+	c.say("/deploy demo v1.0.0 dev")
+	c.privateSays("Run #1: demo v1.0.0 → development requested.")
+	c.waitFor("development run", runSel(1, `[data-state="succeeded"]`))
+	log := get(c, "read the step output", chromedp.TextContent(chromedp.CSS(runSel(1, " .log"))))
+	if !strings.Contains(log, "switching traffic") {
+		t.Fatalf("step output under the message: %q", log)
+	}
+
+	// bob asks for staging and sees the checklist; his approval is refused.
+	c.say("/deploy demo v1.0.0 staging")
+	c.waitFor("staging checklist", runSel(2, `[data-state="checklist"] .checklist input[data-item="plan"]`))
+	boxes := get(c, "count checklist items", chromedp.Evaluate[int](`document.querySelectorAll('article[data-ref="run-2"] .checklist input').length`))
+	if boxes != 4 {
+		t.Fatalf("staging checklist has %d items, want 4", boxes)
+	}
+	c.run("bob presses Approve", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.privateSays("run #2 can't be approved yet: 4 of 4 checklist items are open")
+
+	// alice ticks every item and approves; it succeeds.
+	c.as("alice")
+	for _, item := range []string{"merged", "tests", "artifact", "plan"} {
+		c.run("tick "+item, chromedp.Click(chromedp.CSS(runSel(2, ` input[data-item="`+item+`"]`))))
+		c.waitFor("tick "+item+" recorded", runSel(2, ` input[data-item="`+item+`"]:checked`))
+	}
+	by := get(c, "read who ticked", chromedp.TextContent(chromedp.CSS(runSel(2, ` .checklist li .by`))))
+	if !strings.Contains(by, "alice") {
+		t.Fatalf("tick not shown as alice's: %q", by)
+	}
+	c.waitFor("awaiting approval", runSel(2, `[data-state="awaiting_approval"]`))
+	c.as("bob")
+	c.run("bob presses Approve again", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.privateSays("only tech-lead may approve staging deployments")
+	c.as("alice")
+	c.run("alice presses Approve", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.privateSays("You approved run #2")
+	c.waitFor("staging run", runSel(2, `[data-state="succeeded"]`))
+
+	// bob tries production with a version staging has not had.
+	c.as("bob")
+	c.say("/deploy demo v2.0.0 production")
+	c.privateSays("demo v2.0.0 has not succeeded in staging yet: production deploys require it there first")
+	runs := get(c, "count runs", chromedp.Evaluate[int](`document.querySelectorAll("article.run").length`))
+	if runs != 2 {
+		t.Fatalf("the refused request shows %d runs, want 2", runs)
+	}
+
+	shot := get(c, "screenshot", chromedp.CaptureScreenshot())
+	if err := os.WriteFile(filepath.Join(artifactsDir(t), "console-refusal.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A reload shows the same runs, from the store.
+	c.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+	c.waitFor("history after reload", runSel(2, `[data-state="succeeded"]`))
+	c.waitFor("history after reload", runSel(1, `[data-state="succeeded"]`))
+
+	png := get(c, "screenshot", chromedp.CaptureScreenshot())
+	path := filepath.Join(artifactsDir(t), "console.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
