@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -23,6 +24,7 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 			return &runbook.LockedError{Lock: l}
 		}
 		runs := tx.Bucket(bRuns)
+		runs.FillPercent = appendFill
 		n, err := runs.NextSequence()
 		if err != nil {
 			return err
@@ -33,10 +35,12 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 		if err := putJSON(runs, u64(id), &stored); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bByApp).Put(append(key(r.App, ""), u64(id)...), []byte(r.Env)); err != nil {
+		byApp, byAppEnv := tx.Bucket(bByApp), tx.Bucket(bByAppEnv)
+		byApp.FillPercent, byAppEnv.FillPercent = appendFill, appendFill
+		if err := byApp.Put(append(key(r.App, ""), u64(id)...), []byte(r.Env)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bByAppEnv).Put(append(key(r.App, r.Env, ""), u64(id)...), nil); err != nil {
+		if err := byAppEnv.Put(append(key(r.App, r.Env, ""), u64(id)...), nil); err != nil {
 			return err
 		}
 		if !r.State.Terminal() {
@@ -138,17 +142,26 @@ func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	b, err := tx.Bucket(bEvents).CreateBucketIfNotExists(u64(id))
-	if err != nil {
-		return err
+	b := tx.Bucket(bEvents)
+	b.FillPercent = appendFill
+	// Events of one run are keyed id ‖ seq: the last key under the run's
+	// prefix holds its latest seq.
+	prefix := u64(id)
+	var seq uint64
+	c := b.Cursor()
+	k, _ := c.Seek(u64(id + 1))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k != nil && bytes.HasPrefix(k, prefix) {
+		seq = binary.BigEndian.Uint64(k[8:])
 	}
 	for _, ev := range evs {
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
+		seq++
 		ev.Seq = seq
-		if err := putJSON(b, u64(seq), ev); err != nil {
+		if err := putJSON(b, append(u64(id), u64(seq)...), ev); err != nil {
 			return err
 		}
 	}
@@ -209,18 +222,16 @@ func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) 
 		if tx.Bucket(bRuns).Get(u64(id)) == nil {
 			return runbook.ErrRunNotFound
 		}
-		b := tx.Bucket(bEvents).Bucket(u64(id))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
+		prefix := u64(id)
+		c := tx.Bucket(bEvents).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var ev runbook.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
+			if err := decode(v, &ev); err != nil {
 				return err
 			}
 			out = append(out, ev)
-			return nil
-		})
+		}
+		return nil
 	})
 	return out, err
 }
