@@ -59,15 +59,26 @@ func (p *Parser) Parse(command, text string) Result {
 // splitting off the command itself. A line that does not start with /deploy
 // or /rollback is Ignored.
 func (p *Parser) ParseLine(line string) Result {
-	line = strings.TrimLeftFunc(line, unicode.IsSpace)
-	if !strings.HasPrefix(line, "/") {
+	command, text, ok := SplitLine(line)
+	if !ok {
 		return Result{}
 	}
-	command, text := line, ""
+	return p.Parse(command, text)
+}
+
+// SplitLine splits a chat line into its slash command and the rest, at the
+// first white space of any kind. ok is false when the line does not start
+// with a slash command.
+func SplitLine(line string) (command, text string, ok bool) {
+	line = strings.TrimLeftFunc(line, unicode.IsSpace)
+	if !strings.HasPrefix(line, "/") {
+		return "", "", false
+	}
+	command = line
 	if i := strings.IndexFunc(line, unicode.IsSpace); i >= 0 {
 		command, text = line[:i], line[i:]
 	}
-	return p.Parse(command, text)
+	return command, text, true
 }
 
 // commandName returns the canonical name of a deploy or rollback command.

@@ -148,14 +148,7 @@ func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
 	// prefix holds its latest seq.
 	prefix := u64(id)
 	var seq uint64
-	c := b.Cursor()
-	k, _ := c.Seek(u64(id + 1))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	if k != nil && bytes.HasPrefix(k, prefix) {
+	if k := lastWithPrefix(b.Cursor(), prefix); k != nil && bytes.HasPrefix(k, prefix) {
 		seq = binary.BigEndian.Uint64(k[8:])
 	}
 	for _, ev := range evs {
@@ -166,6 +159,28 @@ func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
 		}
 	}
 	return nil
+}
+
+// lastWithPrefix moves c to the last key that starts with prefix, or to the
+// key just before where it would be (check the result's prefix).
+func lastWithPrefix(c *bolt.Cursor, prefix []byte) []byte {
+	k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// appendRun decodes the run stored under id and appends it to out.
+func appendRun(out []*runbook.Run, runs *bolt.Bucket, id []byte) ([]*runbook.Run, error) {
+	var r runbook.Run
+	ok, err := getJSON(runs, id, &r)
+	if ok {
+		out = append(out, &r)
+	}
+	return out, err
 }
 
 // AppendEvents implements runbook.Store.
@@ -200,16 +215,9 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 	var out []*runbook.Run
 	err := s.db.View(func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bRuns)
-		return tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
-			var r runbook.Run
-			ok, err := getJSON(runs, k, &r)
-			if err != nil {
-				return err
-			}
-			if ok {
-				out = append(out, &r)
-			}
-			return nil
+		return tx.Bucket(bActive).ForEach(func(k, _ []byte) (err error) {
+			out, err = appendRun(out, runs, k)
+			return err
 		})
 	})
 	return out, err
@@ -247,20 +255,10 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 		runs := tx.Bucket(bRuns)
 		c := idx.Cursor()
 		// Walk the prefix backwards: newest id first.
-		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
-			var r runbook.Run
-			ok, err := getJSON(runs, k[len(prefix):], &r)
-			if err != nil {
+		for k := lastWithPrefix(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			var err error
+			if out, err = appendRun(out, runs, k[len(prefix):]); err != nil {
 				return err
-			}
-			if ok {
-				out = append(out, &r)
 			}
 		}
 		return nil

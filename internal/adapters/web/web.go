@@ -17,10 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/commands"
 	"shipmate/internal/runbook"
 )
 
@@ -246,27 +246,44 @@ func (h *Handler) record(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rec)
 }
 
-func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		User string `json:"user"`
-		Text string `json:"text"`
-	}
-	if err := decodeBody(w, r, &body); err != nil {
+// picked is the user a local console's page says it is.
+type picked struct {
+	User string `json:"user"`
+}
+
+func (p *picked) pickedUser() string { return p.User }
+
+// sender decodes a state-changing request's body into v and returns who
+// sent it. When either fails it has answered the request, and ok is false.
+func (h *Handler) sender(w http.ResponseWriter, r *http.Request, v interface{ pickedUser() string }) (u runbook.User, ok bool) {
+	if err := decodeBody(w, r, v); err != nil {
 		refuse(w, http.StatusBadRequest, err.Error())
-		return
+		return u, false
 	}
-	u, err := h.user(r, body.User)
+	u, err := h.user(r, v.pickedUser())
 	if err != nil {
 		refuse(w, http.StatusForbidden, err.Error())
+		return u, false
+	}
+	return u, true
+}
+
+func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		picked
+		Text string `json:"text"`
+	}
+	u, ok := h.sender(w, r, &body)
+	if !ok {
 		return
 	}
-	// The command ends at the first white space of any kind, as the
-	// parser's own ParseLine splits it: "/deploy<tab>help" is a command.
-	command, text := strings.TrimSpace(body.Text), ""
-	if i := strings.IndexFunc(command, unicode.IsSpace); i >= 0 {
-		command, text = command[:i], command[i:]
+	command, text, ok := commands.SplitLine(body.Text)
+	var rep runbook.Reply
+	var err error
+	handled := false
+	if ok {
+		rep, handled, err = h.eng.Command(r.Context(), u, runbook.Origin{Platform: Platform, Channel: Channel}, command, text)
 	}
-	rep, handled, err := h.eng.Command(r.Context(), u, runbook.Origin{Platform: Platform, Channel: Channel}, command, text)
 	if !handled {
 		writeJSON(w, http.StatusOK, apiReply{Text: "Shipmate understands /deploy and /rollback; try /deploy help", Error: true, Code: runbook.EInvalid})
 		return
@@ -276,18 +293,13 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		User   string `json:"user"`
+		picked
 		Action string `json:"action"`
 		Item   string `json:"item"`
 		Reason string `json:"reason"`
 	}
-	if err := decodeBody(w, r, &body); err != nil {
-		refuse(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	u, err := h.user(r, body.User)
-	if err != nil {
-		refuse(w, http.StatusForbidden, err.Error())
+	u, ok := h.sender(w, r, &body)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
