@@ -515,3 +515,33 @@ func TestMessageShowsChecklistAndButtons(t *testing.T) {
 		t.Fatalf("item %+v", m.Items[0])
 	}
 }
+
+func TestRollbackFromIncidentChannelIsNotedInDeploymentThread(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	h.must("bob", "/deploy demo v1 dev")
+	v2 := h.must("bob", "/deploy demo v2 dev")
+	rep, err := h.doIn("incident-42", "bob", `/rollback demo dev --reason "500s on checkout"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.wantState(rep.RunID, rb.StateRolledBack)
+	rb3 := h.run(rep.RunID)
+	if rb3.Origin.Channel != "incident-42" || rb3.Origin.MessageRef == "" {
+		t.Fatalf("the rollback's message is not in the incident channel: %+v", rb3.Origin)
+	}
+	h.chat.mu.Lock()
+	defer h.chat.mu.Unlock()
+	if len(h.chat.replies) != 1 {
+		t.Fatalf("thread notes = %+v, want one", h.chat.replies)
+	}
+	note := h.chat.replies[0]
+	if note.ref != h.run(v2).Origin.MessageRef {
+		t.Fatalf("note went under %s, want the v2 deployment's message", note.ref)
+	}
+	contains(t, note.m.Text, "bob asked for rollback #3: demo in development back to v1: 500s on checkout")
+	if note.m.Related == nil || note.m.Related.Channel != "incident-42" {
+		t.Fatalf("note does not point at the rollback: %+v", note.m.Related)
+	}
+}

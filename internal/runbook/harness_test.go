@@ -38,7 +38,8 @@ type fakeChat struct {
 	mu    sync.Mutex
 	n     int
 	msgs  map[string]runbook.Message
-	posts []runbook.Message
+	posts   []runbook.Message
+	replies []threaded
 }
 
 func (c *fakeChat) Post(_ context.Context, channel string, m runbook.Message) (string, error) {
@@ -61,6 +62,22 @@ func (c *fakeChat) Update(_ context.Context, channel, ref string, m runbook.Mess
 		return fmt.Errorf("no message %s", ref)
 	}
 	c.msgs[ref] = m
+	return nil
+}
+
+// threaded is a note posted in a message's thread.
+type threaded struct {
+	ref string
+	m   runbook.Message
+}
+
+func (c *fakeChat) Reply(_ context.Context, channel, ref string, m runbook.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.msgs[ref]; !ok {
+		return fmt.Errorf("no message %s", ref)
+	}
+	c.replies = append(c.replies, threaded{ref, m})
 	return nil
 }
 
@@ -296,11 +313,17 @@ func user(name string) runbook.User { return runbook.User{Platform: "web", ID: n
 // refusal text.
 func (h *harness) do(name, line string) (runbook.Reply, error) {
 	h.t.Helper()
+	return h.doIn("general", name, line)
+}
+
+// doIn is do in another channel.
+func (h *harness) doIn(channel, name, line string) (runbook.Reply, error) {
+	h.t.Helper()
 	res := h.eng.Parser().ParseLine(line)
 	if res.Intent == nil {
 		return runbook.Reply{}, fmt.Errorf("parse %q: %s", line, res.Reply)
 	}
-	return h.eng.Do(context.Background(), runbook.Request{User: user(name), Origin: runbook.Origin{Platform: "web", Channel: "general"}, Intent: *res.Intent})
+	return h.eng.Do(context.Background(), runbook.Request{User: user(name), Origin: runbook.Origin{Platform: "web", Channel: channel}, Intent: *res.Intent})
 }
 
 // must runs a command that has to be accepted and returns its run id.

@@ -18,7 +18,15 @@ const (
 // Message is the platform-neutral content of a run's chat message. Each chat
 // adapter renders it for its platform and edits it in place as the run moves.
 type Message struct {
-	RunID   uint64   `json:"run_id,omitempty"`
+	RunID uint64 `json:"run_id,omitempty"`
+	// App, Env and Version say what the run is about, for adapters that
+	// route or summarise by them (an announce channel for production).
+	App     string `json:"app,omitempty"`
+	Env     string `json:"env,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Related points at another run's message this one refers to (the
+	// rollback a deployment's thread is told about).
+	Related *Origin  `json:"related,omitempty"`
 	Title   string   `json:"title"`
 	Status  string   `json:"status,omitempty"`
 	State   State    `json:"state,omitempty"`

@@ -52,6 +52,12 @@ type Chat interface {
 	Update(ctx context.Context, channel, ref string, m Message) error
 }
 
+// Threader is implemented by chats whose messages have threads: the engine
+// posts notes about a run (a rollback asked for elsewhere) under its message.
+type Threader interface {
+	Reply(ctx context.Context, channel, ref string, m Message) error
+}
+
 // Job is what an executor is asked to do.
 type Job struct {
 	RunID   uint64

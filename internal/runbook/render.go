@@ -7,7 +7,8 @@ import (
 
 // Message renders run r as the platform-neutral message its chat shows.
 func (e *Engine) Message(r *Run) Message {
-	m := Message{RunID: r.ID, Title: r.Ref() + " " + r.Title(), State: r.State, Status: r.State.Label(), Text: r.Note, Tone: tone(r.State), Log: r.Log}
+	m := Message{RunID: r.ID, App: r.App, Env: r.Env, Version: r.Version, Title: r.Ref() + " " + r.Title(),
+		State: r.State, Status: r.State.Label(), Text: r.Note, Tone: tone(r.State), Log: r.Log}
 	env, _ := e.policy.Env(r.Env)
 	m.Fields = append(m.Fields, Field{Label: "Requested by", Value: r.Requester.String()})
 	prev := r.PreviousVersion

@@ -67,6 +67,7 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 	if err := e.create(ctx, r, []Event{ev}); err != nil {
 		return Reply{}, err
 	}
+	e.tellOriginal(ctx, cur.RunID, r)
 	return Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}, nil
 }
 
@@ -151,6 +152,30 @@ func (e *Engine) activeRun(ctx context.Context, app, env string) (*Run, error) {
 		}
 	}
 	return nil, nil
+}
+
+// tellOriginal notes in the thread of the run that deployed what is being
+// rolled back that a rollback was asked for, with where: incident channels
+// are rarely the release channel.
+func (e *Engine) tellOriginal(ctx context.Context, originalID uint64, rb *Run) {
+	if originalID == 0 {
+		return
+	}
+	orig, err := e.store.Run(ctx, originalID)
+	if err != nil || orig.Origin.MessageRef == "" {
+		return
+	}
+	th, ok := e.chats[orig.Origin.Platform].(Threader)
+	if !ok {
+		return
+	}
+	related := rb.Origin
+	m := Message{RunID: rb.ID, App: rb.App, Env: rb.Env, Version: rb.Version, Title: orig.Ref() + " " + orig.Title(), Tone: ToneFailure,
+		Text:    fmt.Sprintf("%s asked for rollback %s: %s in %s back to %s%s", rb.Requester, rb.Ref(), rb.App, rb.Env, rb.Version, reasonSuffix(rb.Reason)),
+		Related: &related}
+	if err := th.Reply(ctx, orig.Origin.Channel, orig.Origin.MessageRef, m); err != nil {
+		e.log.Warn().Err(err).Uint64("run", orig.ID).Msg("chat: note the rollback in the deployment's thread")
+	}
 }
 
 // rollbackInPlace rolls a monitored (or failed and held) run back to the
