@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,6 +62,9 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	}
 	if h := c.Chat.Web.UserHeader; h != "" && !isHeaderName(h) {
 		return nil, d.errorf("chat.web.user_header", "invalid header name %q", h)
+	}
+	if err := buildSlack(d, raw, c); err != nil {
+		return nil, err
 	}
 	if c.Chat.Web.Enabled {
 		if err := web.CheckListen(c.Listen, c.Chat.Web.UserHeader); err != nil {
@@ -374,4 +378,36 @@ func isHeaderName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// buildSlack checks the Slack keys. Empty values (an unset ${VAR}) leave the
+// adapter off; a bot token without a way to verify requests is refused.
+func buildSlack(d *decoder, raw *rawConfig, c *Config) error {
+	r := raw.Chat.Slack
+	s := SlackConfig{BotToken: r.BotToken, SigningSecret: r.SigningSecret, AppToken: r.AppToken,
+		APIURL: r.APIURL, AnnounceChannel: r.AnnounceChannel}
+	if s.BotToken == "" {
+		c.Chat.Slack = SlackConfig{}
+		return nil
+	}
+	if !strings.HasPrefix(s.BotToken, "xoxb-") {
+		return d.errorf("chat.slack.bot_token", "want a bot token starting with xoxb-")
+	}
+	if s.AppToken != "" && !strings.HasPrefix(s.AppToken, "xapp-") {
+		return d.errorf("chat.slack.app_token", "want an app-level token starting with xapp-")
+	}
+	if s.AppToken == "" && s.SigningSecret == "" {
+		return d.errorf("chat.slack.signing_secret", "required to verify Slack's requests (or set app_token for Socket Mode)")
+	}
+	if s.APIURL != "" {
+		u, err := url.Parse(s.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return d.errorf("chat.slack.api_url", "want an http(s) URL such as https://slack.com/api/, got %q", s.APIURL)
+		}
+		if !strings.HasSuffix(s.APIURL, "/") {
+			s.APIURL += "/"
+		}
+	}
+	c.Chat.Slack = s
+	return nil
 }

@@ -63,8 +63,25 @@ type AppConfig struct {
 
 // ChatConfig configures the chat platforms.
 type ChatConfig struct {
-	Web WebConfig
+	Web   WebConfig
+	Slack SlackConfig
 }
+
+// SlackConfig configures the Slack adapter. It is on when BotToken is set.
+// These values are secrets: never log them.
+type SlackConfig struct {
+	BotToken      string
+	SigningSecret string
+	// AppToken (xapp-…) switches to Socket Mode instead of HTTP endpoints.
+	AppToken string
+	// APIURL is the Web API base URL, ending in "/" (empty: Slack's own).
+	APIURL string
+	// AnnounceChannel gets a one-line summary of every production run.
+	AnnounceChannel string
+}
+
+// Enabled reports whether the Slack adapter should start.
+func (s SlackConfig) Enabled() bool { return s.BotToken != "" }
 
 // WebConfig configures the web console.
 type WebConfig struct {

@@ -75,7 +75,16 @@ type rawApp struct {
 }
 
 type rawChat struct {
-	Web rawWeb `yaml:"web"`
+	Web   rawWeb   `yaml:"web"`
+	Slack rawSlack `yaml:"slack"`
+}
+
+type rawSlack struct {
+	BotToken        string `yaml:"bot_token"`
+	SigningSecret   string `yaml:"signing_secret"`
+	AppToken        string `yaml:"app_token"`
+	APIURL          string `yaml:"api_url"`
+	AnnounceChannel string `yaml:"announce_channel"`
 }
 
 type rawWeb struct {
