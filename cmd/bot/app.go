@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 	"golang.org/x/term"
 
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/metrics"
+	slackadapter "shipmate/internal/adapters/slack"
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
@@ -35,6 +37,8 @@ type Main struct {
 	store   *store.Store
 	engine  *runbook.Engine
 	metrics *metrics.Metrics
+	slack   *slackadapter.Adapter
+	slackCh *slackadapter.Chat
 	ln      net.Listener
 	srv     *http.Server
 	onClose []func() // run when the server shuts down (ends open streams)
@@ -64,15 +68,40 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	m.store = st
 
 	chats := map[string]runbook.Chat{}
+	groups := map[string]runbook.GroupResolver{}
 	var webChat *web.Chat
 	if cfg.Chat.Web.Enabled {
 		webChat = web.NewChat(time.Now)
 		chats[web.Platform] = webChat
 	}
+	var slackAPI *slack.Client
+	var slackDir *slackadapter.Directory
+	if sc := cfg.Chat.Slack; sc.Enabled() {
+		var opts []slack.Option
+		if sc.APIURL != "" {
+			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
+		}
+		if sc.AppToken != "" {
+			opts = append(opts, slack.OptionAppLevelToken(sc.AppToken))
+		}
+		slackAPI = slack.New(sc.BotToken, opts...)
+		m.slackCh = slackadapter.NewChat(slackAPI, slackadapter.ChatOptions{
+			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Log: log,
+		})
+		slackDir = slackadapter.NewDirectory(slackAPI, 5*time.Minute, log)
+		chats[slackadapter.Platform] = m.slackCh
+		groups[slackadapter.Platform] = slackDir
+	}
 	m.engine = runbook.New(runbook.Config{
-		Store: st, Policy: &cfg.Policy, Executors: executors, Chats: chats,
+		Store: st, Policy: &cfg.Policy, Executors: executors, Chats: chats, Groups: groups,
 		Log: log, Observer: m.metrics,
 	})
+	if slackAPI != nil {
+		m.slack = slackadapter.New(slackadapter.Options{
+			API: slackAPI, SigningSecret: cfg.Chat.Slack.SigningSecret, SocketMode: cfg.Chat.Slack.AppToken != "",
+			Engine: m.engine, Runs: st, Deduper: st, Chat: m.slackCh, Directory: slackDir, Log: log,
+		})
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +109,9 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	})
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.Handler())
+	if m.slack != nil && cfg.Chat.Slack.AppToken == "" {
+		m.slack.Routes(mux)
+	}
 	if webChat != nil {
 		m.onClose = append(m.onClose, webChat.Close)
 		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
@@ -131,6 +163,11 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	if m.engine.Draining() {
 		problems = append(problems, "draining")
 	}
+	if m.slack != nil {
+		if err := m.slack.Ready(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
 		return
@@ -144,6 +181,13 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.engine.Resume(ctx); err != nil {
 		return err
+	}
+	if m.slack != nil {
+		// Slack being unreachable must not take the console down with it:
+		// /readyz says so, and the log.
+		if err := m.slack.Start(ctx); err != nil {
+			m.log.Error().Err(err).Msg("slack: cannot connect; Slack commands will not work until Shipmate restarts")
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.srv.Serve(m.ln) }()
@@ -172,6 +216,12 @@ loop:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if m.slackCh != nil {
+		// Messages still being paced out (the last state of each run).
+		if err := m.slackCh.Flush(sctx); err != nil {
+			m.log.Warn().Err(err).Msg("slack: not every message update was sent")
+		}
+	}
 	if err := m.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -183,6 +233,12 @@ loop:
 func (m *Main) Close() {
 	_ = m.srv.Close()
 	m.engine.Close()
+	if m.slack != nil {
+		m.slack.Close()
+	}
+	if m.slackCh != nil {
+		m.slackCh.Close()
+	}
 	_ = os.Remove(addrFile(m.cfg.Store))
 	if err := m.store.Close(); err != nil {
 		m.log.Error().Err(err).Msg("close store")

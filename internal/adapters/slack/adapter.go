@@ -1,0 +1,316 @@
+// Package slack connects Shipmate to Slack: slash commands, interactive
+// checklists and buttons, run messages edited in place, over signed HTTP
+// requests or Socket Mode.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"shipmate/internal/runbook"
+)
+
+// Platform is the name Slack users and runs carry.
+const Platform = "slack"
+
+// Engine is what the adapter needs of the runbook engine.
+type Engine interface {
+	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
+	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
+}
+
+// Runs reads runs, to turn a checkbox element's selection into ticks.
+type Runs interface {
+	Run(ctx context.Context, id uint64) (*runbook.Run, error)
+}
+
+// Deduper remembers deliveries, so that Slack's retries act once.
+type Deduper interface {
+	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+}
+
+// Options configure the adapter.
+type Options struct {
+	API           *slack.Client
+	SigningSecret string
+	// SocketMode receives events over Socket Mode (the API client must
+	// carry the app-level token) instead of the HTTP endpoints.
+	SocketMode bool
+	Engine     Engine
+	Runs       Runs
+	Deduper    Deduper
+	Chat       *Chat
+	Directory  *Directory
+	Clock      func() time.Time
+	Log        zerolog.Logger
+}
+
+// Adapter handles Slack's requests and events.
+type Adapter struct {
+	opt       Options
+	connected atomic.Bool // Socket Mode is connected, or HTTP mode checked its token
+	wg        sync.WaitGroup
+}
+
+// dedupeTTL is how long a delivery is remembered: Slack retries within
+// minutes.
+const dedupeTTL = time.Hour
+
+// maxBody is the most Slack sends in one request that Shipmate reads.
+const maxBody = 1 << 20
+
+// New returns the adapter. Call Start before serving.
+func New(opt Options) *Adapter {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	return &Adapter{opt: opt}
+}
+
+// Start checks the bot token with auth.test; in Socket Mode it also
+// connects and keeps serving events until ctx ends.
+func (a *Adapter) Start(ctx context.Context) error {
+	res, err := a.opt.API.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack: auth.test: %w", err)
+	}
+	a.opt.Log.Info().Str("team", res.Team).Str("bot", res.User).Bool("socket_mode", a.opt.SocketMode).Msg("slack: connected")
+	if !a.opt.SocketMode {
+		a.connected.Store(true)
+		return nil
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runSocketMode(ctx)
+	}()
+	return nil
+}
+
+// Ready reports whether Slack can reach Shipmate (for /readyz).
+func (a *Adapter) Ready() error {
+	if !a.connected.Load() {
+		return errors.New("slack: not connected")
+	}
+	return nil
+}
+
+// Close waits for replies still being sent and stops Socket Mode.
+func (a *Adapter) Close() { a.wg.Wait() }
+
+// user returns the Slack user as the engine knows them, named from
+// users.info when that answers quickly (the ack cannot wait long).
+func (a *Adapter) user(ctx context.Context, id, fallback string) runbook.User {
+	u := runbook.User{Platform: Platform, ID: id, Name: fallback}
+	if a.opt.Directory != nil {
+		nctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if name := a.opt.Directory.Name(nctx, id); name != "" && name != id {
+			u.Name = name
+		}
+	}
+	return u
+}
+
+// first reports whether a delivery is new. A store failure errs on acting:
+// the engine's own state checks still refuse a repeated action.
+func (a *Adapter) first(ctx context.Context, key string) bool {
+	if a.opt.Deduper == nil || key == "" {
+		return true
+	}
+	ok, err := a.opt.Deduper.Once(ctx, "slack:"+key, dedupeTTL, a.opt.Clock())
+	if err != nil {
+		a.opt.Log.Warn().Err(err).Msg("slack: dedupe")
+		return true
+	}
+	return ok
+}
+
+// command runs a slash command and returns the text only its user sees.
+// A repeated delivery returns "" and does nothing.
+func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
+	if !a.first(ctx, "cmd:"+sc.TriggerID) {
+		return ""
+	}
+	u := a.user(ctx, sc.UserID, sc.UserName)
+	origin := runbook.Origin{Platform: Platform, Channel: sc.ChannelID}
+	rep, handled, err := a.opt.Engine.Command(ctx, u, origin, sc.Command, html.UnescapeString(sc.Text))
+	switch {
+	case !handled:
+		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
+	case err != nil:
+		return runbook.ErrorMessage(err)
+	}
+	return rep.Text
+}
+
+// interaction carries out the block actions of one click and returns the
+// refusals to show the user; it has stored every accepted action when it
+// returns.
+func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback) []string {
+	if ic.Type != slack.InteractionTypeBlockActions {
+		return nil
+	}
+	// A retried delivery carries the same trigger_id; a second click has
+	// its own, and the engine's state checks refuse what it repeats.
+	key := ic.TriggerID
+	if key == "" && len(ic.ActionCallback.BlockActions) > 0 {
+		key = ic.User.ID + ":" + ic.ActionCallback.BlockActions[0].ActionTs
+	}
+	if !a.first(ctx, "act:"+key) {
+		return nil
+	}
+	u := a.user(ctx, ic.User.ID, ic.User.Name)
+	var refusals []string
+	for _, act := range ic.ActionCallback.BlockActions {
+		var err error
+		switch {
+		case strings.HasPrefix(act.ActionID, actionChecklist):
+			err = a.checklist(ctx, u, act)
+		default:
+			id, perr := strconv.ParseUint(act.Value, 10, 64)
+			if perr != nil {
+				err = runbook.Errorf(runbook.EInvalid, "this button does not name a run")
+				break
+			}
+			_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), "")
+		}
+		if err != nil {
+			refusals = append(refusals, runbook.ErrorMessage(err))
+			if runbook.ErrorCode(err) == runbook.EInternal {
+				a.opt.Log.Error().Err(err).Str("action", act.ActionID).Msg("slack: action failed")
+			}
+		}
+	}
+	return refusals
+}
+
+// checklist turns a checkboxes element's selection (Slack sends every
+// selected option of the element on each tick and untick) into ticks and
+// unticks of the items that element shows.
+func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.BlockAction) error {
+	id, err := strconv.ParseUint(strings.TrimPrefix(act.BlockID, blockChecklistPrefix), 10, 64)
+	if err != nil {
+		return runbook.Errorf(runbook.EInvalid, "this checklist does not name a run")
+	}
+	r, err := a.opt.Runs.Run(ctx, id)
+	if err != nil {
+		if errors.Is(err, runbook.ErrRunNotFound) {
+			return runbook.Errorf(runbook.ENotFound, "there is no run #%d", id)
+		}
+		return err
+	}
+	selected := map[string]bool{}
+	for _, o := range act.SelectedOptions {
+		selected[o.Value] = true
+	}
+	for _, it := range checklistElementItems(r.Checklist, act.ActionID) {
+		if selected[it.Key] == it.Done {
+			continue
+		}
+		action := runbook.ButtonUntick
+		if selected[it.Key] {
+			action = runbook.ButtonTick
+		}
+		if _, err := a.opt.Engine.Act(ctx, u, id, action, it.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checklistElementItems returns the items one checkboxes element holds:
+// Slack allows ten options per element, so the checklist is split into
+// elements "checklist", "checklist-2", ... of ten items each.
+func checklistElementItems(items []runbook.CheckItem, actionID string) []runbook.CheckItem {
+	n := 1
+	if rest, ok := strings.CutPrefix(actionID, actionChecklist+"-"); ok {
+		if k, err := strconv.Atoi(rest); err == nil && k > 1 {
+			n = k
+		}
+	}
+	from := (n - 1) * 10
+	if from >= len(items) {
+		return nil
+	}
+	return items[from:min(from+10, len(items))]
+}
+
+// mention handles "@Shipmate deploy demo v1 staging" in a channel, the
+// same as the slash command.
+func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text string) {
+	if !a.first(ctx, "event:"+eventID) {
+		return
+	}
+	// Drop the leading <@BOT> mention; what follows is a command.
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "<@") {
+		if i := strings.Index(text, ">"); i >= 0 {
+			text = strings.TrimSpace(text[i+1:])
+		}
+	}
+	command, rest, _ := strings.Cut(text, " ")
+	command = "/" + strings.TrimPrefix(command, "/")
+	u := a.user(ctx, userID, "")
+	rep, handled, err := a.opt.Engine.Command(ctx, u, runbook.Origin{Platform: Platform, Channel: channel}, command, html.UnescapeString(rest))
+	reply := rep.Text
+	switch {
+	case !handled:
+		reply = "Mention me with a command, e.g. `@Shipmate deploy demo v1.2.0 staging`, or try `/deploy help`."
+	case err != nil:
+		reply = runbook.ErrorMessage(err)
+	}
+	if reply != "" && a.opt.Chat != nil {
+		if err := a.opt.Chat.Ephemeral(ctx, channel, userID, reply); err != nil {
+			a.opt.Log.Warn().Err(err).Msg("slack: ephemeral reply to a mention")
+		}
+	}
+}
+
+// tellLater sends refusals of a click after Slack has its ack: through the
+// interaction's response_url when there is one, else as an ephemeral
+// message.
+func (a *Adapter) tellLater(ic slack.InteractionCallback, refusals []string) {
+	if len(refusals) == 0 {
+		return
+	}
+	text := strings.Join(refusals, "\n")
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if ic.ResponseURL != "" {
+			err = a.respond(ctx, ic.ResponseURL, text)
+		} else if a.opt.Chat != nil {
+			err = a.opt.Chat.Ephemeral(ctx, ic.Channel.ID, ic.User.ID, text)
+		}
+		if err != nil {
+			a.opt.Log.Warn().Err(err).Msg("slack: tell the user")
+		}
+	}()
+}
+
+// respond posts an ephemeral message to an interaction's response_url.
+func (a *Adapter) respond(ctx context.Context, url, text string) error {
+	return slack.PostWebhookContext(ctx, url, &slack.WebhookMessage{
+		Text: text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false,
+	})
+}
+
+// httpError answers a request Shipmate refuses to read.
+func httpError(w http.ResponseWriter, code int, msg string) {
+	http.Error(w, msg, code)
+}

@@ -1,0 +1,184 @@
+package slack
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// dirTestClock is a clock the test moves.
+type dirTestClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *dirTestClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *dirTestClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// dirTestNew returns a fake Slack and a Directory of it (ttl 1 minute)
+// with a clock the test moves.
+func dirTestNew(t *testing.T) (*fakeSlack, *Directory, *chatTestLog, *dirTestClock) {
+	t.Helper()
+	f := newFakeSlack(t)
+	logs := &chatTestLog{}
+	d := NewDirectory(f.Client(), time.Minute, zerolog.New(logs))
+	clock := &dirTestClock{t: time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)}
+	d.now = clock.now
+	return f, d, logs, clock
+}
+
+func TestDirectoryName(t *testing.T) {
+	f, d, _, now := dirTestNew(t)
+	f.SetUser("U1", "alice", "Alice Liddell", "al")
+	f.SetUser("U2", "bob", "Bob Builder", "")
+	f.SetUser("U3", "carol", "", "")
+	ctx := context.Background()
+	for _, tc := range []struct{ id, want string }{
+		{"U1", "al"}, {"U2", "Bob Builder"}, {"U3", "carol"}, {"U404", "U404"},
+	} {
+		if got := d.Name(ctx, tc.id); got != tc.want {
+			t.Errorf("Name(%s) = %q, want %q", tc.id, got, tc.want)
+		}
+	}
+	for range 5 {
+		d.Name(ctx, "U1")
+	}
+	if got := f.Calls("users.info"); got != 4 {
+		t.Errorf("users.info calls = %d, want 4 (one per user; repeats cached)", got)
+	}
+	now.advance(2 * time.Minute) // past the ttl
+	f.SetUser("U1", "alice", "Alice Liddell", "alice.l")
+	if got := d.Name(ctx, "U1"); got != "alice.l" {
+		t.Errorf("Name after the ttl = %q, want the new display name", got)
+	}
+	// An unknown user is not cached: asked again.
+	d.Name(ctx, "U404")
+	if got := f.Calls("users.info"); got != 6 {
+		t.Errorf("users.info calls = %d, want 6", got)
+	}
+}
+
+func TestDirectoryGroupMembers(t *testing.T) {
+	f, d, _, now := dirTestNew(t)
+	f.SetGroup("S1", "U1", "U2")
+	ctx := context.Background()
+	for range 3 {
+		got, err := d.GroupMembers(ctx, "S1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, []string{"U1", "U2"}) {
+			t.Fatalf("members = %v", got)
+		}
+	}
+	if got := f.Calls("usergroups.users.list"); got != 1 {
+		t.Errorf("usergroups.users.list calls = %d, want 1 (cached)", got)
+	}
+	now.advance(2 * time.Minute)
+	f.SetGroup("S1", "U1", "U2", "U3")
+	if got, _ := d.GroupMembers(ctx, "S1"); len(got) != 3 {
+		t.Errorf("members after the ttl = %v, want U3 added", got)
+	}
+	if _, err := d.GroupMembers(ctx, "S404"); err == nil {
+		t.Error("an unknown group gave no error")
+	}
+	f.ServerErrorNext("usergroups.users.list", 1)
+	now.advance(2 * time.Minute)
+	if _, err := d.GroupMembers(ctx, "S1"); err == nil {
+		t.Error("a 500 gave no error")
+	}
+	if got, err := d.GroupMembers(ctx, "S1"); err != nil || len(got) != 3 {
+		t.Errorf("after a failure: %v, %v; want the members (errors are not cached)", got, err)
+	}
+}
+
+func TestDirectoryConcurrentLookupsShareOneRequest(t *testing.T) {
+	f, d, _, _ := dirTestNew(t)
+	f.SetGroup("S1", "U1")
+	f.SetUser("U1", "alice", "", "")
+	f.SetDelay("usergroups.users.list", 100*time.Millisecond)
+	f.SetDelay("users.info", 100*time.Millisecond)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if got, err := d.GroupMembers(ctx, "S1"); err != nil || !slices.Equal(got, []string{"U1"}) {
+				t.Errorf("GroupMembers = %v, %v", got, err)
+			}
+		})
+		wg.Go(func() {
+			if got := d.Name(ctx, "U1"); got != "alice" {
+				t.Errorf("Name = %q", got)
+			}
+		})
+	}
+	wg.Wait()
+	if got := f.Calls("usergroups.users.list"); got != 1 {
+		t.Errorf("usergroups.users.list calls = %d, want 1", got)
+	}
+	if got := f.Calls("users.info"); got != 1 {
+		t.Errorf("users.info calls = %d, want 1", got)
+	}
+}
+
+func TestDirectoryCallerGivesUp(t *testing.T) {
+	f, d, _, _ := dirTestNew(t)
+	f.SetUser("U1", "alice", "", "")
+	f.SetDelay("users.info", 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if got := d.Name(ctx, "U1"); got != "U1" {
+		t.Errorf("Name with a short deadline = %q, want the id", got)
+	}
+	// The lookup went on and filled the cache.
+	if !f.WaitFor(func() bool { return d.Name(context.Background(), "U1") == "alice" }, 2*time.Second) {
+		t.Error("the abandoned lookup did not fill the cache")
+	}
+	if got := f.Calls("users.info"); got != 1 {
+		t.Errorf("users.info calls = %d, want 1", got)
+	}
+}
+
+func TestDirectoryGroupsUnreadable(t *testing.T) {
+	for _, code := range []string{"plan_upgrade_required", "missing_scope", "not_allowed_token_type"} {
+		t.Run(code, func(t *testing.T) {
+			f, d, logs, now := dirTestNew(t)
+			f.SetGroup("S1", "U1")
+			f.FailNext("usergroups.users.list", -1, code)
+			ctx := context.Background()
+			for _, g := range []string{"S1", "S2", "S1", "S2"} {
+				got, err := d.GroupMembers(ctx, g)
+				if err != nil || len(got) != 0 {
+					t.Fatalf("GroupMembers(%s) = %v, %v; want no members and no error", g, got, err)
+				}
+			}
+			if got := f.Calls("usergroups.users.list"); got != 2 {
+				t.Errorf("usergroups.users.list calls = %d, want 2 (the failure is cached per group)", got)
+			}
+			now.advance(2 * time.Minute)
+			d.GroupMembers(ctx, "S1")
+			if got := f.Calls("usergroups.users.list"); got != 3 {
+				t.Errorf("usergroups.users.list calls = %d, want 3 (asked again after the ttl)", got)
+			}
+			if n := logs.count("warn", "cannot read user group membership"); n != 1 {
+				t.Errorf("warnings = %d, want 1; log:\n%s", n, logs)
+			}
+			if n := logs.count("warn", "only the user ids listed in roles count"); n != 1 {
+				t.Errorf("the warning does not say what counts instead; log:\n%s", logs)
+			}
+		})
+	}
+}
