@@ -35,9 +35,9 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // fakeChat records what the engine posts and updates, as a chat would show it.
 type fakeChat struct {
-	mu    sync.Mutex
-	n     int
-	msgs  map[string]runbook.Message
+	mu      sync.Mutex
+	n       int
+	msgs    map[string]runbook.Message
 	posts   []runbook.Message
 	replies []threaded
 }
