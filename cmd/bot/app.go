@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"shipmate/internal/adapters/exec"
+	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/adapters/metrics"
 	slackadapter "shipmate/internal/adapters/slack"
 	"shipmate/internal/adapters/web"
@@ -42,19 +43,55 @@ type Main struct {
 	ln      net.Listener
 	srv     *http.Server
 	onClose []func() // run when the server shuts down (ends open streams)
+	onStop  []func() // run by Close (stops cluster informers)
+	// problems are lasting faults found at start, reported by /readyz.
+	problems []string
 }
+
+// unavailable stands in for an executor that could not be built: every
+// step fails with the reason.
+type unavailable struct{ err error }
+
+func (u unavailable) Deploy(context.Context, runbook.Job, runbook.Progress) error   { return u.err }
+func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) error { return u.err }
 
 // NewMain opens the store, builds the adapters and the engine, and binds
 // the listener. Nothing runs until Run.
 func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main, error) {
 	m := &Main{cfg: cfg, log: log, tick: tick, metrics: metrics.New()}
 	executors := map[string]runbook.Executor{}
+	clusters := map[[2]string]*kube.Cluster{}
 	for name, app := range cfg.Apps {
 		switch app.Executor {
 		case "exec":
 			x, err := exec.New(*app.Exec)
 			if err != nil {
 				return nil, fmt.Errorf("apps.%s.exec: %w", name, err)
+			}
+			executors[name] = x
+		case "kubernetes":
+			k := app.Kubernetes
+			key := [2]string{k.Kubeconfig, k.Context}
+			cl, ok := clusters[key]
+			if !ok {
+				rc, err := kube.RESTConfig(k.Kubeconfig, k.Context)
+				if err == nil {
+					cl, err = kube.NewCluster(rc)
+				}
+				if err != nil {
+					// The other apps and the chat still work: this app's
+					// runs fail with the reason, and /readyz shows it.
+					log.Error().Err(err).Str("app", name).Msg("kubernetes: no cluster")
+					m.problems = append(m.problems, fmt.Sprintf("apps.%s: %v", name, err))
+					executors[name] = unavailable{err: fmt.Errorf("apps.%s: %w", name, err)}
+					continue
+				}
+				clusters[key] = cl
+				m.onStop = append(m.onStop, cl.Close)
+			}
+			x, err := kube.New(*k, app.Smoke, cl)
+			if err != nil {
+				return nil, fmt.Errorf("apps.%s.kubernetes: %w", name, err)
 			}
 			executors[name] = x
 		default:
@@ -156,7 +193,7 @@ func webUsers(p *runbook.Policy) []string {
 // ready answers /readyz: the store is open and readable and the bot is not
 // draining.
 func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
-	var problems []string
+	problems := append([]string(nil), m.problems...)
 	if err := m.store.Ping(); err != nil {
 		problems = append(problems, "store: "+err.Error())
 	}
@@ -238,6 +275,9 @@ func (m *Main) Close() {
 	}
 	if m.slackCh != nil {
 		m.slackCh.Close()
+	}
+	for _, f := range m.onStop {
+		f()
 	}
 	_ = os.Remove(addrFile(m.cfg.Store))
 	if err := m.store.Close(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
 )
@@ -26,7 +27,8 @@ const groupsSuffix = "_groups"
 // Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
 // an entry here, and a line in checkBlocks refusing its block elsewhere.
 var executors = map[string]func(d *decoder, path string, raw *rawApp, app *AppConfig) error{
-	"exec": buildExec,
+	"exec":       buildExec,
+	"kubernetes": buildKubernetes,
 }
 
 func executorNames() string {
@@ -333,6 +335,49 @@ func checkBlocks(d *decoder, path string, r *rawApp) error {
 	if r.Exec != nil && r.Executor != "exec" {
 		return d.errorf(join(path, "exec"), "only allowed with executor: exec")
 	}
+	if r.Kubernetes != nil && r.Executor != "kubernetes" {
+		return d.errorf(join(path, "kubernetes"), "only allowed with executor: kubernetes")
+	}
+	if len(r.Smoke) > 0 && r.Executor != "kubernetes" {
+		return d.errorf(join(path, "smoke"), "smoke checks are run by the kubernetes executor; with exec, put them in exec.verify")
+	}
+	return nil
+}
+
+func buildKubernetes(d *decoder, path string, r *rawApp, app *AppConfig) error {
+	kpath := join(path, "kubernetes")
+	if r.Kubernetes == nil {
+		return d.errorf(kpath, "required with executor: kubernetes")
+	}
+	k := *r.Kubernetes
+	if err := k.Validate(); err != nil {
+		key, msg, ok := strings.Cut(err.Error(), ": ")
+		if !ok {
+			return d.errorf(kpath, "%v", err)
+		}
+		return d.errorf(kpath+"."+key, "%s", msg)
+	}
+	if k.OnFailure != "" {
+		if r.OnFailure != "" && r.OnFailure != k.OnFailure {
+			return d.errorf(join(kpath, "on_failure"), "contradicts %s.on_failure (%q)", path, r.OnFailure)
+		}
+		app.OnFailure = k.OnFailure
+	}
+	for i, s := range r.Smoke {
+		spath := index(join(path, "smoke"), i)
+		u, err := url.Parse(s.URL)
+		if s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return d.errorf(join(spath, "url"), "want an http(s) URL, got %q", s.URL)
+		}
+		if s.Expect != 0 && (s.Expect < 100 || s.Expect > 599) {
+			return d.errorf(join(spath, "expect"), "want an HTTP status code, got %d", s.Expect)
+		}
+		if s.Timeout < 0 {
+			return d.errorf(join(spath, "timeout"), "must not be negative")
+		}
+	}
+	app.Kubernetes = &k
+	app.Smoke = append([]kube.Smoke(nil), r.Smoke...)
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"shipmate/internal/adapters/exec"
+	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/runbook"
 )
 
@@ -59,6 +60,10 @@ type AppConfig struct {
 	OnFailure string
 	// Exec is the app's exec: block, set when Executor is "exec".
 	Exec *exec.Config
+	// Kubernetes is the app's kubernetes: block, set when Executor is
+	// "kubernetes"; Smoke its HTTP checks after a rollout.
+	Kubernetes *kube.Config
+	Smoke      []kube.Smoke
 }
 
 // ChatConfig configures the chat platforms.

@@ -9,6 +9,7 @@ import (
 
 	"shipmate/configs"
 	"shipmate/internal/adapters/exec"
+	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/runbook"
 )
 
@@ -110,7 +111,10 @@ func TestExample(t *testing.T) {
 		t.Errorf("checklist = %v", p.Checklist)
 	}
 
-	if diff := cmp.Diff(map[string]runbook.App{"demo": {Name: "demo", Executor: "exec"}}, p.Apps); diff != "" {
+	if diff := cmp.Diff(map[string]runbook.App{
+		"demo":     {Name: "demo", Executor: "exec"},
+		"checkout": {Name: "checkout", Executor: "kubernetes"},
+	}, p.Apps); diff != "" {
 		t.Errorf("policy apps (-want +got):\n%s", diff)
 	}
 	wantApps := map[string]AppConfig{"demo": {
@@ -121,6 +125,18 @@ func TestExample(t *testing.T) {
 			Rollback: []string{"sh", "configs/demo/rollback.sh"},
 			Timeout:  5 * time.Minute,
 		},
+	}, "checkout": {
+		Executor:  "kubernetes",
+		OnFailure: OnFailureRollback,
+		Kubernetes: &kube.Config{
+			Namespace:        "shop",
+			Workloads:        []string{"deployment/checkout-api", "deployment/checkout-worker"},
+			Container:        "app",
+			Image:            "registry.example.com/shop/checkout:{version}",
+			ProgressDeadline: 10 * time.Minute,
+			OnFailure:        "rollback",
+		},
+		Smoke: []kube.Smoke{{URL: "http://checkout.shop.svc/healthz", Expect: 200}},
 	}}
 	if diff := cmp.Diff(wantApps, c.Apps); diff != "" {
 		t.Errorf("apps (-want +got):\n%s", diff)

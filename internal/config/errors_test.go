@@ -166,8 +166,10 @@ func TestErrors(t *testing.T) {
 		// Apps.
 		{"app without executor", "    executor: exec\n", "",
 			`apps.web: executor is required (line 21)`},
-		{"unknown executor", "executor: exec", "executor: kubernetes",
-			`apps.web.executor: unknown executor "kubernetes" (known: exec) (line 22)`},
+		{"unknown executor", "executor: exec", "executor: helm",
+			`apps.web.executor: unknown executor "helm" (known: exec, kubernetes) (line 22)`},
+		{"exec block with kubernetes", "executor: exec", "executor: kubernetes",
+			`apps.web.exec: only allowed with executor: exec (line 23)`},
 		{"exec block missing", "    exec: {deploy: [d], rollback: [r]}\n", "",
 			`apps.web.exec: required with executor: exec (line 21)`},
 		{"exec deploy missing", "{deploy: [d], rollback: [r]}", "{rollback: [r]}",

@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"shipmate/internal/adapters/exec"
+	kube "shipmate/internal/adapters/kubernetes"
 )
 
 // The raw types mirror the YAML file. Their yaml tags are the only keys
@@ -69,9 +70,11 @@ func (a *rawApproval) decodeYAML(d *decoder, n *yaml.Node, path string) error {
 }
 
 type rawApp struct {
-	Executor  string       `yaml:"executor"`
-	OnFailure string       `yaml:"on_failure"`
-	Exec      *exec.Config `yaml:"exec"`
+	Executor   string       `yaml:"executor"`
+	OnFailure  string       `yaml:"on_failure"`
+	Exec       *exec.Config `yaml:"exec"`
+	Kubernetes *kube.Config `yaml:"kubernetes"`
+	Smoke      []kube.Smoke `yaml:"smoke"`
 }
 
 type rawChat struct {

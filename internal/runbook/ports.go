@@ -108,6 +108,15 @@ type Reattacher interface {
 	Reattach(ctx context.Context, j Job, p Progress) error
 }
 
+// Inspector is implemented by executors that can read what actually runs
+// in an environment, so /deploy whereis can flag drift: the environment
+// running something Shipmate did not deploy.
+type Inspector interface {
+	// Live returns the version running for app in env ("" when it cannot
+	// be told from what runs) and a short description of what runs.
+	Live(ctx context.Context, app, env string) (version, detail string, err error)
+}
+
 // GroupResolver expands a platform's user groups into user ids.
 type GroupResolver interface {
 	GroupMembers(ctx context.Context, group string) ([]string, error)

@@ -98,6 +98,9 @@ func (e *Engine) whereIs(ctx context.Context, app string) (Reply, error) {
 			v = fmt.Sprintf("%s (run #%d, %s)", d.Version, d.RunID, fmtTime(d.At))
 		}
 		fmt.Fprintf(&b, "• %s: %s", env.Name, v)
+		if ins, ok := e.executors[app].(Inspector); ok {
+			b.WriteString(e.drift(ctx, ins, app, env.Name, d.Version))
+		}
 		for _, r := range active {
 			if r.App == app && r.Env == env.Name {
 				fmt.Fprintf(&b, "; %s %s is %s", r.Ref(), r.Version, r.State.Label())
@@ -189,4 +192,19 @@ func joinAnd(s []string) string {
 		return s[0]
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+// drift describes what really runs when it differs from what Shipmate
+// deployed (or cannot be read).
+func (e *Engine) drift(ctx context.Context, ins Inspector, app, env, deployed string) string {
+	live, detail, err := ins.Live(ctx, app, env)
+	switch {
+	case err != nil:
+		return fmt.Sprintf(" (live state unreadable: %v)", err)
+	case live == deployed && live != "":
+		return " (live: matches)"
+	case live == "" && deployed == "":
+		return ""
+	}
+	return fmt.Sprintf(" ⚠ drift: %s runs %s, not what Shipmate deployed", env, detail)
 }
