@@ -61,6 +61,9 @@ type Adapter struct {
 	opt       Options
 	connected atomic.Bool // Socket Mode is connected, or HTTP mode checked its token
 	wg        sync.WaitGroup
+
+	mu   sync.Mutex
+	stop context.CancelFunc // ends Socket Mode; set by Start
 }
 
 // dedupeTTL is how long a delivery is remembered: Slack retries within
@@ -79,7 +82,7 @@ func New(opt Options) *Adapter {
 }
 
 // Start checks the bot token with auth.test; in Socket Mode it also
-// connects and keeps serving events until ctx ends.
+// connects and keeps serving events until ctx ends or Close is called.
 func (a *Adapter) Start(ctx context.Context) error {
 	res, err := a.opt.API.AuthTestContext(ctx)
 	if err != nil {
@@ -90,6 +93,12 @@ func (a *Adapter) Start(ctx context.Context) error {
 		a.connected.Store(true)
 		return nil
 	}
+	// Close must stop Socket Mode even when ctx goes on (cmd/bot closes
+	// after its server failed, with ctx still live).
+	ctx, stop := context.WithCancel(ctx)
+	a.mu.Lock()
+	a.stop = stop
+	a.mu.Unlock()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -106,8 +115,17 @@ func (a *Adapter) Ready() error {
 	return nil
 }
 
-// Close waits for replies still being sent and stops Socket Mode.
-func (a *Adapter) Close() { a.wg.Wait() }
+// Close stops Socket Mode and waits for it, and for replies still being
+// sent.
+func (a *Adapter) Close() {
+	a.mu.Lock()
+	stop := a.stop
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	a.wg.Wait()
+}
 
 // user returns the Slack user as the engine knows them, named from
 // users.info when that answers quickly (the ack cannot wait long).
@@ -123,13 +141,16 @@ func (a *Adapter) user(ctx context.Context, id, fallback string) runbook.User {
 	return u
 }
 
-// first reports whether a delivery is new. A store failure errs on acting:
-// the engine's own state checks still refuse a repeated action.
-func (a *Adapter) first(ctx context.Context, key string) bool {
-	if a.opt.Deduper == nil || key == "" {
+// first reports whether the delivery of kind ("cmd", "act", "event") with
+// this id is new. Without an id there is nothing to recognise a retry by,
+// so it counts as new: keying it on the kind alone would drop every later
+// delivery without an id for an hour. A store failure errs on acting: the
+// engine's own state checks still refuse a repeated action.
+func (a *Adapter) first(ctx context.Context, kind, id string) bool {
+	if a.opt.Deduper == nil || id == "" {
 		return true
 	}
-	ok, err := a.opt.Deduper.Once(ctx, "slack:"+key, dedupeTTL, a.opt.Clock())
+	ok, err := a.opt.Deduper.Once(ctx, "slack:"+kind+":"+id, dedupeTTL, a.opt.Clock())
 	if err != nil {
 		a.opt.Log.Warn().Err(err).Msg("slack: dedupe")
 		return true
@@ -140,7 +161,7 @@ func (a *Adapter) first(ctx context.Context, key string) bool {
 // command runs a slash command and returns the text only its user sees.
 // A repeated delivery returns "" and does nothing.
 func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
-	if !a.first(ctx, "cmd:"+sc.TriggerID) {
+	if !a.first(ctx, "cmd", sc.TriggerID) {
 		return ""
 	}
 	u := a.user(ctx, sc.UserID, sc.UserName)
@@ -165,10 +186,10 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	// A retried delivery carries the same trigger_id; a second click has
 	// its own, and the engine's state checks refuse what it repeats.
 	key := ic.TriggerID
-	if key == "" && len(ic.ActionCallback.BlockActions) > 0 {
+	if key == "" && len(ic.ActionCallback.BlockActions) > 0 && ic.ActionCallback.BlockActions[0].ActionTs != "" {
 		key = ic.User.ID + ":" + ic.ActionCallback.BlockActions[0].ActionTs
 	}
-	if !a.first(ctx, "act:"+key) {
+	if !a.first(ctx, "act", key) {
 		return nil
 	}
 	u := a.user(ctx, ic.User.ID, ic.User.Name)
@@ -250,7 +271,7 @@ func checklistElementItems(items []runbook.CheckItem, actionID string) []runbook
 // mention handles "@Shipmate deploy demo v1 staging" in a channel, the
 // same as the slash command.
 func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text string) {
-	if !a.first(ctx, "event:"+eventID) {
+	if !a.first(ctx, "event", eventID) {
 		return
 	}
 	// Drop the leading <@BOT> mention; what follows is a command.

@@ -61,7 +61,20 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	writeJSON(w, slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text})
+	writeJSON(w, ephemeral(text))
+}
+
+// ephemeralReply answers a slash command with text only its user sees.
+// slack.Msg is a message as Slack returns it: marshalled, it also carries
+// "blocks":null, an empty "metadata" object and more, which a reply has no
+// business sending (Slack wants blocks, if any, to be an array).
+type ephemeralReply struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+func ephemeral(text string) ephemeralReply {
+	return ephemeralReply{ResponseType: slack.ResponseTypeEphemeral, Text: text}
 }
 
 func (a *Adapter) handleInteraction(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,9 @@ import (
 // slash command's ephemeral reply.
 func (a *Adapter) runSocketMode(ctx context.Context) {
 	client := socketmode.New(a.opt.API)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if err := client.RunContext(ctx); err != nil && ctx.Err() == nil {
 			a.opt.Log.Error().Err(err).Msg("slack: socket mode stopped")
 		}
@@ -24,6 +26,7 @@ func (a *Adapter) runSocketMode(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			a.connected.Store(false)
+			<-done // the websocket is closed
 			return
 		case evt = <-client.Events:
 		}
@@ -49,7 +52,7 @@ func (a *Adapter) socketEvent(ctx context.Context, client *socketmode.Client, ev
 		text := a.command(ctx, sc)
 		var payload any
 		if text != "" {
-			payload = slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+			payload = ephemeral(text)
 		}
 		a.ack(client, evt, payload)
 	case socketmode.EventTypeInteractive:
