@@ -58,11 +58,13 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 		if r.State != StateRequested {
 			return nil, errStop
 		}
-		e.post(ctx, r)
 		env, err := e.env(r.Env)
 		if err != nil {
 			return nil, err
 		}
+		// The message is posted once the run knows where it stands, so it
+		// shows its checklist and buttons from the start.
+		defer e.post(ctx, r)
 		if r.Action == ActionRollback {
 			return []Event{e.move(r, StateRollingBack, nil, "")}, nil
 		}

@@ -153,19 +153,22 @@ func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event
 	if err != nil {
 		return nil, err
 	}
-	from := r.State
+	unposted := r.Origin.MessageRef == ""
 	evs, err := fn(r)
 	if err != nil {
 		return r, err
 	}
-	if err := e.save(ctx, r, from, evs...); err != nil {
+	// A message fn has just posted already shows r: no edit is needed.
+	justPosted := unposted && r.Origin.MessageRef != ""
+	if err := e.save(ctx, r, !justPosted, evs...); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-// save stores r and reports the transition to the observer and to chat.
-func (e *Engine) save(ctx context.Context, r *Run, from State, evs ...Event) error {
+// save stores r and reports the transition to the observer and, when
+// refresh is set, to chat.
+func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) error {
 	r.UpdatedAt = e.now()
 	if r.State.Terminal() && r.FinishedAt.IsZero() {
 		r.FinishedAt = r.UpdatedAt
@@ -178,7 +181,9 @@ func (e *Engine) save(ctx context.Context, r *Run, from State, evs ...Event) err
 			e.obs.Transition(r.Env, ev.From, ev.To)
 		}
 	}
-	e.refresh(ctx, r)
+	if refresh {
+		e.refresh(ctx, r)
+	}
 	return nil
 }
 

@@ -94,7 +94,9 @@ func (c *Config) Validate() error {
 func (c *Config) namespace(env string) string { return strings.ReplaceAll(c.Namespace, "{env}", env) }
 
 // image returns the image reference of version.
-func (c *Config) image(version string) string { return strings.ReplaceAll(c.Image, "{version}", version) }
+func (c *Config) image(version string) string {
+	return strings.ReplaceAll(c.Image, "{version}", version)
+}
 
 // versionOf recovers the version from an image reference made from the
 // template, or "" when the image does not follow it.

@@ -198,7 +198,7 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 		var err error
 		switch {
 		case strings.HasPrefix(act.ActionID, actionChecklist):
-			err = a.checklist(ctx, u, act)
+			err = a.checklist(ctx, u, act, shownTicks(ic.Message.Blocks, act.BlockID, act.ActionID))
 		default:
 			id, perr := strconv.ParseUint(act.Value, 10, 64)
 			if perr != nil {
@@ -219,8 +219,10 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 
 // checklist turns a checkboxes element's selection (Slack sends every
 // selected option of the element on each tick and untick) into ticks and
-// unticks of the items that element shows.
-func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.BlockAction) error {
+// unticks of the items that element shows. What changed is judged against
+// what the clicked message showed (shown), not against the store: a
+// message edited late must not untick what others ticked since.
+func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.BlockAction, shown map[string]bool) error {
 	id, err := strconv.ParseUint(strings.TrimPrefix(act.BlockID, blockChecklistPrefix), 10, 64)
 	if err != nil {
 		return runbook.Errorf(runbook.EInvalid, "this checklist does not name a run")
@@ -237,8 +239,12 @@ func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.Bloc
 		selected[o.Value] = true
 	}
 	for _, it := range checklistElementItems(r.Checklist, act.ActionID) {
-		if selected[it.Key] == it.Done {
-			continue
+		was := it.Done
+		if shown != nil {
+			was = shown[it.Key]
+		}
+		if selected[it.Key] == was || selected[it.Key] == it.Done {
+			continue // not this click's change, or already so
 		}
 		action := runbook.ButtonUntick
 		if selected[it.Key] {
@@ -246,6 +252,29 @@ func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.Bloc
 		}
 		if _, err := a.opt.Engine.Act(ctx, u, id, action, it.Key); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// shownTicks returns the options a checkboxes element showed ticked in the
+// message the user clicked, or nil when the payload does not carry it.
+func shownTicks(blocks slack.Blocks, blockID, actionID string) map[string]bool {
+	for _, b := range blocks.BlockSet {
+		ab, ok := b.(*slack.ActionBlock)
+		if !ok || ab.BlockID != blockID || ab.Elements == nil {
+			continue
+		}
+		for _, el := range ab.Elements.ElementSet {
+			cb, ok := el.(*slack.CheckboxGroupsBlockElement)
+			if !ok || cb.ActionID != actionID {
+				continue
+			}
+			ticked := map[string]bool{}
+			for _, o := range cb.InitialOptions {
+				ticked[o.Value] = true
+			}
+			return ticked
 		}
 	}
 	return nil
