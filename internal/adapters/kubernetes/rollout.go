@@ -78,6 +78,13 @@ func notFound(wl Workload, err error) error {
 // looks at the pods of its newest ReplicaSet.
 func (w *namespaceWatch) deploymentStatus(d *appsv1.Deployment) (rollout, error) {
 	r := rollout{}
+	if d.Generation > d.Status.ObservedGeneration {
+		// Until the controller has seen the new template, "the newest
+		// ReplicaSet" is still the previous one: its pods say nothing
+		// about this rollout (after an undo, they are the failed ones).
+		r.message = fmt.Sprintf("%s: waiting for the new spec to be observed", d.Name)
+		return r, nil
+	}
 	rss, err := w.replicaSetsOf(d)
 	if err != nil {
 		return r, err
@@ -99,8 +106,6 @@ func (w *namespaceWatch) deploymentStatus(d *appsv1.Deployment) (rollout, error)
 	}
 	st := d.Status
 	switch {
-	case d.Generation > st.ObservedGeneration:
-		r.message = fmt.Sprintf("%s: waiting for the new spec to be observed", d.Name)
 	case progressDeadlineExceeded(d):
 		r.failure = fmt.Sprintf("deployment %s exceeded its progress deadline", d.Name)
 	case st.UpdatedReplicas < want:
@@ -131,6 +136,10 @@ func progressDeadlineExceeded(d *appsv1.Deployment) bool {
 // statefulSetStatus applies `kubectl rollout status`'s rules to s.
 func (w *namespaceWatch) statefulSetStatus(s *appsv1.StatefulSet) (rollout, error) {
 	r := rollout{}
+	if s.Status.ObservedGeneration == 0 || s.Generation > s.Status.ObservedGeneration {
+		r.message = fmt.Sprintf("%s: waiting for the new spec to be observed", s.Name)
+		return r, nil
+	}
 	pods, err := w.podsOf(string(s.UID))
 	if err != nil {
 		return r, err
@@ -149,8 +158,6 @@ func (w *namespaceWatch) statefulSetStatus(s *appsv1.StatefulSet) (rollout, erro
 	switch {
 	case s.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType:
 		r.failure = fmt.Sprintf("statefulset %s: rollout status is only available for the RollingUpdate strategy", s.Name)
-	case st.ObservedGeneration == 0 || s.Generation > st.ObservedGeneration:
-		r.message = fmt.Sprintf("%s: waiting for the new spec to be observed", s.Name)
 	case st.ReadyReplicas < want:
 		r.message = fmt.Sprintf("%s: %d of %d pods ready", s.Name, st.ReadyReplicas, want)
 	case partitioned(s):
