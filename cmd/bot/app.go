@@ -70,6 +70,9 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 			}
 			executors[name] = x
 		case "kubernetes":
+			if err := kube.RegisterMetrics(m.metrics.Registry()); err != nil {
+				return nil, err
+			}
 			k := app.Kubernetes
 			key := [2]string{k.Kubeconfig, k.Context}
 			cl, ok := clusters[key]

@@ -70,6 +70,15 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "shipmate"
 	}
+	// client-go's defaults (5 requests/s, bursts of 10) would make a
+	// release train of many apps queue behind its own rate limiter; these
+	// are kubectl's.
+	if cfg.QPS == 0 {
+		cfg.QPS = 50
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 300
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: client: %w", err)

@@ -93,11 +93,16 @@ func (x *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 // converge brings every workload to j.Version and follows the rollouts.
 func (x *Executor) converge(ctx context.Context, j runbook.Job, p runbook.Progress, undo bool) error {
 	ns := x.cfg.namespace(j.Env)
+	// The informers may not have seen a patch yet when the rollout is
+	// first looked at: the generation each write produced is the least the
+	// cache must show before its status means anything.
+	atLeast := map[Workload]int64{}
 	for _, wl := range x.workloads {
-		changed, err := x.apply(ctx, ns, wl, j, undo)
+		changed, gen, err := x.apply(ctx, ns, wl, j, undo)
 		if err != nil {
 			return fmt.Errorf("%s: %w", wl, err)
 		}
+		atLeast[wl] = gen
 		switch {
 		case !changed:
 			p(fmt.Sprintf("%s: already at %s", wl, j.Version))
@@ -107,30 +112,31 @@ func (x *Executor) converge(ctx context.Context, j runbook.Job, p runbook.Progre
 			p(fmt.Sprintf("%s: image set to %s", wl, x.cfg.image(j.Version)))
 		}
 	}
-	return x.follow(ctx, ns, p)
+	return x.follow(ctx, ns, atLeast, p)
 }
 
-// apply patches workload wl to run j.Version unless it already does.
-func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool) (bool, error) {
+// apply patches workload wl to run j.Version unless it already does, and
+// returns the workload's generation after that.
+func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool) (bool, int64, error) {
 	image := x.cfg.image(j.Version)
-	tmpl, err := x.template(ctx, ns, wl)
+	tmpl, gen, err := x.template(ctx, ns, wl)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	container, err := x.container(tmpl)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if tmpl.Annotations[AnnotationVersion] == j.Version && containerImage(tmpl, container) == image {
-		return false, nil
+		return false, gen, nil
 	}
 	meta := map[string]string{
 		AnnotationRunID: strconv.FormatUint(j.RunID, 10), AnnotationRequester: j.Requester,
 		annotationCause: fmt.Sprintf("shipmate run #%d: %s %s %s by %s", j.RunID, j.Action, j.App, j.Version, j.Requester),
 	}
 	if undo && wl.Kind == "deployment" {
-		if restored, err := x.undoDeployment(ctx, ns, wl.Name, j.Version, meta); err != nil || restored {
-			return restored, err
+		if gen, err := x.undoDeployment(ctx, ns, wl.Name, j.Version, meta); err != nil || gen > 0 {
+			return gen > 0, gen, err
 		}
 		// The revision was pruned from the history: deploy the version's
 		// image instead.
@@ -142,20 +148,22 @@ func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.
 			"spec":     map[string]any{"containers": []map[string]string{{"name": container, "image": image}}},
 		}},
 	}
-	return true, x.patch(ctx, ns, wl, types.StrategicMergePatchType, patch)
+	gen, err = x.patch(ctx, ns, wl, types.StrategicMergePatchType, patch)
+	return true, gen, err
 }
 
 // undoDeployment restores the template of the newest ReplicaSet that ran
 // version, dropping its pod-template-hash label, as `kubectl rollout undo`
-// does. It reports false when no such ReplicaSet is left.
-func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string, meta map[string]string) (bool, error) {
+// does, and returns the Deployment's generation after it: 0 when no such
+// ReplicaSet is left.
+func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string, meta map[string]string) (int64, error) {
 	d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	rss, err := x.cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	var best *appsv1.ReplicaSet
 	bestRev := -1
@@ -169,51 +177,61 @@ func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string,
 		}
 	}
 	if best == nil {
-		return false, nil
+		return 0, nil
 	}
 	tmpl := best.Spec.Template.DeepCopy()
 	delete(tmpl.Labels, podTemplateHash)
 	ops := []map[string]any{{"op": "replace", "path": "/spec/template", "value": tmpl}}
-	if err := x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.JSONPatchType, ops); err != nil {
-		return false, err
+	if _, err := x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.JSONPatchType, ops); err != nil {
+		return 0, err
 	}
-	return true, x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.MergePatchType,
+	return x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.MergePatchType,
 		map[string]any{"metadata": map[string]any{"annotations": meta}})
 }
 
-func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.PatchType, v any) error {
+// patch applies a patch as field manager shipmate and returns the
+// workload's generation after it.
+func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.PatchType, v any) (int64, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	opts := metav1.PatchOptions{FieldManager: fieldManager}
 	switch wl.Kind {
 	case "deployment":
-		_, err = x.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
+		d, err := x.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
+		if err != nil {
+			return 0, err
+		}
+		return d.Generation, nil
 	case "statefulset":
-		_, err = x.cluster.Client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
+		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
+		if err != nil {
+			return 0, err
+		}
+		return s.Generation, nil
 	}
-	return err
+	return 0, fmt.Errorf("unsupported kind %q", wl.Kind)
 }
 
 // template reads a workload's pod template from the API server (not the
 // cache: a patch must start from what is there now).
-func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev1.PodTemplateSpec, error) {
+func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev1.PodTemplateSpec, int64, error) {
 	switch wl.Kind {
 	case "deployment":
 		d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return &d.Spec.Template, nil
+		return &d.Spec.Template, d.Generation, nil
 	case "statefulset":
 		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return &s.Spec.Template, nil
+		return &s.Spec.Template, s.Generation, nil
 	}
-	return nil, fmt.Errorf("unsupported kind %q", wl.Kind)
+	return nil, 0, fmt.Errorf("unsupported kind %q", wl.Kind)
 }
 
 // container picks the container whose image is set.
@@ -250,7 +268,7 @@ const recheck = 5 * time.Second
 // follow waits until every workload has rolled out, one fails, or the
 // progress deadline passes, reporting each workload's progress as it
 // changes.
-func (x *Executor) follow(ctx context.Context, ns string, p runbook.Progress) error {
+func (x *Executor) follow(ctx context.Context, ns string, atLeast map[Workload]int64, p runbook.Progress) error {
 	w, err := x.cluster.watch(ctx, ns)
 	if err != nil {
 		return err
@@ -264,7 +282,7 @@ func (x *Executor) follow(ctx context.Context, ns string, p runbook.Progress) er
 		changed := w.next() // taken before reading, so no change is missed
 		pending := []Workload{}
 		for _, wl := range x.workloads {
-			r, err := w.status(wl)
+			r, err := w.status(wl, atLeast[wl])
 			if err != nil {
 				return err
 			}
@@ -286,7 +304,7 @@ func (x *Executor) follow(ctx context.Context, ns string, p runbook.Progress) er
 		case <-changed:
 		case <-tick.C:
 		case <-deadline.C:
-			r, _ := w.status(pending[0])
+			r, _ := w.status(pending[0], atLeast[pending[0]])
 			r.failure = fmt.Sprintf("%s did not finish rolling out within %s", pending[0], x.cfg.ProgressDeadline)
 			return x.diagnose(ctx, ns, pending[0], r, p)
 		case <-ctx.Done():
@@ -304,7 +322,7 @@ func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress
 		return err
 	}
 	for _, wl := range x.workloads {
-		r, err := w.status(wl)
+		r, err := w.status(wl, 0)
 		if err != nil {
 			return err
 		}
@@ -331,7 +349,7 @@ func (x *Executor) Health(ctx context.Context, j runbook.Job) error {
 		return err
 	}
 	for _, wl := range x.workloads {
-		r, err := w.status(wl)
+		r, err := w.status(wl, 0)
 		if err != nil {
 			return err
 		}

@@ -48,19 +48,28 @@ var fatalWaiting = map[string]bool{
 
 func labelsEverything() labels.Selector { return labels.Everything() }
 
-// status reads the rollout of workload wl.
-func (w *namespaceWatch) status(wl Workload) (rollout, error) {
+// status reads the rollout of workload wl, whose cached copy must be at
+// least at generation atLeast (the one Shipmate's own patch produced) to
+// say anything about it.
+func (w *namespaceWatch) status(wl Workload, atLeast int64) (rollout, error) {
+	waiting := rollout{message: fmt.Sprintf("%s: waiting for the new spec to be observed", wl.Name)}
 	switch wl.Kind {
 	case "deployment":
 		d, err := w.deployments.Get(wl.Name)
 		if err != nil {
 			return rollout{}, notFound(wl, err)
 		}
+		if d.Generation < atLeast {
+			return waiting, nil
+		}
 		return w.deploymentStatus(d)
 	case "statefulset":
 		s, err := w.statefulSets.Get(wl.Name)
 		if err != nil {
 			return rollout{}, notFound(wl, err)
+		}
+		if s.Generation < atLeast {
+			return waiting, nil
 		}
 		return w.statefulSetStatus(s)
 	}

@@ -78,7 +78,7 @@ func TestDeploymentRolloutRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWatch(t, tc.d)
-			r, err := w.status(Workload{Kind: "deployment", Name: "api"})
+			r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestNewPodsThatCannotStartFailTheRollout(t *testing.T) {
 	oldCrash := pod("api-old-1", "rs-old", crash) // the old revision's trouble is not this rollout's
 
 	w := newWatch(t, d, rs, old, pod("api-abc-1", "rs-new", pull), pod("api-abc-2", "rs-new", crash), oldCrash)
-	r, err := w.status(Workload{Kind: "deployment", Name: "api"})
+	r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestStatefulSetRolloutRules(t *testing.T) {
 		{sts(2, 2, 3, 3, "b", "b"), true, "db: rolled out, 3 of 3 ready"},
 	} {
 		w := newWatch(t, tc.s)
-		r, err := w.status(Workload{Kind: "statefulset", Name: "db"})
+		r, err := w.status(Workload{Kind: "statefulset", Name: "db"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,5 +178,21 @@ func TestConfigTemplates(t *testing.T) {
 		} else if !strings.Contains(err.Error(), ":") {
 			t.Errorf("error %q does not name its key", err)
 		}
+	}
+}
+
+// A cache that has not yet seen Shipmate's own patch shows the previous,
+// finished rollout: it must not count as this one being done.
+func TestStatusWaitsForTheCacheToSeeThePatch(t *testing.T) {
+	w := newWatch(t, deployment(2, 2, 3, 3, 3, 3))
+	r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.done || r.message != "api: waiting for the new spec to be observed" {
+		t.Fatalf("got done=%v %q for a cache behind the patch", r.done, r.message)
+	}
+	if r, _ := w.status(Workload{Kind: "deployment", Name: "api"}, 2); !r.done {
+		t.Fatalf("the cache at the patched generation: %q", r.message)
 	}
 }
