@@ -76,7 +76,7 @@ type lines struct {
 }
 
 func (l *lines) add(s string) { l.mu.Lock(); l.all = append(l.all, s); l.mu.Unlock() }
-func (l *lines) text() string  { l.mu.Lock(); defer l.mu.Unlock(); return strings.Join(l.all, "\n") }
+func (l *lines) text() string { l.mu.Lock(); defer l.mu.Unlock(); return strings.Join(l.all, "\n") }
 
 func job(action runbook.Action, version, previous string, id uint64) runbook.Job {
 	return runbook.Job{RunID: id, Action: action, App: "checkout", Env: "production", Version: version,
