@@ -4,12 +4,12 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: run test deps check-format vet unit fuzz bench
+.PHONY: run test deps check-format vet unit kube fuzz bench
 
 run:
 	$(GO) run ./cmd/bot
 
-test: deps check-format vet unit fuzz
+test: deps check-format vet unit kube fuzz
 
 # The browser tests drive Debian's Chromium (headless, through chromedp).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -18,6 +18,7 @@ deps:
 		echo "installing chromium from Debian's packages"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	$(GO) mod download
+	cd test/kube && $(GO) mod download
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -28,6 +29,13 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# The Kubernetes executor against a real kube-apiserver, etcd and the
+# Deployment/ReplicaSet controllers, in-process: a nested module, so that
+# k8s.io/kubernetes stays out of the bot's own dependencies. A cold build
+# takes several minutes.
+kube:
+	cd test/kube && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
 # A short run of the chat grammar's fuzz target on every test run; run it
 # longer with `make fuzz FUZZTIME=1m`.
 fuzz:
@@ -35,3 +43,4 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/runbook/
+	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
