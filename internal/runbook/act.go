@@ -204,6 +204,9 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 			return nil, Errorf(EInvalid, "run %s has no checklist item %q", r.Ref(), item)
 		}
 		it := &r.Checklist[i]
+		if it.Auto {
+			return nil, Errorf(EPolicy, "“%s” is checked by Shipmate (%s); it cannot be ticked by hand", it.Label, it.Detail)
+		}
 		if it.Done == done {
 			return nil, errStop
 		}

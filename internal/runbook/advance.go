@@ -75,6 +75,8 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 			r.Artifact = art
 			evs = append(evs, e.event(EvStep, nil, "artifact: "+art))
 		}
+		checkEvs, _ := e.runChecks(ctx, r)
+		evs = append(evs, checkEvs...)
 		return append(evs, e.pend(r, env, nil)), nil
 	})
 	if errors.Is(err, errStop) {
@@ -165,6 +167,20 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 				return evs, nil
 			}
 			evs = append(evs, e.event(EvStep, nil, "artifact: "+art))
+		}
+		// Automated checks are evaluated again just before execution: a
+		// CI result can change after approval.
+		checkEvs, ok := e.runChecks(ctx, r)
+		evs = append(evs, checkEvs...)
+		if !ok {
+			if len(r.Approvals) > 0 {
+				r.Approvals = nil
+				evs = append(evs, e.event(EvVoided, &Shipmate, "an automated check fails before execution"))
+			}
+			r.ExpiresAt = time.Time{}
+			evs = append(evs, e.pend(r, env, &Shipmate))
+			r.Note = "an automated check fails now, approvals are void: " + joinQuoted(failingChecks(r))
+			return evs, nil
 		}
 		// The deploying state is stored before the executor is called:
 		// after a crash the run is found deploying and never started twice.

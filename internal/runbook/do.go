@@ -104,7 +104,7 @@ func (e *Engine) requestDeploy(ctx context.Context, req Request) (Reply, error) 
 		r.PreviousVersion = cur.Version
 	}
 	for _, k := range env.Checklist {
-		r.Checklist = append(r.Checklist, CheckItem{Key: k, Label: e.policy.Checklist[k]})
+		r.Checklist = append(r.Checklist, CheckItem{Key: k, Label: e.policy.Checklist[k], Auto: e.autoChecks(in.App, k)})
 	}
 	evs = append([]Event{{At: now, Type: EvRequested, Actor: &u, To: StateRequested,
 		Detail: fmt.Sprintf("deploy %s %s to %s%s", in.App, in.Version, env.Name, reasonSuffix(in.Reason))}}, evs...)

@@ -27,7 +27,9 @@ type Config struct {
 	// Chats maps platform names ("web", "slack") to their chat.
 	Chats map[string]Chat
 	// Groups maps platform names to resolvers of their user groups.
-	Groups   map[string]GroupResolver
+	Groups map[string]GroupResolver
+	// Checkers maps app names to what checks their automated items.
+	Checkers map[string]Checker
 	Clock    Clock
 	Log      zerolog.Logger
 	Observer Observer
@@ -45,6 +47,7 @@ type Engine struct {
 	executors map[string]Executor
 	chats     map[string]Chat
 	groups    map[string]GroupResolver
+	checkers  map[string]Checker
 	clock     Clock
 	log       zerolog.Logger
 	obs       Observer
@@ -87,7 +90,7 @@ func New(cfg Config) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
-		groups: cfg.Groups, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
+		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
 		parser: newParser(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		checks: map[uint64]bool{}, pending: map[uint64]bool{},

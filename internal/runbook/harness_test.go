@@ -263,12 +263,19 @@ type harness struct {
 	chat   *fakeChat
 	x      runbook.Executor
 	fx     *fakeExec
+	adjust func(*runbook.Config)
 }
 
 func newHarness(t *testing.T, x runbook.Executor, fx *fakeExec) *harness {
 	t.Helper()
+	return newHarnessWith(t, x, fx, nil)
+}
+
+// newHarnessWith lets a test adjust the engine's configuration.
+func newHarnessWith(t *testing.T, x runbook.Executor, fx *fakeExec, adjust func(*runbook.Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "shipmate.db"), policy: examplePolicy(t),
-		clock: &fakeClock{t: monday10}, chat: &fakeChat{}, x: x, fx: fx}
+		clock: &fakeClock{t: monday10}, chat: &fakeChat{}, x: x, fx: fx, adjust: adjust}
 	h.start()
 	t.Cleanup(func() { h.stop() })
 	return h
@@ -282,11 +289,15 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.st = st
-	h.eng = runbook.New(runbook.Config{
+	cfg := runbook.Config{
 		Store: st, Policy: h.policy, Executors: map[string]runbook.Executor{"demo": h.x},
 		Chats: map[string]runbook.Chat{"web": h.chat}, Clock: h.clock,
 		Log: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), OutputFlush: 5 * time.Millisecond,
-	})
+	}
+	if h.adjust != nil {
+		h.adjust(&cfg)
+	}
+	h.eng = runbook.New(cfg)
 	if err := h.eng.Resume(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}

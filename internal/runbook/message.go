@@ -54,6 +54,10 @@ type Item struct {
 	By       string    `json:"by,omitempty"`
 	At       time.Time `json:"at,omitzero"`
 	Editable bool      `json:"editable"`
+	// Auto items are checked by Shipmate; Detail and Link are its finding.
+	Auto   bool   `json:"auto,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Link   string `json:"link,omitempty"`
 }
 
 // ButtonStyle hints how prominent a button is.

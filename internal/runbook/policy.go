@@ -68,6 +68,8 @@ type App struct {
 	// HoldOnFailure leaves a failed deployment for a human instead of
 	// rolling back automatically.
 	HoldOnFailure bool
+	// Checks are the checklist items the app's Checker checks itself.
+	Checks []string
 }
 
 // Env returns the environment named name.

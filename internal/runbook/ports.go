@@ -70,6 +70,30 @@ type Job struct {
 	PreviousVersion string
 	Artifact        string
 	Requester       string
+	// Handle is what the step recorded with Save (a Jenkins build number)
+	// when the run was last running it; a Reattacher finds its step by it.
+	Handle string
+	// Save stores a handle for the step at once, before the step goes on,
+	// so that a restarted bot can re-attach to it. Nil outside steps.
+	Save func(handle string) error
+}
+
+// Checker is implemented by adapters that check checklist items
+// themselves (tests passed in CI, the artifact exists) instead of asking a
+// person to tick them.
+type Checker interface {
+	// Check evaluates item for the run j describes.
+	Check(ctx context.Context, j Job, item string) (CheckResult, error)
+}
+
+// CheckResult is the verdict on one automated checklist item.
+type CheckResult struct {
+	OK bool
+	// Detail says what was found ("ci/billing #412: SUCCESS") or why the
+	// item fails.
+	Detail string
+	// Link points at the evidence (a build's page).
+	Link string
 }
 
 // Progress receives step output, one line at a time.

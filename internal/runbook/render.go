@@ -48,7 +48,8 @@ func (e *Engine) Message(r *Run) Message {
 	}
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
 	for _, it := range r.Checklist {
-		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable, At: it.At}
+		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable && !it.Auto, At: it.At,
+			Auto: it.Auto, Detail: it.Detail, Link: it.Link}
 		if it.By != nil {
 			item.By = it.By.String()
 		}

@@ -116,7 +116,15 @@ type CheckItem struct {
 	Done  bool      `json:"done"`
 	By    *User     `json:"by,omitempty"`
 	At    time.Time `json:"at,omitzero"`
+	// Auto items are checked by Shipmate (a Checker), never ticked by
+	// hand; Detail and Link say what the last check found.
+	Auto   bool   `json:"auto,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Link   string `json:"link,omitempty"`
 }
+
+// Shipmate is the actor of what Shipmate does by itself (automated checks).
+var Shipmate = User{Platform: "shipmate", ID: "shipmate", Name: "Shipmate"}
 
 // Approval is one person's approval, bound to exactly what was approved.
 type Approval struct {
@@ -141,14 +149,17 @@ type Run struct {
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
 	// Artifact is the executor's identity for what will be deployed (an
 	// image digest, say), resolved before approval.
-	Artifact  string      `json:"artifact,omitempty"`
-	Requester User        `json:"requester"`
-	Reason    string      `json:"reason,omitempty"`
-	Emergency bool        `json:"emergency,omitempty"`
-	Origin    Origin      `json:"origin"`
-	State     State       `json:"state"`
-	Checklist []CheckItem `json:"checklist,omitempty"`
-	Approvals []Approval  `json:"approvals,omitempty"`
+	Artifact  string `json:"artifact,omitempty"`
+	Requester User   `json:"requester"`
+	Reason    string `json:"reason,omitempty"`
+	Emergency bool   `json:"emergency,omitempty"`
+	Origin    Origin `json:"origin"`
+	// StepHandle is what the running step recorded to re-attach to it (a
+	// Jenkins build number).
+	StepHandle string      `json:"step_handle,omitempty"`
+	State      State       `json:"state"`
+	Checklist  []CheckItem `json:"checklist,omitempty"`
+	Approvals  []Approval  `json:"approvals,omitempty"`
 	// Note is the latest human-readable word on the run (why it failed,
 	// what it waits for).
 	Note string `json:"note,omitempty"`
@@ -164,6 +175,8 @@ type Run struct {
 	RemindAt  time.Time `json:"remind_at,omitzero"`
 	// MonitorUntil ends the monitoring window; NextHealthAt is the next
 	// health check during it.
+	// RecheckAt is when failing automated checks are evaluated again.
+	RecheckAt    time.Time `json:"recheck_at,omitzero"`
 	MonitorUntil time.Time `json:"monitor_until,omitzero"`
 	NextHealthAt time.Time `json:"next_health_at,omitzero"`
 	FinishedAt   time.Time `json:"finished_at,omitzero"`
@@ -215,6 +228,7 @@ const (
 	EvReminder   = "reminder"
 	EvVoided     = "approvals_voided"
 	EvNote       = "note"
+	EvCheck      = "automated_check"
 )
 
 // Lock is an explicit hold on an app in an environment (or on every app,

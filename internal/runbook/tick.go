@@ -24,6 +24,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 			e.kick(r.ID, false)
 		case StateChecklist, StateAwaitingApproval:
 			switch {
+			case r.State == StateChecklist && !r.RecheckAt.IsZero() && !now.Before(r.RecheckAt) &&
+				(r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)):
+				err = e.recheck(ctx, r.ID)
 			case !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt):
 				_, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 					if evs, ok := e.expireIfDue(r); ok {

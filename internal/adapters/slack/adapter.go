@@ -283,7 +283,14 @@ func shownTicks(blocks slack.Blocks, blockID, actionID string) map[string]bool {
 // checklistElementItems returns the items one checkboxes element holds:
 // Slack allows ten options per element, so the checklist is split into
 // elements "checklist", "checklist-2", ... of ten items each.
-func checklistElementItems(items []runbook.CheckItem, actionID string) []runbook.CheckItem {
+func checklistElementItems(all []runbook.CheckItem, actionID string) []runbook.CheckItem {
+	// Automated items are not checkboxes (see renderChecklist).
+	var items []runbook.CheckItem
+	for _, it := range all {
+		if !it.Auto {
+			items = append(items, it)
+		}
+	}
 	n := 1
 	if rest, ok := strings.CutPrefix(actionID, actionChecklist+"-"); ok {
 		if k, err := strconv.Atoi(rest); err == nil && k > 1 {

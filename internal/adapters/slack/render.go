@@ -314,16 +314,32 @@ func renderChecklist(m runbook.Message) []slack.Block {
 		return nil
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn("*Pre-deployment checklist*"), nil, nil)}
-	editable := false
+	// Items Shipmate checks itself are no checkboxes: people cannot tick
+	// them. They show the check's finding and its link instead.
+	var manual, auto []runbook.Item
 	for _, it := range m.Items {
+		if it.Auto {
+			auto = append(auto, it)
+		} else {
+			manual = append(manual, it)
+		}
+	}
+	if len(auto) > 0 {
+		blocks = append(blocks, renderAutoChecks(auto))
+	}
+	editable := false
+	for _, it := range manual {
 		editable = editable || it.Editable
 	}
+	if len(manual) == 0 {
+		return blocks
+	}
 	if !editable {
-		return append(blocks, renderChecklistList(m.Items))
+		return append(blocks, renderChecklistList(manual))
 	}
 	var elements []slack.BlockElement
-	for i := 0; i < len(m.Items) && len(elements) < renderMaxElements; i += renderMaxOptions {
-		chunk := m.Items[i:min(i+renderMaxOptions, len(m.Items))]
+	for i := 0; i < len(manual) && len(elements) < renderMaxElements; i += renderMaxOptions {
+		chunk := manual[i:min(i+renderMaxOptions, len(manual))]
 		actionID := actionChecklist
 		if k := len(elements) + 1; k > 1 {
 			actionID += "-" + strconv.Itoa(k)
@@ -339,11 +355,34 @@ func renderChecklist(m runbook.Message) []slack.Block {
 		elements = append(elements, el)
 	}
 	blocks = append(blocks, slack.NewActionBlock(blockChecklistPrefix+strconv.FormatUint(m.RunID, 10), elements...))
-	if shown := renderMaxElements * renderMaxOptions; len(m.Items) > shown {
+	if shown := renderMaxElements * renderMaxOptions; len(manual) > shown {
 		// 250 items: far beyond any real checklist, but never an invalid message.
-		blocks = append(blocks, slack.NewContextBlock("", renderMrkdwn(strconv.Itoa(len(m.Items)-shown)+" more items are not shown here.")))
+		blocks = append(blocks, slack.NewContextBlock("", renderMrkdwn(strconv.Itoa(len(manual)-shown)+" more items are not shown here.")))
 	}
 	return blocks
+}
+
+// renderAutoChecks lists the items Shipmate checks, with what it found.
+func renderAutoChecks(items []runbook.Item) slack.Block {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		mark := ":x:"
+		if it.Done {
+			mark = ":white_check_mark:"
+		}
+		line := mark + " " + renderEscaper.Replace(renderOneLine(it.Label)) + " — _checked by Shipmate_"
+		if it.Detail != "" {
+			line += ": " + renderEscaper.Replace(renderOneLine(it.Detail))
+		}
+		if it.Link != "" && !strings.ContainsAny(it.Link, "<>|") {
+			line += " <" + it.Link + "|view>"
+		}
+		b.WriteString(line)
+	}
+	return slack.NewSectionBlock(renderMrkdwn(renderCut(b.String(), renderMaxSectionText)), nil, nil)
 }
 
 // renderChecklistOption is one checkbox: the item's label, and who ticked it

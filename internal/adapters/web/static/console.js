@@ -64,7 +64,20 @@
       });
       label.append(box, " " + it.label);
       li.append(label);
-      if (it.done && it.by) li.append(el("span", "by", "✓ " + it.by));
+      if (it.auto) {
+        // Checked by Shipmate itself: its finding, and the evidence.
+        const auto = el("span", "by auto", "checked by Shipmate" + (it.detail ? ": " + it.detail : ""));
+        if (it.link && /^https?:/.test(it.link)) {
+          const a = el("a", "", "view");
+          a.href = it.link;
+          a.target = "_blank";
+          a.rel = "noopener";
+          auto.append(" ", a);
+        }
+        li.append(auto);
+      } else if (it.done && it.by) {
+        li.append(el("span", "by", "✓ " + it.by));
+      }
       ul.append(li);
     }
     if (m.log && m.log.length) {
