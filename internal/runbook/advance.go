@@ -194,7 +194,7 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 	}
 	x, _ := e.executor(r.App)
 	stepErr, tail := e.runStep(ctx, r, "deploy", func(ctx context.Context, p Progress) error {
-		return x.Deploy(ctx, job(r), p)
+		return x.Deploy(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateDeploying, stepErr, tail)
 }
@@ -236,6 +236,27 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 		return false, err
 	}
 	return !r.State.Terminal() && r.State != StateMonitoring, nil
+}
+
+// stepJob is job(r) for a step: it carries the handle the step recorded
+// before a restart, and a Save that records a new one at once.
+func (e *Engine) stepJob(ctx context.Context, r *Run) Job {
+	j := job(r)
+	j.Handle = r.StepHandle
+	j.Save = func(handle string) error {
+		_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+			if r.StepHandle == handle {
+				return nil, errStop
+			}
+			r.StepHandle = handle
+			return []Event{e.event(EvStep, nil, "step handle: "+handle)}, nil
+		})
+		if errors.Is(err, errStop) {
+			return nil
+		}
+		return err
+	}
+	return j
 }
 
 // errStop ends an update without saving, when the run moved on meanwhile.
@@ -288,7 +309,7 @@ func (e *Engine) verify(ctx context.Context, r *Run) (bool, error) {
 		return e.afterStep(ctx, r.ID, StateVerifying, nil, r.Log)
 	}
 	stepErr, tail := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
-		return v.Verify(ctx, job(r), p)
+		return v.Verify(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateVerifying, stepErr, tail)
 }
@@ -300,7 +321,7 @@ func (e *Engine) rollback(ctx context.Context, r *Run) (bool, error) {
 		return false, err
 	}
 	stepErr, tail := e.runStep(ctx, r, "rollback", func(ctx context.Context, p Progress) error {
-		return x.Rollback(ctx, job(r), p)
+		return x.Rollback(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateRollingBack, stepErr, tail)
 }
@@ -310,7 +331,7 @@ func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
 	if ra, ok := e.executors[r.App].(Reattacher); ok {
 		during := r.State
 		stepErr, tail := e.runStep(ctx, r, "reattach", func(ctx context.Context, p Progress) error {
-			return ra.Reattach(ctx, job(r), p)
+			return ra.Reattach(ctx, e.stepJob(ctx, r), p)
 		})
 		return e.afterStep(ctx, r.ID, during, stepErr, tail)
 	}

@@ -193,6 +193,10 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 // move changes r's state and returns the transition event.
 func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
 	ev := Event{At: e.now(), Type: EvTransition, Actor: actor, From: r.State, To: to, Detail: detail}
+	switch to {
+	case StateDeploying, StateVerifying, StateRollingBack:
+		r.StepHandle = "" // a new step records its own
+	}
 	r.State = to
 	if detail != "" {
 		r.Note = detail

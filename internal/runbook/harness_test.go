@@ -146,6 +146,12 @@ func (x *fakeExec) wait(ctx context.Context, step string, p runbook.Progress) er
 func (x *fakeExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
 	x.deploys.Add(1)
 	x.record(j)
+	if j.Save != nil {
+		// As a Jenkins build would: the step gets a handle to find it by.
+		if err := j.Save(fmt.Sprintf("build-%d", j.RunID)); err != nil {
+			return err
+		}
+	}
 	if err := x.wait(ctx, "deploy", p); err != nil {
 		return err
 	}
@@ -205,6 +211,9 @@ type reattachingExec struct{ *fakeExec }
 
 func (x reattachingExec) Reattach(ctx context.Context, j runbook.Job, p runbook.Progress) error {
 	x.reattaches.Add(1)
+	if j.Handle != fmt.Sprintf("build-%d", j.RunID) {
+		return fmt.Errorf("re-attached without the step's handle (got %q)", j.Handle)
+	}
 	p("re-attached to " + string(j.Action))
 	return nil
 }
