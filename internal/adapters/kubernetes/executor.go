@@ -313,19 +313,29 @@ func (x *Executor) follow(ctx context.Context, ns string, atLeast map[Workload]i
 	}
 }
 
+// statuses reads the rollout of every workload in env, in order.
+func (x *Executor) statuses(ctx context.Context, env string) ([]rollout, error) {
+	w, err := x.cluster.watch(ctx, x.cfg.namespace(env))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rollout, len(x.workloads))
+	for i, wl := range x.workloads {
+		if out[i], err = w.status(wl, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Verify implements runbook.Verifier: every pod of the new revision is
 // Ready, then the app's smoke checks pass.
 func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	ns := x.cfg.namespace(j.Env)
-	w, err := x.cluster.watch(ctx, ns)
+	rs, err := x.statuses(ctx, j.Env)
 	if err != nil {
 		return err
 	}
-	for _, wl := range x.workloads {
-		r, err := w.status(wl, 0)
-		if err != nil {
-			return err
-		}
+	for i, r := range rs {
 		ready := 0
 		for _, pod := range r.newPods {
 			if podReady(pod) {
@@ -333,9 +343,9 @@ func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress
 			}
 		}
 		if !r.done || ready < len(r.newPods) {
-			return fmt.Errorf("%s: %d of %d new pods ready", wl, ready, len(r.newPods))
+			return fmt.Errorf("%s: %d of %d new pods ready", x.workloads[i], ready, len(r.newPods))
 		}
-		p(fmt.Sprintf("%s: %d new pods ready", wl, ready))
+		p(fmt.Sprintf("%s: %d new pods ready", x.workloads[i], ready))
 	}
 	return x.runSmoke(ctx, p)
 }
@@ -343,22 +353,17 @@ func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress
 // Health implements runbook.HealthChecker: during monitoring, the
 // workloads stay rolled out with no pod failing, and the smoke checks pass.
 func (x *Executor) Health(ctx context.Context, j runbook.Job) error {
-	ns := x.cfg.namespace(j.Env)
-	w, err := x.cluster.watch(ctx, ns)
+	rs, err := x.statuses(ctx, j.Env)
 	if err != nil {
 		return err
 	}
-	for _, wl := range x.workloads {
-		r, err := w.status(wl, 0)
-		if err != nil {
-			return err
-		}
+	for i, r := range rs {
 		if len(r.failing) > 0 {
 			t := r.failing[0]
-			return fmt.Errorf("%s: pod %s is %s", wl, t.pod.Name, t.reason)
+			return fmt.Errorf("%s: pod %s is %s", x.workloads[i], t.pod.Name, t.reason)
 		}
 		if !r.done {
-			return fmt.Errorf("%s: %s", wl, r.message)
+			return fmt.Errorf("%s: %s", x.workloads[i], r.message)
 		}
 	}
 	return x.runSmoke(ctx, func(string) {})
