@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -115,10 +116,17 @@ func eventTime(e corev1.Event) metav1.Time {
 // logTail returns the last lines a container printed (its previous
 // instance for a crashed one).
 func (x *Executor) logTail(ctx context.Context, ns, pod, container string, previous bool) ([]string, error) {
-	tail := int64(diagLogLines)
-	raw, err := x.cluster.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{
-		Container: container, Previous: previous, TailLines: &tail,
-	}).Do(ctx).Raw()
+	tail, limit := int64(diagLogLines), int64(64<<10)
+	// Stream, as kubectl logs does: it keeps the API server's own words
+	// when the kubelet refuses ("is waiting to start: ...").
+	rc, err := x.cluster.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{
+		Container: container, Previous: previous, TailLines: &tail, LimitBytes: &limit,
+	}).Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, limit))
 	if err != nil {
 		return nil, err
 	}
