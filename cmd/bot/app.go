@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"shipmate/internal/adapters/exec"
+	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/adapters/metrics"
 	slackadapter "shipmate/internal/adapters/slack"
@@ -60,9 +61,27 @@ func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) er
 func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main, error) {
 	m := &Main{cfg: cfg, log: log, tick: tick, metrics: metrics.New()}
 	executors := map[string]runbook.Executor{}
+	checkers := map[string]runbook.Checker{}
 	clusters := map[[2]string]*kube.Cluster{}
+	var jenkinsClient *jenkins.Client
+	if cfg.Jenkins != nil {
+		jc, err := jenkins.NewClient(*cfg.Jenkins, log)
+		if err != nil {
+			return nil, fmt.Errorf("jenkins: %w", err)
+		}
+		jenkinsClient = jc
+	}
 	for name, app := range cfg.Apps {
+		if len(app.Checks) > 0 {
+			checkers[name] = jenkins.NewChecker(jenkinsClient, app.Checks)
+		}
 		switch app.Executor {
+		case "jenkins":
+			x, err := jenkins.NewExecutor(jenkinsClient, *app.Jenkins)
+			if err != nil {
+				return nil, fmt.Errorf("apps.%s.jenkins: %w", name, err)
+			}
+			executors[name] = x
 		case "exec":
 			x, err := exec.New(*app.Exec)
 			if err != nil {
@@ -133,7 +152,7 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 		groups[slackadapter.Platform] = slackDir
 	}
 	m.engine = runbook.New(runbook.Config{
-		Store: st, Policy: &cfg.Policy, Executors: executors, Chats: chats, Groups: groups,
+		Store: st, Policy: &cfg.Policy, Executors: executors, Checkers: checkers, Chats: chats, Groups: groups,
 		Log: log, Observer: m.metrics,
 	})
 	if slackAPI != nil {

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 
+	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
@@ -29,6 +31,7 @@ const groupsSuffix = "_groups"
 var executors = map[string]func(d *decoder, path string, raw *rawApp, app *AppConfig) error{
 	"exec":       buildExec,
 	"kubernetes": buildKubernetes,
+	"jenkins":    buildJenkins,
 }
 
 func executorNames() string {
@@ -67,6 +70,13 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	}
 	if err := buildSlack(d, raw, c); err != nil {
 		return nil, err
+	}
+	if raw.Jenkins != nil && raw.Jenkins.URL != "" {
+		j := *raw.Jenkins
+		if err := j.Validate(); err != nil {
+			return nil, keyError(d, "jenkins", err)
+		}
+		c.Jenkins = &j
 	}
 	if c.Chat.Web.Enabled {
 		if err := web.CheckListen(c.Listen, c.Chat.Web.UserHeader); err != nil {
@@ -320,11 +330,15 @@ func buildApps(d *decoder, raw *rawConfig, c *Config) error {
 		if err := check(d, path, r, &app); err != nil {
 			return err
 		}
+		if err := buildChecks(d, path, r, c, &app); err != nil {
+			return err
+		}
 		c.Apps[a.Key] = app
 		c.Policy.Apps[a.Key] = runbook.App{
 			Name:          a.Key,
 			Executor:      r.Executor,
 			HoldOnFailure: app.OnFailure == OnFailureHold,
+			Checks:        slices.Sorted(maps.Keys(app.Checks)),
 		}
 	}
 	return nil
@@ -337,6 +351,9 @@ func checkBlocks(d *decoder, path string, r *rawApp) error {
 	}
 	if r.Kubernetes != nil && r.Executor != "kubernetes" {
 		return d.errorf(join(path, "kubernetes"), "only allowed with executor: kubernetes")
+	}
+	if r.Jenkins != nil && r.Executor != "jenkins" {
+		return d.errorf(join(path, "jenkins"), "only allowed with executor: jenkins")
 	}
 	if len(r.Smoke) > 0 && r.Executor != "kubernetes" {
 		return d.errorf(join(path, "smoke"), "smoke checks are run by the kubernetes executor; with exec, put them in exec.verify")
@@ -351,11 +368,7 @@ func buildKubernetes(d *decoder, path string, r *rawApp, app *AppConfig) error {
 	}
 	k := *r.Kubernetes
 	if err := k.Validate(); err != nil {
-		key, msg, ok := strings.Cut(err.Error(), ": ")
-		if !ok {
-			return d.errorf(kpath, "%v", err)
-		}
-		return d.errorf(kpath+"."+key, "%s", msg)
+		return keyError(d, kpath, err)
 	}
 	if k.OnFailure != "" {
 		if r.OnFailure != "" && r.OnFailure != k.OnFailure {
@@ -454,5 +467,57 @@ func buildSlack(d *decoder, raw *rawConfig, c *Config) error {
 		}
 	}
 	c.Chat.Slack = s
+	return nil
+}
+
+// keyError words an adapter's Validate error ("key: message") with the
+// full path of the key.
+func keyError(d *decoder, path string, err error) error {
+	key, msg, ok := strings.Cut(err.Error(), ": ")
+	if !ok || strings.ContainsAny(key, " \"") {
+		return d.errorf(path, "%v", err)
+	}
+	return d.errorf(path+"."+key, "%s", msg)
+}
+
+func buildJenkins(d *decoder, path string, r *rawApp, app *AppConfig) error {
+	jpath := join(path, "jenkins")
+	if r.Jenkins == nil {
+		return d.errorf(jpath, "required with executor: jenkins")
+	}
+	j := *r.Jenkins
+	if err := j.Validate(); err != nil {
+		return keyError(d, jpath, err)
+	}
+	app.Jenkins = &j
+	return nil
+}
+
+// buildChecks checks an app's automated checklist items: each names an
+// item of the checklist and one way to check it, on a configured server.
+func buildChecks(d *decoder, path string, r *rawApp, c *Config, app *AppConfig) error {
+	if r.Executor == "jenkins" && c.Jenkins == nil {
+		return d.errorf(join(path, "executor"), "jenkins needs the top-level jenkins: block (url, user, token)")
+	}
+	for _, e := range r.Checks {
+		cpath := join(join(path, "checks"), e.Key)
+		if _, ok := c.Policy.Checklist[e.Key]; !ok {
+			return d.errorf(cpath, "unknown checklist item %q (define it under checklist:)", e.Key)
+		}
+		if e.Value.Jenkins == nil {
+			return d.errorf(cpath, "say how to check it, e.g. jenkins: {job: ci/billing, build_matching: \"{version}\"}")
+		}
+		if c.Jenkins == nil {
+			return d.errorf(join(cpath, "jenkins"), "needs the top-level jenkins: block (url, user, token)")
+		}
+		cc := *e.Value.Jenkins
+		if err := cc.Validate(); err != nil {
+			return keyError(d, join(cpath, "jenkins"), err)
+		}
+		if app.Checks == nil {
+			app.Checks = map[string]jenkins.CheckConfig{}
+		}
+		app.Checks[e.Key] = cc
+	}
 	return nil
 }

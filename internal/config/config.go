@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"shipmate/internal/adapters/exec"
+	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/runbook"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	Apps map[string]AppConfig
 	// Chat configures the chat platforms.
 	Chat ChatConfig
+	// Jenkins is the Jenkins server apps and checks use (nil: none).
+	Jenkins *jenkins.ServerConfig
 }
 
 // AppConfig is how an app is deployed.
@@ -64,6 +67,10 @@ type AppConfig struct {
 	// "kubernetes"; Smoke its HTTP checks after a rollout.
 	Kubernetes *kube.Config
 	Smoke      []kube.Smoke
+	// Jenkins is the app's jenkins: block, set when Executor is "jenkins".
+	Jenkins *jenkins.JobConfig
+	// Checks maps checklist items Shipmate checks itself to how.
+	Checks map[string]jenkins.CheckConfig
 }
 
 // ChatConfig configures the chat platforms.

@@ -188,6 +188,24 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) error {
 		return d.decodeSlice(n, path, v)
 	case reflect.Struct:
 		return d.decodeStruct(n, path, v)
+	case reflect.Map:
+		// Free-form mappings such as a Jenkins job's parameters.
+		if v.Type().Key().Kind() != reflect.String {
+			panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+		}
+		m := reflect.MakeMap(v.Type())
+		err := d.mapping(n, path, func(key string, _, val *yaml.Node) error {
+			x := reflect.New(v.Type().Elem()).Elem()
+			if err := d.decode(val, join(path, key), x); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(key), x)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		v.Set(m)
 	default:
 		// Only the raw types of this package reach here.
 		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))

@@ -167,7 +167,7 @@ func TestErrors(t *testing.T) {
 		{"app without executor", "    executor: exec\n", "",
 			`apps.web: executor is required (line 21)`},
 		{"unknown executor", "executor: exec", "executor: helm",
-			`apps.web.executor: unknown executor "helm" (known: exec, kubernetes) (line 22)`},
+			`apps.web.executor: unknown executor "helm" (known: exec, jenkins, kubernetes) (line 22)`},
 		{"exec block with kubernetes", "executor: exec", "executor: kubernetes",
 			`apps.web.exec: only allowed with executor: exec (line 23)`},
 		{"exec block missing", "    exec: {deploy: [d], rollback: [r]}\n", "",

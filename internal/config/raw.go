@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"shipmate/internal/adapters/exec"
+	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
 )
 
@@ -21,6 +22,7 @@ type rawConfig struct {
 	Environments entries[rawEnv]            `yaml:"environments"`
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
+	Jenkins      *jenkins.ServerConfig      `yaml:"jenkins"`
 }
 
 type rawEnv struct {
@@ -70,11 +72,18 @@ func (a *rawApproval) decodeYAML(d *decoder, n *yaml.Node, path string) error {
 }
 
 type rawApp struct {
-	Executor   string       `yaml:"executor"`
-	OnFailure  string       `yaml:"on_failure"`
-	Exec       *exec.Config `yaml:"exec"`
-	Kubernetes *kube.Config `yaml:"kubernetes"`
-	Smoke      []kube.Smoke `yaml:"smoke"`
+	Executor   string             `yaml:"executor"`
+	OnFailure  string             `yaml:"on_failure"`
+	Exec       *exec.Config       `yaml:"exec"`
+	Kubernetes *kube.Config       `yaml:"kubernetes"`
+	Smoke      []kube.Smoke       `yaml:"smoke"`
+	Jenkins    *jenkins.JobConfig `yaml:"jenkins"`
+	Checks     entries[rawCheck]  `yaml:"checks"` // checklist item → how Shipmate checks it
+}
+
+// rawCheck is one automated checklist item: exactly one checker's block.
+type rawCheck struct {
+	Jenkins *jenkins.CheckConfig `yaml:"jenkins"`
 }
 
 type rawChat struct {

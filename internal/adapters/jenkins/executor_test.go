@@ -1,0 +1,489 @@
+package jenkins
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"shipmate/internal/runbook"
+)
+
+var billingParams = []string{"ACTION", "APP", "ENV", "RUN", "VERSION"}
+
+func billingConfig() JobConfig {
+	return JobConfig{
+		Job:            "deploy/billing",
+		Params:         map[string]string{"APP": "{app}", "VERSION": "{version}", "ENV": "{env}", "RUN": "{run}", "ACTION": "deploy"},
+		RollbackParams: map[string]string{"ACTION": "rollback"},
+	}
+}
+
+// consoleLines returns the lines that are not the executor's own.
+func consoleLines(p *progress) []string {
+	var out []string
+	for _, l := range p.lines() {
+		if !strings.HasPrefix(l, "billing: ") && !strings.HasPrefix(l, "[saved") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestDeploySucceeds(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{
+		name: "deploy/billing", params: billingParams, queueDelay: 3,
+		why: []string{"In the quiet period. Expires in 4.9 sec", "In the quiet period. Expires in 3.9 sec", "Waiting for next available executor"},
+		script: buildScript{
+			chunks: []string{
+				"Started by user bob\nRunning as SYSTEM\n",
+				"Deploying billing 1.2 to prod\n\x1b[8mha:////4AAAAB+LCAAAAAAAAP9b\x1b[0m[Pipeline] sh\n+ ./deploy.sh",
+				" --version 1.2\r\n\x1b[32mrollout complete\x1b[0m\n",
+				"",
+				"",
+			},
+			result: "SUCCESS", estimated: 2 * time.Minute,
+		},
+	})
+	x := e.executor(t, billingConfig())
+	s := &saver{}
+	p := newProgress()
+	j := testJob(nil)
+	j.Save = func(h string) error {
+		p.add("[saved " + h + "]")
+		return s.save(h)
+	}
+	if err := x.Deploy(context.Background(), j, p.add); err != nil {
+		t.Fatalf("Deploy: %v\n%s", err, p.text())
+	}
+
+	if diff := cmp.Diff([]string{"1"}, s.get()); diff != "" {
+		t.Errorf("saved handles (-want +got):\n%s", diff)
+	}
+	want := []string{
+		"Started by user bob", "Running as SYSTEM", "Deploying billing 1.2 to prod", "[Pipeline] sh",
+		"+ ./deploy.sh --version 1.2", "rollout complete", "Finished: SUCCESS",
+	}
+	if diff := cmp.Diff(want, consoleLines(p)); diff != "" {
+		t.Errorf("console (-want +got):\n%s", diff)
+	}
+	if saved, first := p.index("[saved 1]"), p.index("Started by user bob"); saved < 0 || saved > first {
+		t.Errorf("the build number was saved at line %d, after the console began (line %d)", saved, first)
+	}
+	buildURL := e.f.url("/job/deploy/job/billing/1/")
+	for _, line := range []string{
+		"billing: starting Jenkins job deploy/billing with ACTION, APP=billing, ENV=prod, RUN=7, VERSION=1.2",
+		"billing: queued in Jenkins as item 17",
+		"billing: waiting in Jenkins's queue: In the quiet period. Expires in 4.9 sec",
+		"billing: waiting in Jenkins's queue: Waiting for next available executor",
+		"billing: Jenkins build #1 started: " + buildURL,
+		"billing: build #1 finished: SUCCESS after 5s",
+	} {
+		if p.index(line) < 0 {
+			t.Errorf("no progress line %q in:\n%s", line, p.text())
+		}
+	}
+	if p.has("3.9 sec") {
+		t.Errorf("a countdown in the queue reason made a new line:\n%s", p.text())
+	}
+	running := regexp.MustCompile(`^billing: build #1 running, \d+% of the estimated 2m0s$`)
+	n := 0
+	for _, l := range p.lines() {
+		if running.MatchString(l) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("no progress line like %q in:\n%s", running, p.text())
+	}
+
+	// The parameters went in the form body, filled in, not in the URL.
+	if diff := cmp.Diff([]url.Values{{"APP": {"billing"}, "VERSION": {"1.2"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"deploy"}}},
+		e.f.triggers("deploy/billing")); diff != "" {
+		t.Errorf("build parameters (-want +got):\n%s", diff)
+	}
+	if e.f.seen("POST /job/deploy/job/billing/buildWithParameters") != 1 || e.f.seen("POST /job/deploy/job/billing/buildWithParameters?") != 0 {
+		t.Errorf("want one POST to buildWithParameters without a query; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	}
+}
+
+func TestRollbackMergesRollbackParams(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"rolling back\n"}, result: "SUCCESS"}})
+	x := e.executor(t, billingConfig())
+	j := testJob(nil)
+	// As the engine builds it: Version is where the rollback returns to.
+	j.Action, j.Version, j.PreviousVersion = runbook.ActionRollback, "1.1", "1.2"
+	if err := x.Rollback(context.Background(), j, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []url.Values{{"APP": {"billing"}, "VERSION": {"1.1"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"rollback"}}}
+	if diff := cmp.Diff(want, e.f.triggers("deploy/billing")); diff != "" {
+		t.Errorf("rollback parameters (-want +got):\n%s", diff)
+	}
+}
+
+func TestDeployFailureStreamsTheTailFirst(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
+		chunks: []string{"Deploying\n", "ERROR: migration 42 failed\n"},
+		result: "FAILURE", estimated: time.Minute,
+		// Jenkins says the build ended before the console has its last lines.
+		tail: "Build step 'Execute shell' marked build as failure\n", tailLag: 2,
+	}})
+	x := e.executor(t, billingConfig())
+	p := newProgress()
+	err := x.Deploy(context.Background(), testJob(nil), p.add)
+	if err == nil {
+		t.Fatal("Deploy succeeded; want the build's failure")
+	}
+	for _, want := range []string{
+		"Jenkins build deploy/billing #1 ended FAILURE",
+		"Build step 'Execute shell' marked build as failure",
+		e.f.url("/job/deploy/job/billing/1/console"),
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	want := []string{"Deploying", "ERROR: migration 42 failed", "Build step 'Execute shell' marked build as failure", "Finished: FAILURE"}
+	if diff := cmp.Diff(want, consoleLines(p)); diff != "" {
+		t.Errorf("console when Deploy returned (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnstable(t *testing.T) {
+	for _, tc := range []struct {
+		unstable string
+		wantErr  bool
+	}{{"", true}, {"fail", true}, {"succeed", false}} {
+		t.Run("unstable="+tc.unstable, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"3 tests failed\n"}, result: "UNSTABLE"}})
+			cfg := billingConfig()
+			cfg.Unstable = tc.unstable
+			x := e.executor(t, cfg)
+			p := newProgress()
+			err := x.Deploy(context.Background(), testJob(nil), p.add)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "ended UNSTABLE: 3 tests failed") {
+					t.Errorf("Deploy error = %v; want the build ended UNSTABLE", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Deploy: %v", err)
+			}
+			if !p.has("billing: build #1 is UNSTABLE, which counts as success for billing (unstable: succeed)") {
+				t.Errorf("no line saying UNSTABLE counts as success:\n%s", p.text())
+			}
+		})
+	}
+}
+
+func TestAbortedInJenkins(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"x\n"}, result: "ABORTED"}})
+	x := e.executor(t, billingConfig())
+	err := x.Deploy(context.Background(), testJob(nil), nil)
+	if err == nil || !strings.Contains(err.Error(), "ended ABORTED (it was stopped in Jenkins)") {
+		t.Errorf("Deploy error = %v; want the build ended ABORTED", err)
+	}
+}
+
+func TestCancelWhileQueued(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 1 << 30,
+		why: []string{"Waiting for next available executor on ‘linux’"}, script: buildScript{result: "SUCCESS"}})
+	x := e.executor(t, billingConfig())
+	p := newProgress()
+	s := &saver{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runAsync(func() error { return x.Deploy(ctx, testJob(s), p.add) })
+	p.await(t, "waiting in Jenkins's queue: Waiting for next available executor")
+	began := time.Now()
+	cancel()
+	err := within(t, done, 2*time.Second)
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("Deploy returned %s after the cancel", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cancelled while queued: Shipmate removed queue item 17 of deploy/billing from Jenkins's queue") {
+		t.Errorf("error = %v", err)
+	}
+	if e.f.seen("POST /queue/cancelItem?id=17") != 1 {
+		t.Errorf("the queue item was not cancelled; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	}
+	if len(s.get()) != 0 || len(e.f.job("deploy/billing").builds) != 0 {
+		t.Errorf("a build was saved (%q) or started", s.get())
+	}
+}
+
+func TestCancelWhileBuilding(t *testing.T) {
+	e := newTestEnv(t)
+	chunks := make([]string, 100000)
+	for i := range chunks {
+		chunks[i] = "working\n"
+	}
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: chunks, result: "SUCCESS"}})
+	x := e.executor(t, billingConfig())
+	p := newProgress()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runAsync(func() error { return x.Deploy(ctx, testJob(nil), p.add) })
+	p.await(t, "working")
+	cancel()
+	err := within(t, done, 2*time.Second)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cancelled: Shipmate stopped Jenkins build deploy/billing #1 ("+e.f.url("/job/deploy/job/billing/1/")+")") {
+		t.Errorf("error = %v", err)
+	}
+	if e.f.seen("POST /job/deploy/job/billing/1/stop") != 1 {
+		t.Errorf("the build was not stopped; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	}
+	if b := e.f.build("deploy/billing", 1); !b.stopped {
+		t.Error("the fake build is not stopped")
+	}
+}
+
+func TestJenkinsDownMidBuild(t *testing.T) {
+	for _, mode := range []string{"close", "503"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
+				chunks: []string{"one\n", "two\n", "three\n", "four\n"}, result: "SUCCESS",
+				onStep: func(f *fakeJenkins, step int) {
+					if step == 2 {
+						f.outage, f.outageMode = 8, mode
+					}
+				},
+			}})
+			x := e.executor(t, billingConfig())
+			p := newProgress()
+			if err := x.Deploy(context.Background(), testJob(nil), p.add); err != nil {
+				t.Fatalf("Deploy: %v\n%s", err, p.text())
+			}
+			if diff := cmp.Diff([]string{"one", "two", "three", "four", "Finished: SUCCESS"}, consoleLines(p)); diff != "" {
+				t.Errorf("console (-want +got):\n%s", diff)
+			}
+			if !p.has("still following build #1, trying again") || !p.has("billing: Jenkins answers again; following build #1") {
+				t.Errorf("the outage is not reported:\n%s", p.text())
+			}
+			if !strings.Contains(e.logs.String(), "jenkins: not answering; retrying") {
+				t.Errorf("the outage is not logged:\n%s", e.logs)
+			}
+		})
+	}
+}
+
+func TestDownWhileQueued(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 3, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	x := e.executor(t, billingConfig())
+	p := newProgress()
+	done := runAsync(func() error {
+		return x.Deploy(context.Background(), testJob(nil), func(l string) {
+			if strings.Contains(l, "queued in Jenkins as item") {
+				e.f.down(6, "503")
+			}
+			p.add(l)
+		})
+	})
+	if err := within(t, done, 5*time.Second); err != nil {
+		t.Fatalf("Deploy: %v\n%s", err, p.text())
+	}
+	if !p.has("Jenkins is getting ready to work; still waiting for queue item 17, trying again") {
+		t.Errorf("the outage is not reported:\n%s", p.text())
+	}
+}
+
+// plug is a transport whose plug can be pulled: from then on nothing
+// reaches Jenkins, as when the process dies.
+type plug struct {
+	pulled atomic.Bool
+	next   http.RoundTripper
+}
+
+func (p *plug) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.pulled.Load() {
+		return nil, errors.New("the process is gone")
+	}
+	return p.next.RoundTrip(r)
+}
+
+func TestReattachAfterRestart(t *testing.T) {
+	e := newTestEnv(t)
+	var first strings.Builder
+	for i := 1; i <= 30; i++ {
+		first.WriteString("old line " + strconv.Itoa(i) + "\n")
+	}
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
+		chunks: []string{first.String(), "after the restart\n", "done\n"}, result: "SUCCESS", estimated: time.Minute,
+	}})
+
+	// The first bot starts the build, saves its number, and dies.
+	pl := &plug{next: http.DefaultTransport}
+	c1 := e.client(t, ServerConfig{URL: e.f.srv.URL, User: testUser, Token: testToken})
+	c1.http.Transport = pl
+	x1, err := NewExecutor(c1, billingConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &saver{}
+	p1 := newProgress()
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	done := runAsync(func() error {
+		return x1.Deploy(ctx1, testJob(s), func(l string) {
+			if l == "old line 30" {
+				// The bot dies with the build's first lines shown.
+				pl.pulled.Store(true)
+				cancel1()
+			}
+			p1.add(l)
+		})
+	})
+	if err := within(t, done, 3*time.Second); err == nil || !strings.Contains(err.Error(), "could not stop") {
+		t.Fatalf("the first bot's Deploy returned %v; want it unable to stop the build", err)
+	}
+	if diff := cmp.Diff([]string{"1"}, s.get()); diff != "" {
+		t.Fatalf("saved handles (-want +got):\n%s", diff)
+	}
+
+	// The next bot re-attaches by the saved number, with a new executor.
+	x2 := e.executor(t, billingConfig())
+	p2 := newProgress()
+	j := testJob(nil)
+	j.Handle = s.get()[0]
+	if err := x2.Reattach(context.Background(), j, p2.add); err != nil {
+		t.Fatalf("Reattach: %v\n%s", err, p2.text())
+	}
+	got := p2.lines()
+	if got[0] != "billing: re-attaching to Jenkins build deploy/billing #1 after a restart" {
+		t.Errorf("first line = %q", got[0])
+	}
+	// Its first look finds the 30 old lines and the one written since (the
+	// fake writes a chunk per status request): the last 20 are shown.
+	want := []string{"… (11 earlier console lines not repeated)"}
+	want = append(want, strings.Split(strings.TrimSuffix(first.String(), "\n"), "\n")[11:]...)
+	want = append(want, "after the restart", "done", "Finished: SUCCESS")
+	if diff := cmp.Diff(want, consoleLines(p2)); diff != "" {
+		t.Errorf("console after re-attaching (-want +got):\n%s", diff)
+	}
+	if n := len(e.f.triggers("deploy/billing")); n != 1 {
+		t.Errorf("the job was triggered %d times; want once", n)
+	}
+}
+
+func TestReattachWithoutHandle(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	x := e.executor(t, billingConfig())
+	err := x.Reattach(context.Background(), testJob(nil), nil)
+	want := "Shipmate stopped before Jenkins gave the build a number; check the job's queue and builds (" + e.f.url("/job/deploy/job/billing/") + ")"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Reattach error = %v; want it to start with %q", err, want)
+	}
+	if n := len(e.f.requestLog()); n != 0 {
+		t.Errorf("Reattach made %d requests; want none", n)
+	}
+}
+
+func TestReattachToMissingBuild(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	x := e.executor(t, billingConfig())
+	j := testJob(nil)
+	j.Handle = "99"
+	err := x.Reattach(context.Background(), j, nil)
+	if err == nil || !strings.Contains(err.Error(), "Jenkins has no build deploy/billing #99") {
+		t.Errorf("Reattach error = %v", err)
+	}
+	j.Handle = "queue-17"
+	if err := x.Reattach(context.Background(), j, nil); err == nil || !strings.Contains(err.Error(), `"queue-17" is not a build number`) {
+		t.Errorf("Reattach error = %v", err)
+	}
+}
+
+func TestSaveFailureDoesNotStopTheBuild(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	x := e.executor(t, billingConfig())
+	p := newProgress()
+	j := testJob(nil)
+	j.Save = func(string) error { return errors.New("disk full") }
+	if err := x.Deploy(context.Background(), j, p.add); err != nil {
+		t.Fatal(err)
+	}
+	if !p.has("billing: could not record build #1 for re-attaching after a restart: disk full") {
+		t.Errorf("the save failure is not reported:\n%s", p.text())
+	}
+}
+
+func TestJobWithoutParameters(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	x := e.executor(t, JobConfig{Job: "deploy/billing"})
+	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.f.seen("POST /job/deploy/job/billing/build") != 1 {
+		t.Errorf("want a POST to /build; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	}
+}
+
+func TestParameterizedJobWithoutParams(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	x := e.executor(t, JobConfig{Job: "deploy/billing"})
+	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Jenkins fills in the defaults.
+	if e.f.seen("POST /job/deploy/job/billing/buildWithParameters") != 1 {
+		t.Errorf("want a POST to /buildWithParameters; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	}
+}
+
+func TestJobNameIsEscaped(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing api", params: []string{"VERSION"}, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	x := e.executor(t, JobConfig{Job: "deploy/billing api", Params: map[string]string{"VERSION": "{version}"}})
+	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The issue's own example: rollback_params {ACTION: rollback, VERSION:
+// "{previous_version}"} deploys the previous, good version; the one being
+// replaced is {replaced_version}.
+func TestRollbackParamsPreviousVersionIsTheOneToReturnTo(t *testing.T) {
+	e := newTestEnv(t)
+	e.f.addJob(&fakeJob{name: "deploy/billing", params: append(billingParams, "FROM"), script: buildScript{chunks: []string{"rolling back\n"}, result: "SUCCESS"}})
+	cfg := billingConfig()
+	cfg.RollbackParams = map[string]string{"ACTION": "rollback", "VERSION": "{previous_version}", "FROM": "{replaced_version}"}
+	x := e.executor(t, cfg)
+	j := testJob(nil)
+	j.Action, j.Version, j.PreviousVersion = runbook.ActionRollback, "1.1", "1.2"
+	if err := x.Rollback(context.Background(), j, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []url.Values{{"APP": {"billing"}, "VERSION": {"1.1"}, "FROM": {"1.2"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"rollback"}}}
+	if diff := cmp.Diff(want, e.f.triggers("deploy/billing")); diff != "" {
+		t.Errorf("rollback parameters (-want +got):\n%s", diff)
+	}
+}
