@@ -330,6 +330,11 @@ func (e *Engine) hasRole(ctx context.Context, u User, role string) bool {
 	if slices.Contains(ro.Members[u.Platform], u.ID) {
 		return true
 	}
+	for _, g := range ro.Groups[u.Platform] {
+		if slices.Contains(u.Groups, g) {
+			return true
+		}
+	}
 	res := e.groups[u.Platform]
 	if res == nil {
 		return false

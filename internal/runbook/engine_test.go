@@ -545,3 +545,24 @@ func TestRollbackFromIncidentChannelIsNotedInDeploymentThread(t *testing.T) {
 		t.Fatalf("note does not point at the rollback: %+v", note.m.Related)
 	}
 }
+
+// A role can be held through a group the request names (a Discord
+// member's guild roles), with no resolver to ask.
+func TestRoleThroughRequestGroups(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	h.policy.Roles["tech-lead"] = rb.Role{Members: h.policy.Roles["tech-lead"].Members,
+		Groups: map[string][]string{"web": {"leads"}}}
+	id := h.must("bob", "/deploy demo v1 staging")
+	h.tickAll("bob", id)
+	carol := rb.User{Platform: "web", ID: "carol", Name: "carol"}
+	if _, err := h.eng.Act(context.Background(), carol, id, rb.ButtonApprove, ""); rb.ErrorCode(err) != rb.EForbidden {
+		t.Fatalf("carol without the group: %v", err)
+	}
+	carol.Groups = []string{"qa", "leads"}
+	if _, err := h.eng.Act(context.Background(), carol, id, rb.ButtonApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.wantState(id, rb.StateSucceeded)
+}

@@ -87,6 +87,9 @@ type User struct {
 	Platform string `json:"platform"`
 	ID       string `json:"id"`
 	Name     string `json:"name,omitempty"`
+	// Groups are the platform groups the request itself says the user is
+	// in (a Discord member's guild roles); checked before any resolver.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // String returns the display name, falling back to the id.

@@ -465,14 +465,14 @@ func TestDeployToDevelopmentStreamsRunToSuccess(t *testing.T) {
 	var rec runbook.Record
 	c.getJSON(t, "/api/runs/1", &rec)
 	bob := runbook.User{Platform: web.Platform, ID: "bob", Name: "bob"}
-	if rec.Run.State != runbook.StateSucceeded || rec.Run.Requester != bob {
+	if rec.Run.State != runbook.StateSucceeded || !rec.Run.Requester.Same(bob) || rec.Run.Requester.Name != bob.Name {
 		t.Errorf("record: state %s, requester %+v", rec.Run.State, rec.Run.Requester)
 	}
 	wantOrigin := runbook.Origin{Platform: web.Platform, Channel: web.Channel, MessageRef: "run-1"}
 	if rec.Run.Origin != wantOrigin {
 		t.Errorf("origin = %+v, want %+v", rec.Run.Origin, wantOrigin)
 	}
-	if len(rec.Events) == 0 || rec.Events[0].Type != runbook.EvRequested || rec.Events[0].Actor == nil || *rec.Events[0].Actor != bob {
+	if len(rec.Events) == 0 || rec.Events[0].Type != runbook.EvRequested || rec.Events[0].Actor == nil || !rec.Events[0].Actor.Same(bob) {
 		t.Fatalf("events do not start with bob's request: %+v", rec.Events)
 	}
 	var path []runbook.State
@@ -717,7 +717,7 @@ func TestProxyHeaderIsTheOnlyIdentity(t *testing.T) {
 	}
 	var rec runbook.Record
 	c.getJSON(t, "/api/runs/1", &rec)
-	if want := (runbook.User{Platform: web.Platform, ID: "alice", Name: "alice"}); rec.Run.Requester != want {
+	if want := (runbook.User{Platform: web.Platform, ID: "alice", Name: "alice"}); !rec.Run.Requester.Same(want) || rec.Run.Requester.Name != want.Name {
 		t.Errorf("requester = %+v, want %+v", rec.Run.Requester, want)
 	}
 
