@@ -23,7 +23,10 @@ const nameRule = "use lowercase letters, digits, - and _, starting with a letter
 // platformRE is a chat platform key in a role, such as web or slack.
 var platformRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
-const groupsSuffix = "_groups"
+const (
+	groupsSuffix = "_groups"
+	rolesSuffix  = "_roles"
+)
 
 // executors lists the known executors with the check of each one's block.
 // Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
@@ -104,6 +107,10 @@ func buildRoles(d *decoder, raw *rawConfig, c *Config) error {
 		for _, p := range r.Value {
 			kpath := join(path, p.Key)
 			platform, isGroups := strings.CutSuffix(p.Key, groupsSuffix)
+			if !isGroups {
+				// Discord calls its groups roles: discord_roles.
+				platform, isGroups = strings.CutSuffix(p.Key, rolesSuffix)
+			}
 			if !platformRE.MatchString(platform) {
 				return d.errorf(kpath, "unknown key (want a chat platform such as web or slack, or <platform>%s)", groupsSuffix)
 			}
