@@ -82,6 +82,34 @@ func (c console) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// text reads a node's text in one step inside the page: live updates
+// replace run messages at any time, so a node found in one step may be
+// gone in the next.
+func (c console) text(what, selector string) string {
+	c.t.Helper()
+	js := fmt.Sprintf(`(document.querySelector(%q) || {textContent: ""}).textContent`, selector)
+	return get(c, what, chromedp.Evaluate[string](js))
+}
+
+// click clicks selector, trying again when a live update replaced the node
+// between finding it and clicking it.
+func (c console) click(what, selector string) {
+	c.t.Helper()
+	var err error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "No node") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
+
 // get runs one action that returns a value.
 func get[T any](c console, what string, a chromedp.Action[T]) T {
 	c.t.Helper()
@@ -167,7 +195,7 @@ func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
 	c.say("/deploy demo v1.0.0 dev")
 	c.privateSays("Run #1: demo v1.0.0 → development requested.")
 	c.waitFor("development run", runSel(1, `[data-state="succeeded"]`))
-	log := get(c, "read the step output", chromedp.TextContent(chromedp.CSS(runSel(1, " .log"))))
+	log := c.text("read the step output", runSel(1, " .log"))
 	if !strings.Contains(log, "switching traffic") {
 		t.Fatalf("step output under the message: %q", log)
 	}
@@ -179,25 +207,25 @@ func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
 	if boxes != 4 {
 		t.Fatalf("staging checklist has %d items, want 4", boxes)
 	}
-	c.run("bob presses Approve", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.click("bob presses Approve", runSel(2, ` button[data-action="approve"]`))
 	c.privateSays("run #2 can't be approved yet: 4 of 4 checklist items are open")
 
 	// alice ticks every item and approves; it succeeds.
 	c.as("alice")
 	for _, item := range []string{"merged", "tests", "artifact", "plan"} {
-		c.run("tick "+item, chromedp.Click(chromedp.CSS(runSel(2, ` input[data-item="`+item+`"]`))))
+		c.click("tick "+item, runSel(2, ` input[data-item="`+item+`"]`))
 		c.waitFor("tick "+item+" recorded", runSel(2, ` input[data-item="`+item+`"]:checked`))
 	}
-	by := get(c, "read who ticked", chromedp.TextContent(chromedp.CSS(runSel(2, ` .checklist li .by`))))
+	by := c.text("read who ticked", runSel(2, ` .checklist li .by`))
 	if !strings.Contains(by, "alice") {
 		t.Fatalf("tick not shown as alice's: %q", by)
 	}
 	c.waitFor("awaiting approval", runSel(2, `[data-state="awaiting_approval"]`))
 	c.as("bob")
-	c.run("bob presses Approve again", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.click("bob presses Approve again", runSel(2, ` button[data-action="approve"]`))
 	c.privateSays("only tech-lead may approve staging deployments")
 	c.as("alice")
-	c.run("alice presses Approve", chromedp.Click(chromedp.CSS(runSel(2, ` button[data-action="approve"]`))))
+	c.click("alice presses Approve", runSel(2, ` button[data-action="approve"]`))
 	c.privateSays("You approved run #2")
 	c.waitFor("staging run", runSel(2, `[data-state="succeeded"]`))
 
