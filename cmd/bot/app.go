@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/term"
 
+	"shipmate/internal/adapters/discord"
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
@@ -40,6 +41,7 @@ type Main struct {
 	engine  *runbook.Engine
 	metrics *metrics.Metrics
 	slack   *slackadapter.Adapter
+	discord *discord.Adapter
 	slackCh *slackadapter.Chat
 	ln      net.Listener
 	srv     *http.Server
@@ -47,6 +49,18 @@ type Main struct {
 	onStop  []func() // run by Close (stops cluster informers)
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
+}
+
+// lateEngine hands an adapter built before the engine the engine's
+// commands once it exists.
+type lateEngine struct{ e *runbook.Engine }
+
+func (l *lateEngine) Command(ctx context.Context, u runbook.User, o runbook.Origin, command, text string) (runbook.Reply, bool, error) {
+	return l.e.Command(ctx, u, o, command, text)
+}
+
+func (l *lateEngine) Act(ctx context.Context, u runbook.User, id uint64, a runbook.ButtonAction, arg string) (runbook.Reply, error) {
+	return l.e.Act(ctx, u, id, a, arg)
 }
 
 // unavailable stands in for an executor that could not be built: every
@@ -151,10 +165,24 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 		chats[slackadapter.Platform] = m.slackCh
 		groups[slackadapter.Platform] = slackDir
 	}
+	// The Discord adapter owns its chat and needs the engine, which needs
+	// the chat: the adapter gets the engine through late.
+	late := &lateEngine{}
+	if dc := cfg.Chat.Discord; dc.Enabled() {
+		ad, err := discord.New(discord.Options{Config: dc, Engine: late, Runs: st, Deduper: st,
+			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, Log: log})
+		if err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("discord: %w", err)
+		}
+		m.discord = ad
+		chats[discord.Platform] = ad.Chat()
+	}
 	m.engine = runbook.New(runbook.Config{
 		Store: st, Policy: &cfg.Policy, Executors: executors, Checkers: checkers, Chats: chats, Groups: groups,
 		Log: log, Observer: m.metrics,
 	})
+	late.e = m.engine
 	if slackAPI != nil {
 		m.slack = slackadapter.New(slackadapter.Options{
 			API: slackAPI, SigningSecret: cfg.Chat.Slack.SigningSecret, SocketMode: cfg.Chat.Slack.AppToken != "",
@@ -170,6 +198,9 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	mux.Handle("GET /metrics", m.metrics.Handler())
 	if m.slack != nil && cfg.Chat.Slack.AppToken == "" {
 		m.slack.Routes(mux)
+	}
+	if m.discord != nil {
+		m.discord.Routes(mux)
 	}
 	if webChat != nil {
 		m.onClose = append(m.onClose, webChat.Close)
@@ -227,6 +258,11 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, err.Error())
 		}
 	}
+	if m.discord != nil {
+		if err := m.discord.Ready(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
 		return
@@ -246,6 +282,11 @@ func (m *Main) Run(ctx context.Context) error {
 		// /readyz says so, and the log.
 		if err := m.slack.Start(ctx); err != nil {
 			m.log.Error().Err(err).Msg("slack: cannot connect; Slack commands will not work until Shipmate restarts")
+		}
+	}
+	if m.discord != nil {
+		if err := m.discord.Start(ctx); err != nil {
+			m.log.Error().Err(err).Msg("discord: cannot register commands or connect; Discord will not work until Shipmate restarts")
 		}
 	}
 	serveErr := make(chan error, 1)
@@ -294,6 +335,9 @@ func (m *Main) Close() {
 	m.engine.Close()
 	if m.slack != nil {
 		m.slack.Close()
+	}
+	if m.discord != nil {
+		m.discord.Close()
 	}
 	if m.slackCh != nil {
 		m.slackCh.Close()

@@ -74,6 +74,12 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	if err := buildSlack(d, raw, c); err != nil {
 		return nil, err
 	}
+	if dc := raw.Chat.Discord; dc != nil && dc.Enabled() {
+		if err := dc.Validate(); err != nil {
+			return nil, keyError(d, "chat.discord", err)
+		}
+		c.Chat.Discord = *dc
+	}
 	if raw.Jenkins != nil && raw.Jenkins.URL != "" {
 		j := *raw.Jenkins
 		if err := j.Validate(); err != nil {

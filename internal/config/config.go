@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"shipmate/internal/adapters/discord"
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
@@ -77,6 +78,8 @@ type AppConfig struct {
 type ChatConfig struct {
 	Web   WebConfig
 	Slack SlackConfig
+	// Discord is on when its bot token is set.
+	Discord discord.Config
 }
 
 // SlackConfig configures the Slack adapter. It is on when BotToken is set.

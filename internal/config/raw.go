@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"shipmate/internal/adapters/discord"
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
@@ -87,8 +88,9 @@ type rawCheck struct {
 }
 
 type rawChat struct {
-	Web   rawWeb   `yaml:"web"`
-	Slack rawSlack `yaml:"slack"`
+	Web     rawWeb          `yaml:"web"`
+	Slack   rawSlack        `yaml:"slack"`
+	Discord *discord.Config `yaml:"discord"`
 }
 
 type rawSlack struct {

@@ -1,0 +1,411 @@
+// Package discord connects Shipmate to Discord: the /deploy and /rollback
+// application commands, run messages with a checklist select and buttons
+// edited in place, step output in a thread. Interactions arrive as signed
+// HTTP requests (when the app's public key is configured) or over the
+// gateway.
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
+	"shipmate/internal/runbook"
+)
+
+// Platform is the name Discord users and runs carry.
+const Platform = "discord"
+
+// Engine is what the adapter needs of the runbook engine.
+type Engine interface {
+	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
+	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
+}
+
+// Runs reads runs, to turn a checklist selection into ticks.
+type Runs interface {
+	Run(ctx context.Context, id uint64) (*runbook.Run, error)
+}
+
+// Deduper remembers interactions, so that a repeated delivery acts once.
+type Deduper interface {
+	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+}
+
+// Options configure the adapter.
+type Options struct {
+	Config  Config
+	Engine  Engine
+	Runs    Runs
+	Deduper Deduper
+	// Apps and Envs (names and aliases) become the commands' choices.
+	Apps  []string
+	Envs  []runbook.Environment
+	Clock func() time.Time
+	Log   zerolog.Logger
+	// HTTPClient makes the REST calls (default: one with a 30 s timeout).
+	HTTPClient *http.Client
+	// MinEditInterval is the least time between two edits of one message
+	// (default 1 s).
+	MinEditInterval time.Duration
+}
+
+// Adapter handles Discord's interactions and owns the REST session.
+type Adapter struct {
+	opt     Options
+	s       *discordgo.Session
+	chat    *Chat
+	pubKey  []byte
+	ready   atomic.Bool
+	gateway atomic.Bool // the gateway session is open
+	mu      sync.Mutex  // guards closed with wg.Add
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// Timing of interactions.
+const (
+	// dedupeTTL is how long an interaction id is remembered: its token
+	// lives 15 minutes.
+	dedupeTTL = time.Hour
+	// maxSkew is how far a request's timestamp may be from now.
+	maxSkew = 5 * time.Minute
+	// maxBody is the most Shipmate reads of one request.
+	maxBody = 1 << 20
+)
+
+// New returns the adapter. Call Start before serving.
+func New(opt Options) (*Adapter, error) {
+	if err := opt.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("discord: %w", err)
+	}
+	if !opt.Config.Enabled() {
+		return nil, errors.New("discord: bot_token is not set")
+	}
+	if opt.Engine == nil || opt.Runs == nil {
+		return nil, errors.New("discord: Engine and Runs are required")
+	}
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	s, err := discordgo.New("Bot " + opt.Config.BotToken)
+	if err != nil {
+		return nil, fmt.Errorf("discord: %w", err)
+	}
+	client := opt.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opt.Config.APIURL != "" {
+		u, _ := url.Parse(opt.Config.APIURL) // checked by Validate
+		c := *client
+		c.Transport = rewriteHost{base: client.Transport, scheme: u.Scheme, host: u.Host}
+		client = &c
+	}
+	s.Client = client
+	// Rate limits are handled here (waited out with ctx, or by the edit
+	// pacer), not by discordgo's sleep, which no ctx ends.
+	s.ShouldRetryOnRateLimit = false
+	s.Identify.Intents = discordgo.IntentsGuilds
+	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, opt.MinEditInterval)}
+	if opt.Config.PublicKey != "" {
+		a.pubKey = mustHex(opt.Config.PublicKey)
+	}
+	return a, nil
+}
+
+// Chat returns the adapter's runbook.Chat, which also implements
+// runbook.Threader.
+func (a *Adapter) Chat() runbook.Chat { return a.chat }
+
+// Start registers the application commands (in the guild, if one is
+// configured, else globally) and, without a public key, opens the gateway
+// session and serves its interactions.
+func (a *Adapter) Start(ctx context.Context) error {
+	cmds := applicationCommands(a.opt.Apps, a.opt.Envs)
+	err := syncRetry(ctx, func() error {
+		_, err := a.s.ApplicationCommandBulkOverwrite(a.opt.Config.ApplicationID, a.opt.Config.GuildID, cmds,
+			discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discord: register commands: %w", err)
+	}
+	if a.pubKey == nil {
+		a.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.gatewayInteraction(ic.Interaction) })
+		if err := a.s.Open(); err != nil {
+			return fmt.Errorf("discord: open gateway: %w", err)
+		}
+		a.gateway.Store(true)
+	}
+	a.ready.Store(true)
+	a.opt.Log.Info().Str("guild", a.opt.Config.GuildID).Bool("gateway", a.pubKey == nil).Msg("discord: commands registered")
+	return nil
+}
+
+// Ready reports whether Discord can reach Shipmate (for /readyz).
+func (a *Adapter) Ready() error {
+	if !a.ready.Load() {
+		return errors.New("discord: not started")
+	}
+	return nil
+}
+
+// Close closes the gateway, sends the edits still queued (for up to 10 s)
+// and waits for follow-ups in flight.
+func (a *Adapter) Close() {
+	a.mu.Lock()
+	was := a.closed
+	a.closed = true
+	a.mu.Unlock()
+	if was {
+		return
+	}
+	if a.gateway.Load() {
+		_ = a.s.Close()
+	}
+	a.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.chat.Flush(ctx); err != nil {
+		a.opt.Log.Warn().Err(err).Msg("discord: edits still queued at close")
+	}
+	a.chat.Close()
+}
+
+// gatewayInteraction answers an interaction received over the gateway
+// through the callback endpoint.
+func (a *Adapter) gatewayInteraction(ic *discordgo.Interaction) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	resp, later := a.handle(ctx, ic)
+	if err := a.s.InteractionRespond(ic, resp, discordgo.WithContext(ctx)); err != nil {
+		a.opt.Log.Warn().Err(err).Msg("discord: answer an interaction")
+	}
+	a.after(later)
+}
+
+// after runs what follows an answer (a follow-up) in the background.
+func (a *Adapter) after(later func(ctx context.Context)) {
+	if later == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		later(ctx)
+	}()
+}
+
+// handle carries out one interaction and returns the answer, due within
+// 3 s, and what to do after answering (nil: nothing). Every accepted action
+// is stored when it returns.
+func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*discordgo.InteractionResponse, func(context.Context)) {
+	switch ic.Type {
+	case discordgo.InteractionPing:
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
+	case discordgo.InteractionApplicationCommand:
+		if !a.first(ctx, ic.ID) {
+			return ephemeral("That request was received already."), nil
+		}
+		return ephemeral(a.command(ctx, ic)), nil
+	case discordgo.InteractionMessageComponent:
+		ack := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
+		if !a.first(ctx, ic.ID) {
+			return ack, nil
+		}
+		refusals := a.component(ctx, ic)
+		if len(refusals) == 0 {
+			return ack, nil
+		}
+		return ack, func(ctx context.Context) { a.followUp(ctx, ic, strings.Join(refusals, "\n")) }
+	}
+	return ephemeral("Shipmate does not handle that kind of interaction."), nil
+}
+
+// first reports whether the interaction id is new. A store failure errs on
+// acting: the engine's own state checks still refuse a repeated action.
+func (a *Adapter) first(ctx context.Context, id string) bool {
+	if a.opt.Deduper == nil || id == "" {
+		return true
+	}
+	ok, err := a.opt.Deduper.Once(ctx, "discord:"+id, dedupeTTL, a.opt.Clock())
+	if err != nil {
+		a.opt.Log.Warn().Err(err).Msg("discord: dedupe")
+		return true
+	}
+	return ok
+}
+
+// command runs a slash command and returns what only its user sees.
+func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) string {
+	command, text, ok := commandText(ic.ApplicationCommandData())
+	if !ok {
+		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
+	}
+	u := user(ic)
+	origin := runbook.Origin{Platform: Platform, Channel: ic.ChannelID}
+	rep, handled, err := a.opt.Engine.Command(ctx, u, origin, command, text)
+	switch {
+	case !handled:
+		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
+	case err != nil:
+		if runbook.ErrorCode(err) == runbook.EInternal {
+			a.opt.Log.Error().Err(err).Str("command", command).Msg("discord: command failed")
+		}
+		return runbook.ErrorMessage(err)
+	case rep.Text == "":
+		return "Done."
+	}
+	return rep.Text
+}
+
+// component carries out a button press or checklist selection and returns
+// the refusals to show its user.
+func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) []string {
+	data := ic.MessageComponentData()
+	action, idText, _ := strings.Cut(data.CustomID, ":")
+	id, err := strconv.ParseUint(idText, 10, 64)
+	if err != nil {
+		return []string{"This control does not name a run."}
+	}
+	u := user(ic)
+	if action == customChecklist {
+		err = a.checklist(ctx, u, id, data.Values, shownDefaults(ic.Message, data.CustomID))
+	} else {
+		_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(action), "")
+	}
+	if err == nil {
+		return nil
+	}
+	if runbook.ErrorCode(err) == runbook.EInternal {
+		a.opt.Log.Error().Err(err).Str("action", action).Msg("discord: action failed")
+	}
+	return []string{runbook.ErrorMessage(err)}
+}
+
+// checklist turns a select's values (every option selected after the
+// click) into ticks and unticks. What this click changed is judged against
+// the defaults of the clicked message (shown), not against the store: a
+// message edited late must not untick what others ticked since.
+func (a *Adapter) checklist(ctx context.Context, u runbook.User, id uint64, values []string, shown map[string]bool) error {
+	r, err := a.opt.Runs.Run(ctx, id)
+	if err != nil {
+		if errors.Is(err, runbook.ErrRunNotFound) {
+			return runbook.Errorf(runbook.ENotFound, "there is no run #%d", id)
+		}
+		return err
+	}
+	selected := map[string]bool{}
+	for _, v := range values {
+		selected[v] = true
+	}
+	var errs []error
+	for _, it := range r.Checklist {
+		if it.Auto {
+			continue
+		}
+		was, inMessage := shown[it.Key]
+		if shown != nil && !inMessage {
+			continue // not an option of the clicked select
+		}
+		if shown == nil {
+			was = it.Done
+		}
+		if selected[it.Key] == was || selected[it.Key] == it.Done {
+			continue // not this click's change, or already so
+		}
+		action := runbook.ButtonUntick
+		if selected[it.Key] {
+			action = runbook.ButtonTick
+		}
+		if _, err := a.opt.Engine.Act(ctx, u, id, action, it.Key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// followUp sends text to the interaction's user only.
+func (a *Adapter) followUp(ctx context.Context, ic *discordgo.Interaction, text string) {
+	if ic.AppID == "" {
+		ic.AppID = a.opt.Config.ApplicationID
+	}
+	err := syncRetry(ctx, func() error {
+		_, err := a.s.FollowupMessageCreate(ic, false, &discordgo.WebhookParams{
+			Content: clip(text, maxContent), Flags: discordgo.MessageFlagsEphemeral,
+			AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
+		a.opt.Log.Warn().Err(err).Msg("discord: follow-up")
+	}
+}
+
+// ephemeral answers an interaction with text only its user sees.
+func ephemeral(text string) *discordgo.InteractionResponse {
+	return &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Content: clip(text, maxContent), Flags: discordgo.MessageFlagsEphemeral,
+			AllowedMentions: noMentions(),
+		},
+	}
+}
+
+// user returns who sent the interaction: the member in a guild, with their
+// role ids as groups; the user in a DM.
+func user(ic *discordgo.Interaction) runbook.User {
+	du := ic.User
+	var groups []string
+	if ic.Member != nil && ic.Member.User != nil {
+		du = ic.Member.User
+		groups = ic.Member.Roles
+	}
+	if du == nil {
+		return runbook.User{Platform: Platform}
+	}
+	name := du.GlobalName
+	if name == "" {
+		name = du.Username
+	}
+	return runbook.User{Platform: Platform, ID: du.ID, Name: name, Groups: groups}
+}
+
+// rewriteHost sends every request to another scheme and host: discordgo
+// fixes its endpoints' host when it loads.
+type rewriteHost struct {
+	base         http.RoundTripper
+	scheme, host string
+}
+
+func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = t.scheme, t.host, t.host
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}

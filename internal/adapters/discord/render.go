@@ -1,0 +1,236 @@
+package discord
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"shipmate/internal/runbook"
+)
+
+// Discord's limits on what one message carries.
+const (
+	maxTitle       = 256
+	maxDescription = 4096
+	maxFieldName   = 256
+	maxFieldValue  = 1024
+	maxFields      = 25
+	maxOptions     = 25
+	maxOptionText  = 100
+	maxButtons     = 5
+	maxContent     = 2000
+)
+
+// customChecklist prefixes the checklist select's custom_id:
+// "checklist:<runID>". Buttons are "<action>:<runID>".
+const customChecklist = "checklist"
+
+// Embed colours by tone.
+var toneColors = map[runbook.Tone]int{
+	runbook.ToneInfo:     0x5865F2,
+	runbook.ToneWaiting:  0xFEE75C,
+	runbook.ToneProgress: 0x3498DB,
+	runbook.ToneSuccess:  0x57F287,
+	runbook.ToneFailure:  0xED4245,
+}
+
+// rendered is a run message as Discord shows it.
+type rendered struct {
+	Embeds     []*discordgo.MessageEmbed
+	Components []discordgo.MessageComponent
+}
+
+// render turns m into one embed and its components: a multi-select of the
+// checklist's manual items while any item can be ticked, and the buttons.
+func render(m runbook.Message) rendered {
+	e := &discordgo.MessageEmbed{
+		Title: clip(m.Title, maxTitle),
+		Color: toneColors[m.Tone],
+	}
+	var desc []string
+	if m.Status != "" {
+		desc = append(desc, "**"+m.Status+"**")
+	}
+	if m.Text != "" {
+		desc = append(desc, m.Text)
+	}
+	e.Description = clip(strings.Join(desc, "\n"), maxDescription)
+	for _, f := range m.Fields {
+		if len(e.Fields) == maxFields-1 {
+			break // keep room for the checklist
+		}
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
+			Name: clip(orDash(f.Label), maxFieldName), Value: clip(orDash(f.Value), maxFieldValue), Inline: true})
+	}
+	if len(m.Items) > 0 {
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
+			Name: "Checklist", Value: clip(checklistText(m.Items), maxFieldValue)})
+	}
+	out := rendered{Embeds: []*discordgo.MessageEmbed{e}}
+	if sel := checklistSelect(m); sel != nil {
+		out.Components = append(out.Components, discordgo.ActionsRow{Components: []discordgo.MessageComponent{*sel}})
+	}
+	var buttons []discordgo.MessageComponent
+	for _, b := range m.Buttons {
+		if len(buttons) == maxButtons {
+			break
+		}
+		id := b.RunID
+		if id == 0 {
+			id = m.RunID
+		}
+		buttons = append(buttons, discordgo.Button{
+			Label: clip(b.Label, 80), Style: buttonStyle(b),
+			CustomID: string(b.Action) + ":" + strconv.FormatUint(id, 10)})
+	}
+	if len(buttons) > 0 {
+		out.Components = append(out.Components, discordgo.ActionsRow{Components: buttons})
+	}
+	return out
+}
+
+// checklistText lists every item, ticked or not; automated ones with what
+// Shipmate found.
+func checklistText(items []runbook.Item) string {
+	var b strings.Builder
+	for _, it := range items {
+		mark := "⬜"
+		if it.Done {
+			mark = "✅"
+		}
+		fmt.Fprintf(&b, "%s %s", mark, it.Label)
+		switch {
+		case it.Auto:
+			b.WriteString(" _(checked by Shipmate")
+			if it.Detail != "" {
+				b.WriteString(": " + it.Detail)
+			}
+			b.WriteString(")_")
+			if it.Link != "" {
+				b.WriteString(" " + it.Link)
+			}
+		case it.Done && it.By != "":
+			b.WriteString(" — " + it.By)
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// checklistSelect is the multi-select of the manual items people may tick,
+// each selected by default when done; nil when none can be.
+func checklistSelect(m runbook.Message) *discordgo.SelectMenu {
+	var opts []discordgo.SelectMenuOption
+	for _, it := range m.Items {
+		if it.Auto || !it.Editable || len(opts) == maxOptions {
+			continue
+		}
+		opts = append(opts, discordgo.SelectMenuOption{
+			Label: clip(it.Label, maxOptionText), Value: clip(it.Key, maxOptionText), Default: it.Done})
+	}
+	if len(opts) == 0 {
+		return nil
+	}
+	zero := 0
+	return &discordgo.SelectMenu{
+		CustomID:    customChecklist + ":" + strconv.FormatUint(m.RunID, 10),
+		Placeholder: "Checklist: tick what is done",
+		MinValues:   &zero, MaxValues: len(opts), Options: opts,
+	}
+}
+
+func buttonStyle(b runbook.Button) discordgo.ButtonStyle {
+	switch b.Action {
+	case runbook.ButtonApprove:
+		return discordgo.SuccessButton
+	case runbook.ButtonReject, runbook.ButtonRollback:
+		return discordgo.DangerButton
+	case runbook.ButtonCancel:
+		return discordgo.SecondaryButton
+	}
+	switch b.Style {
+	case runbook.StylePrimary:
+		return discordgo.PrimaryButton
+	case runbook.StyleDanger:
+		return discordgo.DangerButton
+	}
+	return discordgo.SecondaryButton
+}
+
+// shownDefaults returns the options the checklist select customID showed
+// selected in the clicked message, or nil when the message does not carry
+// that select.
+func shownDefaults(msg *discordgo.Message, customID string) map[string]bool {
+	if msg == nil {
+		return nil
+	}
+	for _, c := range msg.Components {
+		row, ok := c.(*discordgo.ActionsRow)
+		if !ok {
+			continue
+		}
+		for _, el := range row.Components {
+			sel, ok := el.(*discordgo.SelectMenu)
+			if !ok || sel.CustomID != customID {
+				continue
+			}
+			shown := map[string]bool{}
+			for _, o := range sel.Options {
+				shown[o.Value] = o.Default
+			}
+			return shown
+		}
+	}
+	return nil
+}
+
+// logContent renders output lines as code blocks of at most maxContent
+// characters each.
+func logContent(lines []string, skipped int) []string {
+	var out []string
+	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			out = append(out, "```\n"+b.String()+"```")
+			b.Reset()
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(&b, "(%d lines skipped)\n", skipped)
+	}
+	budget := maxContent - 8
+	for _, l := range lines {
+		l = strings.ReplaceAll(clip(l, budget-1), "```", "'''")
+		if b.Len()+len(l)+1 > budget {
+			flush()
+		}
+		b.WriteString(l + "\n")
+	}
+	flush()
+	return out
+}
+
+// clip cuts s to n runes, marking the cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:n-1]) + "…"
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
+}
+
+// noMentions keeps messages from pinging anyone (a user may type
+// @everyone into a reason).
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}

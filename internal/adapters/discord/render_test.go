@@ -1,0 +1,67 @@
+package discord
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bwmarrin/discordgo"
+
+	"shipmate/internal/runbook"
+)
+
+func TestRenderChecklistAndButtons(t *testing.T) {
+	m := runbook.Message{RunID: 4, Title: "demo 1.2.0 → staging", Status: "checklist", Tone: runbook.ToneWaiting,
+		Text: "waiting for the checklist",
+		Items: []runbook.Item{
+			{Key: "tests", Label: "Tests pass", Done: true, By: "U2", Editable: true},
+			{Key: "ci", Label: "CI green", Auto: true, Done: true, Detail: "ci/demo #9: SUCCESS"},
+			{Key: "notes", Label: "Notes", Editable: true},
+		},
+		Buttons: []runbook.Button{{Action: runbook.ButtonApprove, Label: "Approve", RunID: 4},
+			{Action: runbook.ButtonReject, Label: "Reject", RunID: 4}, {Action: runbook.ButtonCancel, Label: "Cancel", RunID: 4}},
+	}
+	r := render(m)
+	e := r.Embeds[0]
+	if e.Color != toneColors[runbook.ToneWaiting] || !strings.Contains(e.Description, "checklist") {
+		t.Fatalf("embed: %+v", e)
+	}
+	list := e.Fields[len(e.Fields)-1].Value
+	if !strings.Contains(list, "CI green") || !strings.Contains(list, "ci/demo #9: SUCCESS") {
+		t.Fatalf("checklist field: %q", list)
+	}
+	sel := r.Components[0].(discordgo.ActionsRow).Components[0].(discordgo.SelectMenu)
+	if sel.CustomID != "checklist:4" || *sel.MinValues != 0 || sel.MaxValues != 2 || len(sel.Options) != 2 {
+		t.Fatalf("select: %+v", sel)
+	}
+	if !sel.Options[0].Default || sel.Options[1].Default || sel.Options[1].Value != "notes" {
+		t.Fatalf("options: %+v", sel.Options)
+	}
+	buttons := r.Components[1].(discordgo.ActionsRow).Components
+	want := []struct {
+		id    string
+		style discordgo.ButtonStyle
+	}{{"approve:4", discordgo.SuccessButton}, {"reject:4", discordgo.DangerButton}, {"cancel:4", discordgo.SecondaryButton}}
+	for i, w := range want {
+		b := buttons[i].(discordgo.Button)
+		if b.CustomID != w.id || b.Style != w.style {
+			t.Fatalf("button %d: %+v", i, b)
+		}
+	}
+	// Nothing editable: no select.
+	m.Items[0].Editable, m.Items[2].Editable = false, false
+	if r := render(m); len(r.Components) != 1 {
+		t.Fatalf("components without editable items: %d", len(r.Components))
+	}
+}
+
+func TestUserIdentity(t *testing.T) {
+	guild := &discordgo.Interaction{Member: &discordgo.Member{
+		User: &discordgo.User{ID: "U5", Username: "five", GlobalName: "Five F."}, Roles: []string{"R1", "R-RM"}}}
+	if u := user(guild); u.ID != "U5" || u.Name != "Five F." || u.Platform != Platform || len(u.Groups) != 2 {
+		t.Fatalf("guild user: %+v", u)
+	}
+	dm := &discordgo.Interaction{User: &discordgo.User{ID: "U6", Username: "six"}}
+	if u := user(dm); u.ID != "U6" || u.Name != "six" || u.Groups != nil {
+		t.Fatalf("DM user: %+v", u)
+	}
+}
