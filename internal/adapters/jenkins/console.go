@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
-	"unicode/utf8"
+
+	"shipmate/internal/textlines"
 )
 
 // maxLine is the longest console line passed on; the rest of a longer line
 // is dropped.
-const maxLine = 4 << 10
+const maxLine = textlines.DefaultMax
 
 var (
 	// consoleNoteRE is a console note Jenkins hides in the text (a
@@ -19,54 +20,28 @@ var (
 	ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
 )
 
-// lineSplitter turns console chunks into lines. Chunks end anywhere, in the
-// middle of a line or of a character: the unfinished part waits for the
-// next chunk.
+// lineSplitter turns console chunks into cleaned lines. Chunks end
+// anywhere, in the middle of a line or of a character: the unfinished part
+// waits for the next chunk.
 type lineSplitter struct {
-	emit func(string)
-	buf  []byte
-	cut  bool   // the current line reached maxLine and was emitted already
-	last string // the last line that says something (not "Finished: …")
+	emit  func(string)
+	last  string // the last line that says something (not "Finished: …")
+	split textlines.Splitter
 }
 
 func (s *lineSplitter) write(p []byte) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		seg := p
-		if i >= 0 {
-			seg = p[:i]
-		}
-		if !s.cut {
-			if room := maxLine - len(s.buf); len(seg) > room {
-				s.buf = trimPartialRune(append(s.buf, seg[:room]...))
-				s.flushLine()
-				s.cut = true
-			} else {
-				s.buf = append(s.buf, seg...)
-			}
-		}
-		if i < 0 {
-			return
-		}
-		if !s.cut {
-			s.flushLine()
-		}
-		s.cut = false
-		p = p[i+1:]
-	}
+	s.split.Line = s.line
+	_, _ = s.split.Write(p)
 }
 
 // close passes on a last line without a newline.
 func (s *lineSplitter) close() {
-	if len(s.buf) > 0 && !s.cut {
-		s.flushLine()
-	}
-	s.buf, s.cut = s.buf[:0], false
+	s.split.Line = s.line
+	_ = s.split.Close()
 }
 
-func (s *lineSplitter) flushLine() {
-	line := cleanLine(s.buf)
-	s.buf = s.buf[:0]
+func (s *lineSplitter) line(b []byte) {
+	line := cleanLine(b)
 	if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "Finished: ") {
 		s.last = t
 	}
@@ -76,24 +51,9 @@ func (s *lineSplitter) flushLine() {
 // cleanLine makes raw console bytes a line fit for chat: no console notes,
 // no terminal escapes, valid UTF-8.
 func cleanLine(b []byte) string {
-	b = bytes.TrimSuffix(b, []byte("\r"))
 	if bytes.IndexByte(b, 0x1b) >= 0 {
 		b = consoleNoteRE.ReplaceAll(b, nil)
 		b = ansiRE.ReplaceAll(b, nil)
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-// trimPartialRune drops an incomplete UTF-8 sequence from the end of b,
-// left there by cutting a long line.
-func trimPartialRune(b []byte) []byte {
-	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
-		if utf8.RuneStart(b[i]) {
-			if !utf8.FullRune(b[i:]) {
-				return b[:i]
-			}
-			break
-		}
-	}
-	return b
 }
