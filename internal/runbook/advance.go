@@ -384,7 +384,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("store step output")
 		}
 		view.Log = tail
-		e.refresh(ctx, &view)
+		e.refresh(ctx, &view, lines...)
 	}
 	done := make(chan struct{})
 	flushed := make(chan struct{})

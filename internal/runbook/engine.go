@@ -210,12 +210,15 @@ func (e *Engine) event(typ string, actor *User, detail string) Event {
 
 // refresh posts or updates the run's chat message. Chat failures are logged,
 // never fatal: the store is the record.
-func (e *Engine) refresh(ctx context.Context, r *Run) {
+// newLog, from a running step, are the output lines no update carried yet.
+func (e *Engine) refresh(ctx context.Context, r *Run, newLog ...string) {
 	chat, ok := e.chats[r.Origin.Platform]
 	if !ok || r.Origin.MessageRef == "" {
 		return
 	}
-	if err := chat.Update(ctx, r.Origin.Channel, r.Origin.MessageRef, e.Message(r)); err != nil {
+	m := e.Message(r)
+	m.NewLog = newLog
+	if err := chat.Update(ctx, r.Origin.Channel, r.Origin.MessageRef, m); err != nil {
 		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: update message")
 	}
 }

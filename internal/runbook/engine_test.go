@@ -3,6 +3,7 @@ package runbook_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -565,4 +566,42 @@ func TestRoleThroughRequestGroups(t *testing.T) {
 	}
 	h.settle()
 	h.wantState(id, rb.StateSucceeded)
+}
+
+// chattyExec prints many lines over time, so output reaches the chat in
+// several flushes.
+type chattyExec struct{ *fakeExec }
+
+func (x chattyExec) Deploy(ctx context.Context, j rb.Job, p rb.Progress) error {
+	for i := range 60 {
+		p(fmt.Sprintf("line %02d", i))
+		if i%7 == 0 {
+			time.Sleep(8 * time.Millisecond) // the harness flushes every 5ms
+		}
+	}
+	return nil
+}
+
+// Chats that post output as it comes get each line exactly once, in order,
+// however many updates carry it (and none from a message re-rendered from
+// the stored run).
+func TestStepOutputReachesChatOnce(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, chattyExec{fx}, fx)
+	id := h.must("bob", "/deploy demo v1 dev")
+	h.wantState(id, rb.StateSucceeded)
+	h.chat.mu.Lock()
+	got := append([]string(nil), h.chat.newLog...)
+	h.chat.mu.Unlock()
+	if len(got) != 60 {
+		t.Fatalf("chat got %d new lines, want 60: %q", len(got), got)
+	}
+	for i, l := range got {
+		if l != fmt.Sprintf("line %02d", i) {
+			t.Fatalf("line %d is %q: out of order or repeated", i, l)
+		}
+	}
+	if m := h.chat.message(h.run(id).Origin.MessageRef); len(m.Log) != 12 || m.Log[11] != "line 59" {
+		t.Fatalf("the message's tail = %q, want the last 12 lines", m.Log)
+	}
 }

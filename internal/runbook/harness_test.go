@@ -40,6 +40,7 @@ type fakeChat struct {
 	msgs    map[string]runbook.Message
 	posts   []runbook.Message
 	replies []threaded
+	newLog  []string // every Update's NewLog, in order
 }
 
 func (c *fakeChat) Post(_ context.Context, channel string, m runbook.Message) (string, error) {
@@ -62,6 +63,7 @@ func (c *fakeChat) Update(_ context.Context, channel, ref string, m runbook.Mess
 		return fmt.Errorf("no message %s", ref)
 	}
 	c.msgs[ref] = m
+	c.newLog = append(c.newLog, m.NewLog...)
 	return nil
 }
 

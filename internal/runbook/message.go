@@ -37,6 +37,10 @@ type Message struct {
 	Buttons []Button `json:"buttons,omitempty"`
 	// Log is the tail of the current step's output.
 	Log []string `json:"log,omitempty"`
+	// NewLog are the output lines added since the previous update of this
+	// message, each sent once: chats that post output as it comes (a
+	// thread) take them from here rather than working them out from Log.
+	NewLog []string `json:"new_log,omitempty"`
 }
 
 // Field is a labelled value shown with the message.

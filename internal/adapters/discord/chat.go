@@ -29,14 +29,8 @@ const (
 	syncAttempts = 3
 	// maxSyncRetryAfter is the longest rate limit a synchronous call waits.
 	maxSyncRetryAfter = 10 * time.Second
-	// engineLogTail is how many lines of output each Message.Log holds at
-	// most (the engine's logTail).
-	engineLogTail = 12
 	// maxPendingLines bounds the output lines waiting for the thread.
 	maxPendingLines = 500
-	// recentWindows is how many output windows a message remembers, to
-	// recognise a stale one.
-	recentWindows = 4
 )
 
 // errChatClosed is returned by calls after Close.
@@ -77,8 +71,6 @@ type slot struct {
 	runID   uint64
 	pending *runbook.Message
 	sent    string // the rendered content the message shows
-	seen    []string
-	windows [][]string
 	lines   []string
 	skipped int
 
@@ -127,7 +119,7 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 	s.runID = m.RunID
 	s.sent = key(r)
 	s.lastSend = time.Now()
-	c.takeLog(s, m.Log)
+	c.takeLog(s, m.NewLog)
 	if len(s.lines) > 0 {
 		c.kick(s, slotKey{channel, msg.ID})
 	}
@@ -149,7 +141,7 @@ func (c *Chat) Update(_ context.Context, channel, ref string, m runbook.Message)
 		return nil
 	}
 	s.runID = m.RunID
-	c.takeLog(s, m.Log)
+	c.takeLog(s, m.NewLog)
 	s.pending = &m
 	c.kick(s, k)
 	return nil
@@ -389,45 +381,16 @@ func (c *Chat) postLines(k slotKey, runID uint64, lines []string, skipped int) e
 	return nil
 }
 
-// takeLog queues the lines of the output window cur that s has not seen.
-// Callers hold c.mu.
-func (c *Chat) takeLog(s *slot, cur []string) {
-	if len(cur) == 0 {
+// takeLog queues output lines for the thread. Callers hold c.mu.
+func (c *Chat) takeLog(s *slot, lines []string) {
+	if len(lines) == 0 {
 		return
 	}
-	for _, w := range s.windows {
-		if slices.Equal(w, cur) {
-			return // seen already, or a stale copy of what was
-		}
-	}
-	s.lines = append(s.lines, newLines(s.seen, cur)...)
+	s.lines = append(s.lines, lines...)
 	if drop := len(s.lines) - maxPendingLines; drop > 0 {
 		s.skipped += drop
 		s.lines = slices.Delete(s.lines, 0, drop)
 	}
-	s.seen = cur
-	s.windows = append(s.windows, cur)
-	if len(s.windows) > recentWindows {
-		s.windows = slices.Delete(s.windows, 0, len(s.windows)-recentWindows)
-	}
-}
-
-// newLines returns the lines of the output window cur that follow the
-// window prev. A window shorter than engineLogTail is a step's whole output
-// so far; a full one slid on by as many lines as were added.
-func newLines(prev, cur []string) []string {
-	if len(cur) < engineLogTail {
-		if len(prev) <= len(cur) && slices.Equal(prev, cur[:len(prev)]) {
-			return cur[len(prev):]
-		}
-		return cur
-	}
-	for k := min(len(prev), len(cur)); k > 0; k-- {
-		if slices.Equal(prev[len(prev)-k:], cur[:k]) {
-			return cur[k:]
-		}
-	}
-	return cur
 }
 
 // key is the rendered content as compared between edits.

@@ -84,8 +84,9 @@ func TestChatOutputThreadAndFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_ = c.Update(ctx, testChannel, ref, runbook.Message{RunID: 7, Title: "demo", Log: []string{"line-a"}})
-			_ = c.Update(ctx, testChannel, ref, runbook.Message{RunID: 7, Title: "demo", Log: []string{"line-a", "line-b"}})
+			// As the engine sends them: the tail in Log, what is new in NewLog.
+			_ = c.Update(ctx, testChannel, ref, runbook.Message{RunID: 7, Title: "demo", Log: []string{"line-a"}, NewLog: []string{"line-a"}})
+			_ = c.Update(ctx, testChannel, ref, runbook.Message{RunID: 7, Title: "demo", Log: []string{"line-a", "line-b"}, NewLog: []string{"line-b"}})
 			_ = c.Update(ctx, testChannel, ref, runbook.Message{RunID: 7, Title: "demo", Log: []string{"line-a", "line-b"}})
 			if err := c.Reply(ctx, testChannel, ref, runbook.Message{Title: "Rolled back by #8"}); err != nil {
 				t.Fatal(err)

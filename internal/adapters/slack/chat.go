@@ -80,10 +80,6 @@ const (
 
 // Step output limits.
 const (
-	// engineLogTail is how many lines of step output the engine sends in
-	// each Message.Log at most: a shorter window is a step's whole output
-	// so far.
-	engineLogTail = 12
 	// maxPendingLines bounds the output lines waiting for the thread while
 	// Slack is slow; older ones are dropped and counted.
 	maxPendingLines = 500
@@ -92,10 +88,6 @@ const (
 	// Slack's 3000 characters of text.
 	maxLinesPerReply = 60
 	logReplyBudget   = 2800
-	// recentWindows is how many distinct output windows a message
-	// remembers, to recognise a stale one (a message rendered from the
-	// stored run while a step streams newer output).
-	recentWindows = 4
 )
 
 // NewChat returns a chat posting with api. Call Close when done, after
@@ -132,7 +124,7 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 	c.mu.Lock()
 	s := c.slotFor(slotKey{channel, ts})
 	s.sent = signature(blocks, text)
-	c.takeLog(s, m.Log) // output already there goes to the thread
+	c.takeLog(s, m.NewLog) // output already there goes to the thread
 	if len(s.lines) > 0 {
 		c.kick(s)
 	}

@@ -197,7 +197,8 @@ func chatTestThreadLines(t *testing.T, f *fakeSlack, ts string) []string {
 }
 
 // chatTestEngine feeds output to a chat the way the engine does: each
-// refresh carries the last 12 lines of the current step.
+// refresh carries the last 12 lines of the current step and the lines
+// added since the previous one.
 type chatTestEngine struct {
 	t      *testing.T
 	c      *Chat
@@ -211,8 +212,9 @@ type chatTestEngine struct {
 func (e *chatTestEngine) print(lines ...string) {
 	e.step = append(e.step, lines...)
 	e.all = append(e.all, lines...)
-	e.shown = e.step[max(0, len(e.step)-engineLogTail):]
+	e.shown = e.step[max(0, len(e.step)-12):]
 	m := chatTestMessage("staging", runbook.StateDeploying, fmt.Sprintf("%d lines", len(e.all)), e.shown...)
+	m.NewLog = lines
 	if err := e.c.Update(context.Background(), "C1", e.ts, m); err != nil {
 		e.t.Fatal(err)
 	}
@@ -281,35 +283,6 @@ func TestChatThreadOutput(t *testing.T) {
 	}
 }
 
-func TestChatNewLines(t *testing.T) {
-	w := func(from, to int) []string {
-		var out []string
-		for i := from; i < to; i++ {
-			out = append(out, fmt.Sprint(i))
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name      string
-		prev, cur []string
-		want      []string
-	}{
-		{"first", nil, w(0, 3), w(0, 3)},
-		{"growing", w(0, 3), w(0, 5), w(3, 5)},
-		{"growing past the tail", w(0, 10), w(3, 15), w(10, 15)},
-		{"sliding", w(0, 12), w(5, 17), w(12, 17)},
-		{"same", w(5, 17), w(5, 17), nil},
-		{"gap", w(0, 12), w(20, 32), w(20, 32)},
-		{"new step", w(0, 12), []string{"11"}, []string{"11"}},
-		{"new short step", []string{"a", "b"}, []string{"a", "c"}, []string{"a", "c"}},
-		{"repeats growing", []string{".", "."}, []string{".", ".", "."}, []string{"."}},
-	} {
-		if got := newLines(tc.prev, tc.cur); strings.Join(got, ",") != strings.Join(tc.want, ",") {
-			t.Errorf("%s: newLines(%v, %v) = %v, want %v", tc.name, tc.prev, tc.cur, got, tc.want)
-		}
-	}
-}
-
 func TestChatRateLimited(t *testing.T) {
 	f, c, _ := chatTestNew(t, ChatOptions{MinInterval: 50 * time.Millisecond})
 	ctx := context.Background()
@@ -326,6 +299,7 @@ func TestChatRateLimited(t *testing.T) {
 		t.Fatal("no chat.update call")
 	}
 	last := chatTestMessage("staging", runbook.StateDeploying, "second", "building")
+	last.NewLog = []string{"building"}
 	if err := c.Update(ctx, "C1", ts, last); err != nil {
 		t.Fatal(err)
 	}

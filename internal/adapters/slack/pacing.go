@@ -30,8 +30,6 @@ type slot struct {
 
 	pending *runbook.Message // the newest content not yet sent
 	sent    string           // what the message shows now (rendered), to skip edits that change nothing
-	seen    []string         // the last output window taken from an Update
-	windows [][]string       // recent distinct windows, newest last
 	lines   []string         // output lines waiting for the thread
 	skipped int              // lines dropped from lines while Slack was slow
 
@@ -58,7 +56,7 @@ func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Messag
 	if s.gone {
 		return nil
 	}
-	c.takeLog(s, m.Log)
+	c.takeLog(s, m.NewLog)
 	c.queue(s, m)
 	if key, ok := c.summaries[m.RunID]; ok && m.RunID != 0 {
 		if ss := c.slots[key]; ss != nil && !ss.gone {
@@ -75,48 +73,16 @@ func (c *Chat) queue(s *slot, m runbook.Message) {
 	c.kick(s)
 }
 
-// takeLog finds the lines of the output window cur that s has not seen and
-// queues them for the thread. Callers hold c.mu.
-func (c *Chat) takeLog(s *slot, cur []string) {
-	if len(cur) == 0 || s.summary {
+// takeLog queues output lines for the thread. Callers hold c.mu.
+func (c *Chat) takeLog(s *slot, lines []string) {
+	if len(lines) == 0 || s.summary {
 		return
 	}
-	for _, w := range s.windows {
-		if slices.Equal(w, cur) {
-			return // seen already, or a stale copy of what was
-		}
-	}
-	s.lines = append(s.lines, newLines(s.seen, cur)...)
+	s.lines = append(s.lines, lines...)
 	if drop := len(s.lines) - maxPendingLines; drop > 0 {
 		s.skipped += drop
 		s.lines = slices.Delete(s.lines, 0, drop)
 	}
-	s.seen = cur
-	s.windows = append(s.windows, cur)
-	if len(s.windows) > recentWindows {
-		s.windows = slices.Delete(s.windows, 0, len(s.windows)-recentWindows)
-	}
-}
-
-// newLines returns the lines of the output window cur that follow the
-// window prev. The engine sends the last engineLogTail lines of a step's
-// output each time. A shorter window is the step's whole output so far: it
-// continues prev if prev is its beginning, else a new step has started. A
-// full window slid on from prev by as many lines as were added: the
-// longest end of prev that begins cur was seen already.
-func newLines(prev, cur []string) []string {
-	if len(cur) < engineLogTail {
-		if len(prev) <= len(cur) && slices.Equal(prev, cur[:len(prev)]) {
-			return cur[len(prev):]
-		}
-		return cur
-	}
-	for k := min(len(prev), len(cur)); k > 0; k-- {
-		if slices.Equal(prev[len(prev)-k:], cur[:k]) {
-			return cur[k:]
-		}
-	}
-	return cur
 }
 
 // slotFor returns the slot of key, creating it. Callers hold c.mu.
