@@ -150,7 +150,7 @@ func (e *Engine) checkRequires(ctx context.Context, app, version string, env *En
 	if env.Requires == "" {
 		return nil
 	}
-	ok, err := e.succeeded(ctx, app, env.Requires, version)
+	ok, err := e.store.Succeeded(ctx, app, env.Requires, version)
 	if err != nil {
 		return err
 	}
@@ -160,22 +160,8 @@ func (e *Engine) checkRequires(ctx context.Context, app, version string, env *En
 	return nil
 }
 
-// historyScan bounds how far back rules look in an environment's history.
+// historyScan bounds how far back a rollback looks for its target.
 const historyScan = 1000
-
-func (e *Engine) succeeded(ctx context.Context, app, env, version string) (bool, error) {
-	runs, err := e.store.History(ctx, app, env, historyScan)
-	if err != nil {
-		return false, err
-	}
-	for _, r := range runs {
-		if r.Action == ActionDeploy && r.Version == version &&
-			(r.State == StateSucceeded || r.State == StateMonitoring) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
 
 func (e *Engine) dryRun(in commands.Intent, env *Environment, current string, emergency bool) Reply {
 	var b strings.Builder

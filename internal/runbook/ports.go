@@ -26,6 +26,9 @@ type Store interface {
 	// History returns the newest runs of app (in env, if not empty), newest first.
 	History(ctx context.Context, app, env string, limit int) ([]*Run, error)
 	Deployed(ctx context.Context, app, env string) (Deployed, bool, error)
+	// Succeeded reports whether a deploy of app at version has succeeded
+	// in env (the "staging first" rule), without reading history.
+	Succeeded(ctx context.Context, app, env, version string) (bool, error)
 	// Hold places an explicit lock; it fails with *LockedError if one is held.
 	Hold(ctx context.Context, l Lock) error
 	// Release removes an explicit lock and returns it; ok is false if none.

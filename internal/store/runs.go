@@ -122,6 +122,11 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 					return err
 				}
 			}
+			if r.Action == runbook.ActionDeploy && r.State == runbook.StateSucceeded {
+				if err := tx.Bucket(bSucceeded).Put(key(r.App, r.Env, r.Version), u64(r.ID)); err != nil {
+					return err
+				}
+			}
 			if v, ok := r.Landed(); ok {
 				d := runbook.Deployed{Version: v, RunID: r.ID, At: r.UpdatedAt}
 				if err := putJSON(tx.Bucket(bDeployed), key(r.App, r.Env), d); err != nil {
@@ -264,6 +269,17 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 		return nil
 	})
 	return out, err
+}
+
+// Succeeded implements runbook.Store with one look-up in the index of
+// succeeded versions.
+func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bSucceeded).Get(key(app, env, version)) != nil
+		return nil
+	})
+	return ok, err
 }
 
 // Deployed implements runbook.Store.

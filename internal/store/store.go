@@ -21,22 +21,24 @@ import (
 	"shipmate/internal/runbook"
 )
 
-// SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout this code reads and writes. Version 2 added
+// the index of succeeded versions.
+const SchemaVersion = 2
 
 var (
-	bMeta     = []byte("meta")
-	bRuns     = []byte("runs")        // id → Run JSON
-	bEvents   = []byte("events")      // id ‖ seq → Event JSON
-	bActive   = []byte("active")      // id → "" for runs not yet terminal
-	bByApp    = []byte("by_app")      // app \0 id → env
-	bByAppEnv = []byte("by_app_env")  // app \0 env \0 id → ""
-	bRunLocks = []byte("run_locks")   // app \0 env → id of the active run
-	bHolds    = []byte("holds")       // app \0 env → Lock JSON (app may be "all")
-	bDeployed = []byte("deployed")    // app \0 env → Deployed JSON
-	bIdem     = []byte("idempotency") // key → expiry (unix nanoseconds)
+	bMeta      = []byte("meta")
+	bRuns      = []byte("runs")        // id → Run JSON
+	bEvents    = []byte("events")      // id ‖ seq → Event JSON
+	bActive    = []byte("active")      // id → "" for runs not yet terminal
+	bByApp     = []byte("by_app")      // app \0 id → env
+	bByAppEnv  = []byte("by_app_env")  // app \0 env \0 id → ""
+	bRunLocks  = []byte("run_locks")   // app \0 env → id of the active run
+	bHolds     = []byte("holds")       // app \0 env → Lock JSON (app may be "all")
+	bDeployed  = []byte("deployed")    // app \0 env → Deployed JSON
+	bIdem      = []byte("idempotency") // key → expiry (unix nanoseconds)
+	bSucceeded = []byte("succeeded")   // app \0 env \0 version → id of a deploy that succeeded
 
-	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem}
+	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem, bSucceeded}
 
 	kSchema = []byte("schema")
 )
@@ -121,12 +123,33 @@ func (s *Store) migrate(tx *bolt.Tx) error {
 		if n > SchemaVersion {
 			return fmt.Errorf("store: %s was written by a newer Shipmate (schema %d, this one knows %d)", s.path, n, SchemaVersion)
 		}
-		// Migrations from older schemas go here, in order.
+		// Migrations from older schemas, in order.
+		if n < 2 {
+			if err := indexSucceeded(tx); err != nil {
+				return fmt.Errorf("store: migrate %s to schema 2: %w", s.path, err)
+			}
+		}
 	}
 	if err := meta.Put(kSchema, u64(SchemaVersion)); err != nil {
 		return err
 	}
 	return repairIndexes(tx)
+}
+
+// indexSucceeded fills the index of succeeded versions from the runs
+// (schema 1 stores had none). It reads the whole history once.
+func indexSucceeded(tx *bolt.Tx) error {
+	idx := tx.Bucket(bSucceeded)
+	return tx.Bucket(bRuns).ForEach(func(k, v []byte) error {
+		var r runbook.Run
+		if err := decode(v, &r); err != nil {
+			return err
+		}
+		if r.Action == runbook.ActionDeploy && r.State == runbook.StateSucceeded {
+			return idx.Put(key(r.App, r.Env, r.Version), k)
+		}
+		return nil
+	})
 }
 
 // repairIndexes drops active entries and run locks that point at finished
