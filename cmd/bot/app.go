@@ -170,7 +170,8 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	late := &lateEngine{}
 	if dc := cfg.Chat.Discord; dc.Enabled() {
 		ad, err := discord.New(discord.Options{Config: dc, Engine: late, Runs: st, Deduper: st,
-			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, Log: log})
+			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name,
+			Log: log})
 		if err != nil {
 			_ = st.Close()
 			return nil, fmt.Errorf("discord: %w", err)

@@ -49,10 +49,14 @@ type Options struct {
 	Runs    Runs
 	Deduper Deduper
 	// Apps and Envs (names and aliases) become the commands' choices.
-	Apps  []string
-	Envs  []runbook.Environment
-	Clock func() time.Time
-	Log   zerolog.Logger
+	Apps []string
+	Envs []runbook.Environment
+	// AnnounceEnv is the environment whose runs are summarised in the
+	// configured announce channel (the bot passes the last one,
+	// production).
+	AnnounceEnv string
+	Clock       func() time.Time
+	Log         zerolog.Logger
 	// HTTPClient makes the REST calls (default: one with a 30 s timeout).
 	HTTPClient *http.Client
 	// MinEditInterval is the least time between two edits of one message
@@ -117,7 +121,8 @@ func New(opt Options) (*Adapter, error) {
 	// pacer), not by discordgo's sleep, which no ctx ends.
 	s.ShouldRetryOnRateLimit = false
 	s.Identify.Intents = discordgo.IntentsGuilds
-	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, opt.MinEditInterval)}
+	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, chatOptions{
+		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv})}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	}

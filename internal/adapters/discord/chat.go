@@ -31,6 +31,9 @@ const (
 	maxSyncRetryAfter = 10 * time.Second
 	// maxPendingLines bounds the output lines waiting for the thread.
 	maxPendingLines = 500
+	// slotIdleTTL is how long an idle message is remembered: its thread,
+	// what it shows. A message edited after that is edited all the same.
+	slotIdleTTL = 24 * time.Hour
 )
 
 // errChatClosed is returned by calls after Close.
@@ -41,21 +44,25 @@ var errChatClosed = errors.New("discord: chat closed")
 // of one message are coalesced (the latest content wins, at most one per
 // minInterval), 429s are waited out and other failures retried, so the last
 // content of every message gets there. New step output goes to a thread on
-// the message, or as replies to it when a thread cannot be started.
+// the message, or as replies to it when a thread cannot be started. Runs
+// in the announced environment also get a summary in the announce channel,
+// edited with them.
 type Chat struct {
-	s           *discordgo.Session
-	log         zerolog.Logger
-	minInterval time.Duration
+	s   *discordgo.Session
+	log zerolog.Logger
+	opt chatOptions
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	slots  map[slotKey]*slot
-	closed bool
-	idle   *sync.Cond // signalled when a worker stops
-	active int
+	mu        sync.Mutex
+	slots     map[slotKey]*slot
+	summaries map[uint64]slotKey // run id → its summary in the announce channel
+	swept     time.Time          // when idle slots were last dropped
+	closed    bool
+	idle      *sync.Cond // signalled when a worker stops
+	active    int
 }
 
 var (
@@ -69,6 +76,8 @@ type slotKey struct{ channel, id string }
 // worker serves a slot.
 type slot struct {
 	runID   uint64
+	summary bool // an announce summary: a short embed, no controls, no thread
+	touched time.Time
 	pending *runbook.Message
 	sent    string // the rendered content the message shows
 	lines   []string
@@ -84,18 +93,29 @@ type slot struct {
 	gone      bool
 }
 
-func newChat(s *discordgo.Session, log zerolog.Logger, minInterval time.Duration) *Chat {
-	if minInterval <= 0 {
-		minInterval = defaultMinInterval
+// chatOptions configure the chat.
+type chatOptions struct {
+	// minInterval is the least time between two edits of one message.
+	minInterval time.Duration
+	// announceChannel receives a summary of each run in announceEnv;
+	// empty: no announcements.
+	announceChannel, announceEnv string
+}
+
+func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
+	if opt.minInterval <= 0 {
+		opt.minInterval = defaultMinInterval
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Chat{s: s, log: log, minInterval: minInterval, ctx: ctx, cancel: cancel, slots: map[slotKey]*slot{}}
+	c := &Chat{s: s, log: log, opt: opt, ctx: ctx, cancel: cancel,
+		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}}
 	c.idle = sync.NewCond(&c.mu)
 	return c
 }
 
 // Post implements runbook.Chat: it posts m to channel and returns the
-// message id.
+// message id. A run in the announced environment also gets its summary in
+// the announce channel.
 func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (string, error) {
 	if c.isClosed() {
 		return "", errChatClosed
@@ -114,7 +134,6 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 		return "", fmt.Errorf("discord: post to %s: %w", channel, err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.slotFor(slotKey{channel, msg.ID})
 	s.runID = m.RunID
 	s.sent = key(r)
@@ -123,7 +142,51 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 	if len(s.lines) > 0 {
 		c.kick(s, slotKey{channel, msg.ID})
 	}
+	c.mu.Unlock()
+	if c.announces(channel, m) {
+		c.announce(ctx, m)
+	}
 	return msg.ID, nil
+}
+
+// announces reports whether m, posted to channel, is summarised in the
+// announce channel.
+func (c *Chat) announces(channel string, m runbook.Message) bool {
+	return c.opt.announceChannel != "" && c.opt.announceEnv != "" && channel != c.opt.announceChannel &&
+		m.RunID != 0 && m.Env == c.opt.announceEnv
+}
+
+// announce posts m's summary to the announce channel, or queues its edit
+// when the run has one already. A failure is logged: the run goes on.
+func (c *Chat) announce(ctx context.Context, m runbook.Message) {
+	c.mu.Lock()
+	if k, ok := c.summaries[m.RunID]; ok {
+		if s := c.slots[k]; s != nil {
+			s.pending = &m
+			c.kick(s, k)
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.mu.Unlock()
+	r := renderSummary(m)
+	var msg *discordgo.Message
+	err := syncRetry(ctx, func() error {
+		var err error
+		msg, err = c.s.ChannelMessageSendComplex(c.opt.announceChannel, &discordgo.MessageSend{
+			Embeds: r.Embeds, AllowedMentions: noMentions()}, discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
+		c.log.Warn().Err(err).Str("channel", c.opt.announceChannel).Uint64("run", m.RunID).Msg("discord: announce a run")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := slotKey{c.opt.announceChannel, msg.ID}
+	s := c.slotFor(k)
+	s.runID, s.summary, s.sent, s.lastSend = m.RunID, true, key(r), time.Now()
+	c.summaries[m.RunID] = k
 }
 
 // Update implements runbook.Chat: it queues m as the message's content and
@@ -135,6 +198,7 @@ func (c *Chat) Update(_ context.Context, channel, ref string, m runbook.Message)
 	if c.closed {
 		return errChatClosed
 	}
+	c.sweep()
 	k := slotKey{channel, ref}
 	s := c.slotFor(k)
 	if s.gone {
@@ -144,6 +208,12 @@ func (c *Chat) Update(_ context.Context, channel, ref string, m runbook.Message)
 	c.takeLog(s, m.NewLog)
 	s.pending = &m
 	c.kick(s, k)
+	if sk, ok := c.summaries[m.RunID]; ok && m.RunID != 0 {
+		if ss := c.slots[sk]; ss != nil && !ss.gone {
+			ss.pending = &m
+			c.kick(ss, sk)
+		}
+	}
 	return nil
 }
 
@@ -253,7 +323,26 @@ func (c *Chat) slotFor(k slotKey) *slot {
 		s = &slot{}
 		c.slots[k] = s
 	}
+	s.touched = time.Now()
 	return s
+}
+
+// sweep forgets messages idle for slotIdleTTL, at most once an hour.
+// Callers hold c.mu.
+func (c *Chat) sweep() {
+	now := time.Now()
+	if now.Sub(c.swept) < time.Hour {
+		return
+	}
+	c.swept = now
+	for k, s := range c.slots {
+		if !s.running && s.pending == nil && len(s.lines) == 0 && now.Sub(s.touched) > slotIdleTTL {
+			delete(c.slots, k)
+			if s.summary && c.summaries[s.runID] == k {
+				delete(c.summaries, s.runID)
+			}
+		}
+	}
 }
 
 // kick starts the slot's worker unless it runs. Callers hold c.mu.
@@ -281,7 +370,7 @@ func (c *Chat) work(k slotKey, s *slot) {
 		}
 		// Output lines need not wait for the next edit's turn.
 		hold := time.Until(s.notBefore)
-		editWait := max(hold, time.Until(s.lastSend.Add(c.minInterval)))
+		editWait := max(hold, time.Until(s.lastSend.Add(c.opt.minInterval)))
 		doEdit := s.pending != nil && editWait <= 0
 		if !doEdit && (len(s.lines) == 0 || hold > 0) {
 			wait := hold
@@ -300,8 +389,12 @@ func (c *Chat) work(k slotKey, s *slot) {
 			m := s.pending
 			s.pending = nil
 			sent := s.sent
+			summary := s.summary
 			c.mu.Unlock()
 			r := render(*m)
+			if summary {
+				r = renderSummary(*m)
+			}
 			if key(r) != sent {
 				err = c.edit(k, r)
 			}
@@ -383,7 +476,7 @@ func (c *Chat) postLines(k slotKey, runID uint64, lines []string, skipped int) e
 
 // takeLog queues output lines for the thread. Callers hold c.mu.
 func (c *Chat) takeLog(s *slot, lines []string) {
-	if len(lines) == 0 {
+	if len(lines) == 0 || s.summary {
 		return
 	}
 	s.lines = append(s.lines, lines...)

@@ -15,6 +15,10 @@ import (
 )
 
 func newTestChat(t *testing.T, f *fakeDiscord) *Chat {
+	return newTestChatWith(t, f, chatOptions{minInterval: 100 * time.Millisecond})
+}
+
+func newTestChatWith(t *testing.T, f *fakeDiscord, opt chatOptions) *Chat {
 	t.Helper()
 	s, err := discordgo.New("Bot test-token")
 	if err != nil {
@@ -22,7 +26,7 @@ func newTestChat(t *testing.T, f *fakeDiscord) *Chat {
 	}
 	s.Client = f.client()
 	s.ShouldRetryOnRateLimit = false
-	c := newChat(s, zerolog.Nop(), 100*time.Millisecond)
+	c := newChat(s, zerolog.Nop(), opt)
 	t.Cleanup(c.Close)
 	return c
 }
@@ -108,5 +112,71 @@ func TestChatOutputThreadAndFallback(t *testing.T) {
 				t.Fatalf("output posted: %s", got)
 			}
 		})
+	}
+}
+
+// A production run gets one summary in the announce channel, edited as the
+// run moves on; other environments' runs are not announced.
+func TestChatAnnounce(t *testing.T) {
+	const ann = "444444444444444444"
+	f := newFakeDiscord(t)
+	c := newTestChatWith(t, f, chatOptions{minInterval: 20 * time.Millisecond, announceChannel: ann, announceEnv: "production"})
+	ctx := context.Background()
+	staging := runbook.Message{RunID: 1, Env: "staging", Title: "#1 demo v1.2 → staging", Status: "Deploying", Tone: runbook.ToneProgress}
+	if _, err := c.Post(ctx, testChannel, staging); err != nil {
+		t.Fatal(err)
+	}
+	m := runbook.Message{RunID: 2, Env: "production", Title: "#2 demo v1.2 → production", Status: "Awaiting approval",
+		Tone: runbook.ToneWaiting, Fields: []runbook.Field{{Label: "Requested by", Value: "Ana"}},
+		Buttons: []runbook.Button{{Action: runbook.ButtonApprove, Label: "Approve"}}, NewLog: []string{"a line"}}
+	ref, err := c.Post(ctx, testChannel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := f.Exact("POST", "/channels/"+ann+"/messages")
+	if len(posts) != 1 {
+		t.Fatalf("announce channel got %d posts, want 1 (production only)", len(posts))
+	}
+	var sum struct {
+		Embeds []struct {
+			Title, Description string
+		}
+		Components []any
+	}
+	if err := json.Unmarshal(posts[0].Body, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Embeds) != 1 || sum.Embeds[0].Title != "⏳ #2 demo v1.2 → production" ||
+		sum.Embeds[0].Description != "**Awaiting approval** · requested by Ana" || len(sum.Components) != 0 {
+		t.Fatalf("summary = %s", posts[0].Body)
+	}
+
+	m.Status, m.Tone, m.State, m.Buttons, m.NewLog = "Succeeded", runbook.ToneSuccess, runbook.StateSucceeded, nil, nil
+	if err := c.Update(ctx, testChannel, ref, m); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, c)
+	edits := f.Calls("PATCH", "/channels/"+ann+"/messages/")
+	if len(edits) != 1 {
+		t.Fatalf("summary edited %d times, want 1", len(edits))
+	}
+	if err := json.Unmarshal(edits[0].Body, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Embeds[0].Title != "🚀 #2 demo v1.2 → production" || !strings.HasPrefix(sum.Embeds[0].Description, "**Succeeded**") {
+		t.Fatalf("edited summary = %s", edits[0].Body)
+	}
+	if n := len(f.Exact("POST", "/channels/"+ann+"/messages")); n != 1 {
+		t.Fatalf("announce channel got %d posts after the update, want still 1", n)
+	}
+	// The output line went to the run's thread only, not to the summary.
+	var to []string
+	for _, cl := range f.Calls("POST", "/channels/") {
+		if strings.Contains(string(cl.Body), "a line") {
+			to = append(to, cl.Path)
+		}
+	}
+	if len(to) != 1 || to[0] != "/channels/"+ref+"/messages" {
+		t.Fatalf("output posted to %v, want once to the thread of %s", to, ref)
 	}
 }

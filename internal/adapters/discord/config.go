@@ -24,8 +24,8 @@ type Config struct {
 	// APIURL sends REST calls to another host than discord.com (a proxy,
 	// a test server).
 	APIURL string `yaml:"api_url"`
-	// AnnounceChannel is reserved for production announcements; Shipmate
-	// does not post there yet.
+	// AnnounceChannel gets a summary of every production run, edited as
+	// the run moves on.
 	AnnounceChannel string `yaml:"announce_channel"`
 }
 

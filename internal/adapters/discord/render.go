@@ -92,6 +92,43 @@ func render(m runbook.Message) rendered {
 	return out
 }
 
+// renderSummary is a run's line in the announce channel: an embed with the
+// title, its state and who asked, e.g. "🚀 #12 demo v1.2 → production" /
+// "**Succeeded** · requested by Ana". No controls: people act on the run's
+// own message.
+func renderSummary(m runbook.Message) rendered {
+	mark := ""
+	switch m.Tone {
+	case runbook.ToneSuccess:
+		mark = "🚀 "
+	case runbook.ToneFailure:
+		mark = "❌ "
+	case runbook.ToneWaiting:
+		mark = "⏳ "
+	case runbook.ToneProgress:
+		mark = "🔄 "
+	}
+	desc := m.Status
+	if desc == "" {
+		desc = m.Text
+	}
+	if desc != "" {
+		desc = "**" + oneLine(desc) + "**"
+	}
+	for _, f := range m.Fields {
+		if f.Label == "Requested by" && f.Value != "" {
+			desc += " · requested by " + oneLine(f.Value)
+			break
+		}
+	}
+	e := &discordgo.MessageEmbed{Title: clip(mark+oneLine(m.Title), maxTitle), Color: toneColors[m.Tone],
+		Description: clip(desc, maxDescription)}
+	return rendered{Embeds: []*discordgo.MessageEmbed{e}, Components: []discordgo.MessageComponent{}}
+}
+
+// oneLine folds s onto one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // checklistText lists every item, ticked or not; automated ones with what
 // Shipmate found.
 func checklistText(items []runbook.Item) string {
