@@ -63,6 +63,8 @@ func (l *lateEngine) Act(ctx context.Context, u runbook.User, id uint64, a runbo
 	return l.e.Act(ctx, u, id, a, arg)
 }
 
+func (l *lateEngine) Message(r *runbook.Run) runbook.Message { return l.e.Message(r) }
+
 // unavailable stands in for an executor that could not be built: every
 // step fails with the reason.
 type unavailable struct{ err error }

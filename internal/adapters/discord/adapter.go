@@ -30,6 +30,9 @@ const Platform = "discord"
 type Engine interface {
 	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
 	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
+	// Message is what a run's message shows (for the question a button
+	// asks before acting).
+	Message(r *runbook.Run) runbook.Message
 }
 
 // Runs reads runs, to turn a checklist selection into ticks.
@@ -232,15 +235,10 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 		}
 		return ephemeral(a.command(ctx, ic)), nil
 	case discordgo.InteractionMessageComponent:
-		ack := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 		if !a.first(ctx, ic.ID) {
-			return ack, nil
+			return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
 		}
-		refusals := a.component(ctx, ic)
-		if len(refusals) == 0 {
-			return ack, nil
-		}
-		return ack, func(ctx context.Context) { a.followUp(ctx, ic, strings.Join(refusals, "\n")) }
+		return a.component(ctx, ic)
 	}
 	return ephemeral("Shipmate does not handle that kind of interaction."), nil
 }
@@ -282,28 +280,91 @@ func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) string
 	return rep.Text
 }
 
-// component carries out a button press or checklist selection and returns
-// the refusals to show its user.
-func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) []string {
+// component carries out a button press or checklist selection. On the
+// run's message the answer is a deferred update (the engine edits the
+// message), with refusals as an ephemeral follow-up. A button that asks
+// first (Reject, Stop, Roll back: "ask:<action>:<run>") is answered with
+// an ephemeral question whose buttons ("yes:<action>:<run>", "no:<run>")
+// then act, and replace the question with what came of it.
+func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*discordgo.InteractionResponse, func(context.Context)) {
 	data := ic.MessageComponentData()
-	action, idText, _ := strings.Cut(data.CustomID, ":")
+	mode, rest, _ := strings.Cut(data.CustomID, ":")
+	if mode != customAsk && mode != customYes && mode != customNo {
+		mode, rest = "", data.CustomID
+	}
+	action, idText, _ := strings.Cut(rest, ":")
+	if mode == customNo {
+		return updateEphemeral("Nothing done."), nil
+	}
 	id, err := strconv.ParseUint(idText, 10, 64)
 	if err != nil {
-		return []string{"This control does not name a run."}
+		return ephemeral("This control does not name a run."), nil
 	}
 	u := user(ic)
-	if action == customChecklist {
+	switch {
+	case mode == customAsk:
+		return a.ask(ctx, id, runbook.ButtonAction(action)), nil
+	case action == customChecklist:
 		err = a.checklist(ctx, u, id, data.Values, shownDefaults(ic.Message, data.CustomID))
-	} else {
+	default:
 		_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(action), "")
 	}
-	if err == nil {
-		return nil
-	}
-	if runbook.ErrorCode(err) == runbook.EInternal {
+	if err != nil && runbook.ErrorCode(err) == runbook.EInternal {
 		a.opt.Log.Error().Err(err).Str("action", action).Msg("discord: action failed")
 	}
-	return []string{runbook.ErrorMessage(err)}
+	if mode == customYes {
+		if err != nil {
+			return updateEphemeral(runbook.ErrorMessage(err)), nil
+		}
+		return updateEphemeral(fmt.Sprintf("Done: %s run #%d.", actionVerb(runbook.ButtonAction(action)), id)), nil
+	}
+	ack := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
+	if err == nil {
+		return ack, nil
+	}
+	return ack, func(ctx context.Context) { a.followUp(ctx, ic, runbook.ErrorMessage(err)) }
+}
+
+// ask answers a button that asks first with its question, only to its
+// user, and the buttons to go ahead or not. The question is the run's
+// current one: a button the run no longer offers is refused.
+func (a *Adapter) ask(ctx context.Context, id uint64, action runbook.ButtonAction) *discordgo.InteractionResponse {
+	r, err := a.opt.Runs.Run(ctx, id)
+	if errors.Is(err, runbook.ErrRunNotFound) {
+		return ephemeral(fmt.Sprintf("There is no run #%d.", id))
+	}
+	if err != nil {
+		a.opt.Log.Error().Err(err).Uint64("run", id).Msg("discord: read a run")
+		return ephemeral(runbook.ErrorMessage(err))
+	}
+	m := a.opt.Engine.Message(r)
+	for _, b := range m.Buttons {
+		if b.Action != action || b.Confirm == "" {
+			continue
+		}
+		idText := strconv.FormatUint(id, 10)
+		resp := ephemeral(b.Confirm)
+		resp.Data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.Button{Label: clip(b.Label, 80), Style: discordgo.DangerButton,
+				CustomID: customYes + ":" + string(action) + ":" + idText},
+			discordgo.Button{Label: "No", Style: discordgo.SecondaryButton, CustomID: customNo + ":" + idText},
+		}}}
+		return resp
+	}
+	return ephemeral(fmt.Sprintf("Run #%d no longer offers that: it is %s.", id, strings.ToLower(r.State.Label())))
+}
+
+// actionVerb names what an action did, for the answer to a confirmation.
+func actionVerb(a runbook.ButtonAction) string {
+	switch a {
+	case runbook.ButtonReject:
+		return "rejected"
+	case runbook.ButtonRollback:
+		return "rolling back"
+	case runbook.ButtonCancel:
+		return "stopping"
+	}
+	return string(a)
 }
 
 // checklist turns a select's values (every option selected after the
@@ -365,6 +426,18 @@ func (a *Adapter) followUp(ctx context.Context, ic *discordgo.Interaction, text 
 	})
 	if err != nil {
 		a.opt.Log.Warn().Err(err).Msg("discord: follow-up")
+	}
+}
+
+// updateEphemeral replaces the ephemeral message whose button was pressed
+// (a question) with text, and takes its buttons away.
+func updateEphemeral(text string) *discordgo.InteractionResponse {
+	return &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseUpdateMessage,
+		Data: &discordgo.InteractionResponseData{
+			Content: clip(text, maxContent), Components: []discordgo.MessageComponent{},
+			AllowedMentions: noMentions(),
+		},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,7 +190,7 @@ func TestStagingFlow(t *testing.T) {
 	if n := f.exec.deploys.Load(); n != 1 {
 		t.Fatalf("deploys: %d", n)
 	}
-	if _, buttons := f.components("M1"); len(buttons) != 0 && !strings.HasPrefix(buttons[0], "rollback:") {
+	if _, buttons := f.components("M1"); len(buttons) != 1 || buttons[0] != "ask:rollback:1" {
 		t.Fatalf("buttons after success: %v", buttons)
 	}
 	// The step output went into a thread on the message.
@@ -203,6 +204,95 @@ func TestStagingFlow(t *testing.T) {
 	}
 	if !strings.Contains(all.String(), "deploying demo 1.2.0") {
 		t.Fatalf("thread: %s", all.String())
+	}
+}
+
+// ephemeralMessage is the question Shipmate answered a click with, as
+// Discord sends it back with a click on one of its buttons.
+func ephemeralMessage(t *testing.T, out map[string]any) []byte {
+	t.Helper()
+	data, _ := out["data"].(map[string]any)
+	msg := map[string]any{"id": "E1", "channel_id": testChannel, "flags": 64,
+		"content": data["content"], "components": data["components"]}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// questionButtons returns the custom ids of an answer's buttons.
+func questionButtons(out map[string]any) []string {
+	var ids []string
+	data, _ := out["data"].(map[string]any)
+	rows, _ := data["components"].([]any)
+	for _, row := range rows {
+		cs, _ := row.(map[string]any)["components"].([]any)
+		for _, c := range cs {
+			id, _ := c.(map[string]any)["custom_id"].(string)
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Reject asks first, only its user sees the question; No leaves the run,
+// Reject (the question's button) rejects it and says so in place of the
+// question; the gone button is then refused.
+func TestRejectAsksFirst(t *testing.T) {
+	f := newFlow(t)
+	answer(t, f.postOK(f.deployRun(member("U1"), "demo", "1.3.0", "staging")), f.lastOut, 4)
+	f.waitFor("the message", func() bool { return f.discord.Message("M1") != nil })
+	if _, buttons := f.components("M1"); !slices.Contains(buttons, "ask:reject:1") || !slices.Contains(buttons, "approve:1") {
+		t.Fatalf("buttons %v, want approve:1 and ask:reject:1", buttons)
+	}
+	ask := func() map[string]any {
+		q := answer(t, f.postOK(f.click(member("U2"), "ask:reject:1", "M1")), f.lastOut, 4)
+		if q != "Reject demo 1.3.0 → staging?" {
+			t.Fatalf("question %q", q)
+		}
+		if diff := cmp.Diff([]string{"yes:reject:1", "no:1"}, questionButtons(f.lastOut)); diff != "" {
+			t.Fatalf("question's buttons (-want +got):\n%s", diff)
+		}
+		return f.lastOut
+	}
+	q := ask()
+	if st := f.run(1).State; st != "checklist" {
+		t.Fatalf("asking changed the run to %s", st)
+	}
+	out := f.lastOut
+	answer(t, f.postOK(f.interaction(3, member("U2"), map[string]any{"custom_id": "no:1", "component_type": 2}, ephemeralMessage(t, q))), f.lastOut, 7)
+	if c := f.lastOut["data"].(map[string]any)["content"]; c != "Nothing done." || len(questionButtons(f.lastOut)) != 0 {
+		t.Fatalf("No answered %v", f.lastOut)
+	}
+	if st := f.run(1).State; st != "checklist" {
+		t.Fatalf("No changed the run to %s", st)
+	}
+
+	// Someone who may not reject is told so in place of the question.
+	answer(t, f.postOK(f.interaction(3, member("U3"), map[string]any{"custom_id": "yes:reject:1", "component_type": 2}, ephemeralMessage(t, out))), f.lastOut, 7)
+	if c, _ := f.lastOut["data"].(map[string]any)["content"].(string); !strings.Contains(c, "tech-lead") {
+		t.Fatalf("refusal %q", c)
+	}
+	if st := f.run(1).State; st != "checklist" {
+		t.Fatalf("a refused reject changed the run to %s", st)
+	}
+
+	q = ask()
+	answer(t, f.postOK(f.interaction(3, member("U2"), map[string]any{"custom_id": "yes:reject:1", "component_type": 2}, ephemeralMessage(t, q))), f.lastOut, 7)
+	if c := f.lastOut["data"].(map[string]any)["content"]; c != "Done: rejected run #1." || len(questionButtons(f.lastOut)) != 0 {
+		t.Fatalf("Reject answered %v", f.lastOut)
+	}
+	if r := f.run(1); r.State != "rejected" {
+		t.Fatalf("run is %s, want rejected", r.State)
+	}
+	f.waitFor("the edit", func() bool { _, b := f.components("M1"); return len(b) == 0 })
+	c := answer(t, f.postOK(f.click(member("U2"), "ask:reject:1", "M1")), f.lastOut, 4)
+	if c != "Run #1 no longer offers that: it is rejected." {
+		t.Fatalf("stale ask answered %q", c)
+	}
+	if f.exec.deploys.Load() != 0 {
+		t.Fatal("a rejected run deployed")
 	}
 }
 

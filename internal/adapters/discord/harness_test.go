@@ -189,6 +189,8 @@ func (l *lateEngine) Act(ctx context.Context, u runbook.User, id uint64, a runbo
 	return l.e.Act(ctx, u, id, a, arg)
 }
 
+func (l *lateEngine) Message(r *runbook.Run) runbook.Message { return l.e.Message(r) }
+
 // flow is one adapter with its engine, store and fake Discord.
 type flow struct {
 	t       *testing.T

@@ -24,9 +24,15 @@ const (
 	maxContent     = 2000
 )
 
-// customChecklist prefixes the checklist select's custom_id:
-// "checklist:<runID>". Buttons are "<action>:<runID>".
-const customChecklist = "checklist"
+// Custom ids. The checklist select is "checklist:<runID>"; buttons are
+// "<action>:<runID>", or "ask:<action>:<runID>" when they ask first, whose
+// question has "yes:<action>:<runID>" and "no:<runID>".
+const (
+	customChecklist = "checklist"
+	customAsk       = "ask"
+	customYes       = "yes"
+	customNo        = "no"
+)
 
 // Embed colours by tone.
 var toneColors = map[runbook.Tone]int{
@@ -82,9 +88,11 @@ func render(m runbook.Message) rendered {
 		if id == 0 {
 			id = m.RunID
 		}
-		buttons = append(buttons, discordgo.Button{
-			Label: clip(b.Label, 80), Style: buttonStyle(b),
-			CustomID: string(b.Action) + ":" + strconv.FormatUint(id, 10)})
+		custom := string(b.Action) + ":" + strconv.FormatUint(id, 10)
+		if b.Confirm != "" {
+			custom = customAsk + ":" + custom
+		}
+		buttons = append(buttons, discordgo.Button{Label: clip(b.Label, 80), Style: buttonStyle(b), CustomID: custom})
 	}
 	if len(buttons) > 0 {
 		out.Components = append(out.Components, discordgo.ActionsRow{Components: buttons})
