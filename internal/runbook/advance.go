@@ -82,6 +82,9 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 	if errors.Is(err, errStop) {
 		return true, nil
 	}
+	if err == nil && r.Action == ActionRollback {
+		e.tellOriginal(ctx, r.RollbackOf, r)
+	}
 	return err == nil && (r.State == StateApproved || r.State == StateRollingBack), err
 }
 

@@ -542,8 +542,8 @@ func TestRollbackFromIncidentChannelIsNotedInDeploymentThread(t *testing.T) {
 		t.Fatalf("note went under %s, want the v2 deployment's message", note.ref)
 	}
 	contains(t, note.m.Text, "bob asked for rollback #3: demo in development back to v1: 500s on checkout")
-	if note.m.Related == nil || note.m.Related.Channel != "incident-42" {
-		t.Fatalf("note does not point at the rollback: %+v", note.m.Related)
+	if note.m.Related == nil || note.m.Related.Channel != "incident-42" || note.m.Related.MessageRef != rb3.Origin.MessageRef {
+		t.Fatalf("note points at %+v, want the rollback's message %+v", note.m.Related, rb3.Origin)
 	}
 }
 

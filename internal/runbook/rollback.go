@@ -67,7 +67,6 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 	if err := e.create(ctx, r, []Event{ev}); err != nil {
 		return Reply{}, err
 	}
-	e.tellOriginal(ctx, cur.RunID, r)
 	return Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}, nil
 }
 
@@ -156,7 +155,8 @@ func (e *Engine) activeRun(ctx context.Context, app, env string) (*Run, error) {
 
 // tellOriginal notes in the thread of the run that deployed what is being
 // rolled back that a rollback was asked for, with where: incident channels
-// are rarely the release channel.
+// are rarely the release channel. It is called once the rollback's own
+// message is posted, so that the note can link it.
 func (e *Engine) tellOriginal(ctx context.Context, originalID uint64, rb *Run) {
 	if originalID == 0 {
 		return
