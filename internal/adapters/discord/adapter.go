@@ -125,7 +125,8 @@ func New(opt Options) (*Adapter, error) {
 	s.ShouldRetryOnRateLimit = false
 	s.Identify.Intents = discordgo.IntentsGuilds
 	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, chatOptions{
-		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv})}
+		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv,
+		guildID: opt.Config.GuildID})}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	}

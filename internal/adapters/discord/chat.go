@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,8 @@ type chatOptions struct {
 	// announceChannel receives a summary of each run in announceEnv;
 	// empty: no announcements.
 	announceChannel, announceEnv string
+	// guildID, when known, makes links to messages.
+	guildID string
 }
 
 func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
@@ -223,9 +226,25 @@ func (c *Chat) Reply(ctx context.Context, channel, ref string, m runbook.Message
 	if c.isClosed() {
 		return errChatClosed
 	}
-	r := render(runbook.Message{Title: m.Title, Status: m.Status, Tone: m.Tone, Text: m.Text, Fields: m.Fields})
+	text := m.Text
+	if link := c.relatedLink(channel, m.Related); link != "" {
+		text = strings.TrimSpace(text + "\n" + link)
+	}
+	r := render(runbook.Message{Title: m.Title, Status: m.Status, Tone: m.Tone, Text: text, Fields: m.Fields})
 	send := &discordgo.MessageSend{Embeds: r.Embeds, AllowedMentions: noMentions()}
 	return syncRetry(ctx, func() error { return c.toThread(ctx, channel, ref, m.RunID, send) })
+}
+
+// relatedLink points at a Discord message in another channel: the channel,
+// and a link to the message when the guild is known.
+func (c *Chat) relatedLink(channel string, o *runbook.Origin) string {
+	if o == nil || o.Platform != Platform || o.Channel == "" || o.Channel == channel {
+		return ""
+	}
+	if c.opt.guildID != "" && o.MessageRef != "" {
+		return fmt.Sprintf("In <#%s>: https://discord.com/channels/%s/%s/%s", o.Channel, c.opt.guildID, o.Channel, o.MessageRef)
+	}
+	return "In <#" + o.Channel + ">"
 }
 
 // toThread sends msg into the thread of message ref, or as a reply to it.
