@@ -88,15 +88,17 @@ func TestExample(t *testing.T) {
 
 	wantRoles := map[string]runbook.Role{
 		"release-manager": {
-			Members: map[string][]string{"web": {"rita"}, "slack": {"U0RM"}},
-			Groups:  map[string][]string{"slack": {"S0RELEASE"}},
+			Members: map[string][]string{"web": {"rita"}, "slack": {"U0RM"}, "discord": {"100000000000000003"}},
+			Groups:  map[string][]string{"slack": {"S0RELEASE"}, "discord": {"876543210987654321"}},
 		},
 		"deployer": {
 			Members: map[string][]string{
 				"web":   {"alice", "bob", "rita", "dan", "ivan"},
 				"slack": {"U0DEV", "U0LEAD", "U0RM", "U0OPS", "U0INC"},
+				"discord": {"100000000000000001", "100000000000000002", "100000000000000003",
+					"100000000000000004", "100000000000000005"},
 			},
-			Groups: map[string][]string{},
+			Groups: map[string][]string{"discord": {"876543210987654320"}},
 		},
 	}
 	for name, want := range wantRoles {
