@@ -377,13 +377,20 @@ func TestCommandsGolden(t *testing.T) {
 	if len(puts) != 1 {
 		t.Fatalf("registrations: %d", len(puts))
 	}
+	golden(t, "commands.golden.json", puts[0].Body)
+}
+
+// golden compares JSON body, indented, with testdata/name (rewritten with
+// -update).
+func golden(t *testing.T, name string, body []byte) {
+	t.Helper()
 	var v any
-	if err := json.Unmarshal(puts[0].Body, &v); err != nil {
+	if err := json.Unmarshal(body, &v); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := json.MarshalIndent(v, "", "  ")
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "commands.golden.json")
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)

@@ -226,26 +226,51 @@ func testPolicy() *runbook.Policy {
 func newFlow(t *testing.T) *flow {
 	t.Helper()
 	f := &flow{t: t, discord: newFakeDiscord(t), exec: &countingExec{}}
+	f.start(setup{
+		config: Config{BotToken: "test-token", ApplicationID: testApp, GuildID: testGuild,
+			PublicKey: hex.EncodeToString(testKey().Public().(ed25519.PublicKey))},
+		policy: testPolicy(), execs: map[string]runbook.Executor{"demo": f.exec}, client: f.discord.client(), log: zerolog.Nop(),
+	})
+	return f
+}
+
+// setup is what a flow runs with.
+type setup struct {
+	config Config
+	policy *runbook.Policy
+	execs  map[string]runbook.Executor
+	clock  runbook.Clock  // the engine's; nil: the real one
+	client *http.Client   // nil: the adapter's own, to config.APIURL
+	log    zerolog.Logger // zero: none
+}
+
+// start opens a store and wires the adapter, engine and an HTTP server
+// serving the adapter's route as cmd/bot does; all is closed when the test
+// ends.
+func (f *flow) start(su setup) {
+	t := f.t
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.store = st
-	pol := testPolicy()
 	late := &lateEngine{}
+	announce := ""
+	if n := len(su.policy.Envs); n > 0 {
+		announce = su.policy.Envs[n-1].Name
+	}
 	a, err := New(Options{
-		Config: Config{BotToken: "test-token", ApplicationID: testApp, GuildID: testGuild,
-			PublicKey: hex.EncodeToString(testKey().Public().(ed25519.PublicKey))},
-		Engine: late, Runs: st, Deduper: st, Apps: pol.AppNames(), Envs: pol.Envs,
-		Log: zerolog.Nop(), HTTPClient: f.discord.client(), MinEditInterval: 50 * time.Millisecond,
+		Config: su.config, Engine: late, Runs: st, Deduper: st, Apps: su.policy.AppNames(), Envs: su.policy.Envs,
+		AnnounceEnv: announce, Log: su.log, HTTPClient: su.client, MinEditInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.adapter = a
 	f.engine = runbook.New(runbook.Config{
-		Store: st, Policy: pol, Executors: map[string]runbook.Executor{"demo": f.exec},
-		Chats: map[string]runbook.Chat{Platform: a.Chat()}, Log: zerolog.Nop(), OutputFlush: 20 * time.Millisecond,
+		Store: st, Policy: su.policy, Executors: su.execs, Clock: su.clock,
+		Chats: map[string]runbook.Chat{Platform: a.Chat()}, Log: su.log, OutputFlush: 20 * time.Millisecond,
 	})
 	late.e = f.engine
 	if err := f.engine.Resume(context.Background()); err != nil {
@@ -263,7 +288,6 @@ func newFlow(t *testing.T) *flow {
 		a.Close()
 		_ = st.Close()
 	})
-	return f
 }
 
 // post sends body signed at ts (zero: now) and returns the status and the
@@ -297,11 +321,17 @@ func member(id string, roles ...string) map[string]any {
 	return map[string]any{"user": map[string]any{"id": id, "username": strings.ToLower(id)}, "roles": roles}
 }
 
-// interaction builds an interaction of type typ with a fresh id.
+// interaction builds an interaction of type typ in testChannel with a
+// fresh id.
 func (f *flow) interaction(typ int, who map[string]any, data map[string]any, message []byte) []byte {
+	return f.interactionIn(testChannel, typ, who, data, message)
+}
+
+// interactionIn builds an interaction of type typ in channel.
+func (f *flow) interactionIn(channel string, typ int, who map[string]any, data map[string]any, message []byte) []byte {
 	id := "I" + strconv.FormatInt(f.nextID.Add(1), 10)
 	ic := map[string]any{"id": id, "application_id": testApp, "type": typ, "token": "tok-" + id,
-		"channel_id": testChannel, "guild_id": testGuild, "member": who, "version": 1, "data": data}
+		"channel_id": channel, "guild_id": testGuild, "member": who, "version": 1, "data": data}
 	if message != nil {
 		ic["message"] = json.RawMessage(message)
 	}
