@@ -23,6 +23,7 @@ type fixture struct {
 	store  string // path of the store file
 	listen string // the listen: value
 	window string // production's deployment window
+	chat   string // more of the chat block (indented two spaces), e.g. a discord block
 	starts int    // bots started, for their names
 }
 
@@ -97,9 +98,9 @@ func (f *fixture) configText() string {
 	return fmt.Sprintf(`listen: %s
 store: %s
 roles:
-  deployer:        {web: [alice, bob, rita]}
-  tech-lead:       {web: [alice]}
-  release-manager: {web: [rita]}
+  deployer:        {web: [alice, bob, rita], discord: ["100000000000000001"]}
+  tech-lead:       {web: [alice], discord: ["100000000000000002"]}
+  release-manager: {web: [rita], discord_roles: ["876543210987654321"]}
 checklist:
   merged: "Code merged to release branch"
   tests:  "All tests passing"
@@ -142,8 +143,8 @@ apps:
 chat:
   web:
     enabled: true
-`, q(f.listen), q(f.store), q(f.window),
-		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")))
+%s`, q(f.listen), q(f.store), q(f.window),
+		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")), f.chat)
 }
 
 // writeConfig writes config.yaml for the fixture's current settings.
