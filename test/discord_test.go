@@ -45,6 +45,7 @@ type discordAPI struct {
 	next     int
 	messages map[string][]byte // message id → its latest content
 	posted   map[string][]byte // message id → its first content
+	failPuts int               // answer this many registrations with 503
 }
 
 var apiPrefix = regexp.MustCompile(`^/api/v[0-9]+`)
@@ -67,6 +68,10 @@ func (d *discordAPI) serve(w http.ResponseWriter, r *http.Request) {
 	d.bodies[key] = body
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.Method == http.MethodPut && parts[0] == "applications" && d.failPuts > 0:
+		d.failPuts--
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"message":"upstream connect error","code":0}`)
 	case r.Method == http.MethodPut && parts[0] == "applications":
 		_, _ = w.Write(body)
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
@@ -307,5 +312,38 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 	}
 	if n := api.count("POST /webhooks/"); n != before+1 {
 		t.Errorf("%d follow-ups, want only the one refusal", n-before)
+	}
+}
+
+// Discord down when the bot starts: the console serves at once, /readyz
+// says Discord is not started, and the bot keeps trying until Discord
+// takes its commands.
+func TestBuiltBotWaitsOutDiscordDownAtStart(t *testing.T) {
+	api := newDiscordAPI(t)
+	api.failPuts = 5 // more than one Start's own retries
+	f := newFixture(t)
+	f.chat = discordBlock(api)
+	f.writeConfig()
+	b := f.start()
+
+	code, body, err := b.get("/readyz")
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "discord: not started") {
+		t.Fatalf("/readyz while Discord is down: %d %q %v", code, body, err)
+	}
+	if code, _, err := b.get("/api/timeline"); err != nil || code != http.StatusOK {
+		t.Fatalf("the console while Discord is down: %d %v", code, err)
+	}
+	eventually(t, 20*time.Second, "/readyz once Discord is back", func() (bool, string) {
+		code, body, err := b.get("/readyz")
+		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
+	})
+	if n := api.count("PUT /applications/"); n != 6 {
+		t.Errorf("%d registrations, want 6 (5 refused, then one taken)", n)
+	}
+	if !strings.Contains(b.log.String(), "retrying") {
+		t.Errorf("the log does not say the bot is retrying:\n%s", b.log.String())
+	}
+	if strings.Contains(b.log.String(), "test-token") {
+		t.Errorf("the bot token is in the log")
 	}
 }

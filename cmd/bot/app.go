@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,7 +50,17 @@ type Main struct {
 	onStop  []func() // run by Close (stops cluster informers)
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
+	// starting tracks the chat adapters still connecting; stopStarting
+	// ends their retries.
+	starting     sync.WaitGroup
+	stopStarting context.CancelFunc
 }
+
+// Backoff of a chat adapter that cannot connect at start.
+var (
+	chatRetryFirst = 2 * time.Second
+	chatRetryMax   = 2 * time.Minute
+)
 
 // lateEngine hands an adapter built before the engine the engine's
 // commands once it exists.
@@ -280,21 +291,22 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.engine.Resume(ctx); err != nil {
 		return err
 	}
-	if m.slack != nil {
-		// Slack being unreachable must not take the console down with it:
-		// /readyz says so, and the log.
-		if err := m.slack.Start(ctx); err != nil {
-			m.log.Error().Err(err).Msg("slack: cannot connect; Slack commands will not work until Shipmate restarts")
-		}
-	}
-	if m.discord != nil {
-		if err := m.discord.Start(ctx); err != nil {
-			m.log.Error().Err(err).Msg("discord: cannot register commands or connect; Discord will not work until Shipmate restarts")
-		}
-	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.srv.Serve(m.ln) }()
 	m.log.Info().Str("addr", m.ln.Addr().String()).Str("store", m.store.Path()).Msg("listening")
+	// Chat services connect once the server listens (Discord checks an
+	// interactions endpoint by calling it), each on its own, retried until
+	// it works: one being down must keep neither the console nor the
+	// other chat down, nor stay off until a restart. /readyz says which
+	// is not connected yet.
+	sctx, stopStarting := context.WithCancel(ctx)
+	m.stopStarting = stopStarting
+	if m.slack != nil {
+		m.startChat(sctx, "slack", m.slack.Start)
+	}
+	if m.discord != nil {
+		m.startChat(sctx, "discord", m.discord.Start)
+	}
 
 	t := time.NewTicker(m.tick)
 	defer t.Stop()
@@ -312,6 +324,8 @@ loop:
 		}
 	}
 
+	m.stopStarting()
+	m.starting.Wait()
 	m.engine.Drain()
 	m.log.Info().Msg("waiting for running steps to finish")
 	if err := m.engine.Wait(context.Background()); err != nil {
@@ -331,9 +345,36 @@ loop:
 	return nil
 }
 
+// startChat runs start in the background until it succeeds or ctx ends,
+// waiting longer after each failure.
+func (m *Main) startChat(ctx context.Context, name string, start func(context.Context) error) {
+	m.starting.Add(1)
+	go func() {
+		defer m.starting.Done()
+		wait := chatRetryFirst
+		for {
+			err := start(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			m.log.Error().Err(err).Str("chat", name).Dur("retry_in", wait).Msg("chat: cannot connect; retrying")
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+			wait = min(2*wait, chatRetryMax)
+		}
+	}()
+}
+
 // Close releases everything; work still running is cut off unrecorded and
 // resumes (or ends as interrupted) at the next start.
 func (m *Main) Close() {
+	if m.stopStarting != nil {
+		m.stopStarting()
+	}
+	m.starting.Wait()
 	_ = m.srv.Close()
 	m.engine.Close()
 	if m.slack != nil {
