@@ -331,12 +331,16 @@ func (e *Engine) rollback(ctx context.Context, r *Run) (bool, error) {
 
 // reattach handles a run found mid-step at start-up.
 func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
+	var unknown error
 	if ra, ok := e.executors[r.App].(Reattacher); ok {
 		during := r.State
 		stepErr, tail := e.runStep(ctx, r, "reattach", func(ctx context.Context, p Progress) error {
 			return ra.Reattach(ctx, e.stepJob(ctx, r), p)
 		})
-		return e.afterStep(ctx, r.ID, during, stepErr, tail)
+		if !errors.Is(stepErr, ErrOutcomeUnknown) || ctx.Err() != nil {
+			return e.afterStep(ctx, r.ID, during, stepErr, tail)
+		}
+		unknown = stepErr
 	}
 	_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 		if r.State != StateDeploying && r.State != StateRollingBack {
@@ -346,9 +350,12 @@ func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
 		if j := job(r); j.Action == ActionRollback {
 			what = "rolling back to " + j.Version
 		}
+		note := fmt.Sprintf("Shipmate stopped while %s; the step's outcome is unknown", what)
+		if unknown != nil {
+			note = fmt.Sprintf("Shipmate stopped while %s: %v", what, unknown)
+		}
 		return []Event{e.move(r, StateInterrupted, nil, fmt.Sprintf(
-			"Shipmate stopped while %s; the step's outcome is unknown. Check %s in %s, then deploy again or roll back",
-			what, r.App, r.Env))}, nil
+			"%s. Check %s in %s, then deploy again or roll back", note, r.App, r.Env))}, nil
 	})
 	if errors.Is(err, errStop) {
 		err = nil

@@ -220,6 +220,14 @@ func (x reattachingExec) Reattach(ctx context.Context, j runbook.Job, p runbook.
 	return nil
 }
 
+// lostExec finds, after a restart, that its step ended with no result.
+type lostExec struct{ *fakeExec }
+
+func (x lostExec) Reattach(ctx context.Context, j runbook.Job, p runbook.Progress) error {
+	x.reattaches.Add(1)
+	return fmt.Errorf("the deploy command (pid 42) ended while Shipmate was down and left no exit status: %w", runbook.ErrOutcomeUnknown)
+}
+
 func mustWindow(t *testing.T, s string) runbook.Window {
 	t.Helper()
 	w, err := runbook.ParseWindow(s)

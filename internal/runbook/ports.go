@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -134,6 +135,12 @@ type HealthChecker interface {
 type Reattacher interface {
 	Reattach(ctx context.Context, j Job, p Progress) error
 }
+
+// ErrOutcomeUnknown is wrapped by a Reattacher's error when it cannot tell
+// how the step ended (it stopped while the bot was down and left no
+// result): the run ends as interrupted, for a human to check, rather than
+// failed, which could roll back a step that worked.
+var ErrOutcomeUnknown = errors.New("the step's outcome is unknown")
 
 // Inspector is implemented by executors that can read what actually runs
 // in an environment, so /deploy whereis can flag drift: the environment

@@ -155,6 +155,39 @@ func TestResumeDeployingReattaches(t *testing.T) {
 	}
 }
 
+// A step that ended with no result while the bot was down ends as
+// interrupted, with the executor's finding: not failed, which would roll
+// back a deploy that may have worked.
+func TestResumeReattachOutcomeUnknownEndsInterrupted(t *testing.T) {
+	fx := &fakeExec{entered: make(chan string, 8)}
+	h := newHarness(t, lostExec{fx}, fx)
+	h.deployTo("v1", "development")
+	fx.mu.Lock()
+	fx.block = map[string]chan struct{}{"deploy": make(chan struct{})}
+	fx.mu.Unlock()
+	rep, err := h.do("bob", "/deploy demo v2 dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range fx.entered {
+		if s == "deploy" && fx.deploys.Load() == 2 {
+			break
+		}
+	}
+	h.restart()
+	h.settle()
+	h.wantState(rep.RunID, rb.StateInterrupted)
+	r := h.run(rep.RunID)
+	contains(t, r.Note, "Shipmate stopped while deploying v2: the deploy command (pid 42) ended while Shipmate was down and left no exit status")
+	contains(t, r.Note, "Check demo in development, then deploy again or roll back")
+	if fx.rollbacks.Load() != 0 || fx.reattaches.Load() != 1 {
+		t.Fatalf("rollbacks = %d, reattaches = %d; want no rollback after one re-attach", fx.rollbacks.Load(), fx.reattaches.Load())
+	}
+	if h.locksHeld() != 0 {
+		t.Fatal("an interrupted run still holds its lock")
+	}
+}
+
 func TestResumeVerifyingRunsVerificationAgain(t *testing.T) {
 	fx := blockingExec("verify")
 	h := newHarness(t, verifyingExec{fx}, fx)
