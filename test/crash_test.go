@@ -13,8 +13,8 @@ import (
 )
 
 // TestKill9MidDeployResumesAsInterrupted kills the bot while a deploy step
-// runs. The exec executor cannot re-attach to the step, so after the
-// restart the run must end as interrupted (never run a second time) and
+// runs, and the step with it. After the restart the step's outcome is
+// unknown: the run must end as interrupted (never run a second time) and
 // release its lock.
 func TestKill9MidDeployResumesAsInterrupted(t *testing.T) {
 	t.Parallel()
@@ -35,12 +35,14 @@ echo "deployed $SHIPMATE_VERSION"
 	b.waitState(id, "deploying")
 	b.kill()
 
-	// The step outlives the bot in its own process group.
+	// The step outlives the bot in its own process group; here it dies
+	// too, as on a machine's reboot.
 	pid := readPid(t, filepath.Join(f.dir, "deploy.pid"))
-	if err := syscall.Kill(-pid, 0); err != nil {
-		t.Errorf("the deploy script (pid %d) should still run after the bot was killed: %v", pid, err)
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatalf("the deploy script (pid %d) should still run after the bot was killed: %v", pid, err)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 
 	b = f.start()
 	rec := b.waitState(id, "interrupted")
@@ -73,6 +75,61 @@ echo "deployed $SHIPMATE_VERSION"
 	}
 	// Now bot export reads the file itself.
 	checkExport(t, f, id, "after the bot stopped")
+}
+
+// TestKill9MidDeployReattaches kills the bot while a deploy step runs and
+// the step goes on without it. The restarted bot follows the same process
+// to its end: the run succeeds with the step run once, and the output
+// printed before, while and after the bot was down is in its trail.
+func TestKill9MidDeployReattaches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	gate := filepath.Join(f.dir, "gate")
+	f.script("deploy.sh", `d=$(dirname "$0")
+echo $$ >> "$d/pids"
+echo "started $SHIPMATE_RUN_ID $SHIPMATE_VERSION" >> "$d/starts.log"
+echo "migrating the database"
+while [ ! -e "$d/gate" ]; do sleep 0.05; done
+echo "switched traffic to $SHIPMATE_VERSION"
+`)
+	b := f.start()
+	id := b.request("bob", "/deploy demo v1 dev")
+	f.waitLine("starts.log", fmt.Sprintf("started %d v1", id))
+	b.waitState(id, "deploying")
+	b.kill()
+
+	b = f.start()
+	eventually(t, stateTimeout, "the restarted bot to re-attach to the step", func() (bool, string) {
+		rec := b.record(id)
+		for _, ev := range rec.Events {
+			if ev.Type == "output" && strings.Contains(ev.Detail, "re-attached to the deploy command") {
+				return rec.Run.State == "deploying", rec.Run.State
+			}
+		}
+		return false, rec.Run.State + ": " + rec.Run.Note
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := b.waitState(id, "succeeded")
+	if n := f.startsOf(id); n != 1 {
+		t.Errorf("deploy of run #%d started %d times, want once", id, n)
+	}
+	var out []string
+	for _, ev := range rec.Events {
+		if ev.Type == "output" {
+			out = append(out, ev.Detail)
+		}
+	}
+	all := strings.Join(out, "\n")
+	for _, want := range []string{"migrating the database", "re-attached to the deploy command", "switched traffic to v1"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("run #%d's output has no %q:\n%s", id, want, all)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(f.dir, "data", "steps")); len(entries) != 0 {
+		t.Errorf("step folders left behind: %v", entries)
+	}
 }
 
 // checkExport runs bot export for the interrupted run id and checks its

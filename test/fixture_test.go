@@ -216,8 +216,10 @@ func (f *fixture) killScripts() {
 		if err != nil || !bytes.Contains(cmdline, []byte(f.dir)) {
 			continue
 		}
-		// The executor starts each script as the leader of its own group.
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		// The executor starts each step in a process group of its own.
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -110,7 +111,11 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 			}
 			executors[name] = x
 		case "exec":
-			x, err := exec.New(*app.Exec)
+			xc := *app.Exec
+			// Running commands keep their output and status next to the
+			// store, so that a restarted bot follows them to their end.
+			xc.StateDir = filepath.Join(filepath.Dir(cfg.Store), "steps")
+			x, err := exec.New(xc)
 			if err != nil {
 				return nil, fmt.Errorf("apps.%s.exec: %w", name, err)
 			}

@@ -24,4 +24,9 @@ type Config struct {
 	// Grace is how long a timed-out or cancelled command's processes get
 	// between SIGTERM and SIGKILL, to clean up after themselves (default 5s).
 	Grace time.Duration `yaml:"grace"`
+	// StateDir is where running deploy and rollback commands keep their
+	// output and exit status, so that a restarted bot can follow them to
+	// their end. Set by the bot (next to its store); empty: a command
+	// running when the bot stops is left, and its run ends as interrupted.
+	StateDir string `yaml:"-"`
 }

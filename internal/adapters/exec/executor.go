@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,8 +23,10 @@ const DefaultTimeout = 5 * time.Minute
 const DefaultGrace = 5 * time.Second
 
 // Executor runs an app's deployment steps as local commands. It implements
-// runbook.Executor, runbook.Resolver, runbook.Verifier and
-// runbook.HealthChecker, and is safe for concurrent use.
+// runbook.Executor, runbook.Resolver, runbook.Verifier,
+// runbook.HealthChecker and, with a Config.StateDir, runbook.Reattacher
+// (deploy and rollback commands outlive a bot that stops and are followed
+// to their end by the next), and is safe for concurrent use.
 //
 // Chat input never becomes part of a command line: the argv comes from the
 // configuration, and the job reaches the process only through SHIPMATE_*
@@ -42,6 +45,7 @@ var (
 	_ runbook.Resolver      = (*Executor)(nil)
 	_ runbook.Verifier      = (*Executor)(nil)
 	_ runbook.HealthChecker = (*Executor)(nil)
+	_ runbook.Reattacher    = (*Executor)(nil)
 )
 
 // New checks cfg, fills in its defaults and returns an Executor for it.
@@ -75,6 +79,15 @@ func New(cfg Config) (*Executor, error) {
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = DefaultGrace
+	}
+	if cfg.StateDir != "" {
+		// Commands run in cfg.Dir: their step folders must not depend on
+		// it.
+		abs, err := filepath.Abs(cfg.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("exec: state folder: %w", err)
+		}
+		cfg.StateDir = abs
 	}
 	// Copies, so that the caller changing its slices cannot change what runs.
 	cfg.Deploy = slices.Clone(cfg.Deploy)
@@ -145,6 +158,9 @@ func (e *Executor) run(ctx context.Context, action string, argv []string, j runb
 	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("%s cancelled: %w", action, err)
+	}
+	if e.attachable(action, j) {
+		return "", e.runAttachable(ctx, action, argv, env, j, p)
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
