@@ -8,7 +8,7 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bot ./cmd/bot
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/shipmate --create-home shipmate
 COPY --from=build /out/bot /usr/local/bin/bot
@@ -22,5 +22,6 @@ EXPOSE 8080
 # A local web console must listen on loopback: in a container, put the
 # console behind an authenticating proxy and set chat.web.user_header, or
 # mount your own configuration with Slack or Discord.
-ENTRYPOINT ["/usr/local/bin/bot"]
+# tini reaps what deploy scripts leave running in the background.
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/bot"]
 CMD ["--config", "/etc/shipmate/shipmate.yaml"]
