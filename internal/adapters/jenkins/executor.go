@@ -82,14 +82,15 @@ func (x *Executor) Rollback(ctx context.Context, j runbook.Job, p runbook.Progre
 // Reattach implements runbook.Reattacher: it follows the build whose
 // number the step saved (j.Handle) to its result, showing the end of the
 // console so far and then what follows. It never triggers the job: a step
-// with no build number fails. Timeout counts from the re-attach.
+// with no build number has an unknown outcome (the run ends as
+// interrupted). Timeout counts from the re-attach.
 func (x *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progress) error {
 	s := x.newStep(ctx, j, p)
 	defer s.cancel()
 	h := strings.TrimSpace(j.Handle)
 	if h == "" {
-		return fmt.Errorf("Shipmate stopped before Jenkins gave the build a number; check the job's queue and builds (%s) to see whether %s ran, then deploy again or roll back",
-			x.jobURL(), x.cfg.Job)
+		return fmt.Errorf("Shipmate stopped before Jenkins gave the build a number; check the job's queue and builds (%s) to see whether %s ran (%w)",
+			x.jobURL(), x.cfg.Job, runbook.ErrOutcomeUnknown)
 	}
 	n, err := strconv.ParseInt(h, 10, 64)
 	if err != nil || n <= 0 {

@@ -398,6 +398,9 @@ func TestReattachWithoutHandle(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Reattach error = %v; want it to start with %q", err, want)
 	}
+	if !errors.Is(err, runbook.ErrOutcomeUnknown) {
+		t.Errorf("Reattach error = %v; want the outcome unknown, for the run to end as interrupted", err)
+	}
 	if n := len(e.f.requestLog()); n != 0 {
 		t.Errorf("Reattach made %d requests; want none", n)
 	}
