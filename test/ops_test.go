@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHealthReadinessAndMetrics checks what an operator's probes and
@@ -37,5 +38,26 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// Behind an authenticating proxy the console shows nothing to a request
+// without the user header, and bot export, asking the running bot, signs
+// in by itself.
+func TestConsoleBehindProxyReadsNeedTheHeader(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.chat = "    user_header: X-Forwarded-User\n"
+	f.writeConfig()
+	b := f.start()
+
+	for _, path := range []string{"/api/timeline", "/api/runs/1"} {
+		if code, body, err := b.get(path); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the header = %d %q (%v), want 401", path, code, body, err)
+		}
+	}
+	res := runOnce(t, f.dir, 10*time.Second, "export", "--config", f.config, "1")
+	if res.code == 0 || !strings.Contains(res.stderr, "there is no run #1") {
+		t.Errorf("bot export 1 = exit %d, stderr %q; want the bot's answer that there is no run #1", res.code, res.stderr)
 	}
 }

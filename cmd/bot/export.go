@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 		if b, err := os.ReadFile(addrFile(cfg.Store)); err == nil {
 			addr = strings.TrimSpace(string(b))
 		}
-		if rec, err = exportHTTP(addr, id); err != nil {
+		if rec, err = exportHTTP(addr, cfg.Chat.Web.UserHeader, id); err != nil {
 			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
 		}
 	default:
@@ -54,9 +55,23 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 	return enc.Encode(rec)
 }
 
-func exportHTTP(listen string, id uint64) (*runbook.Record, error) {
+// exportHTTP asks the bot at listen for run id's record. Behind a proxy the
+// console reads only for a signed-in user: export, run on the bot's own
+// machine with its configuration, signs in as "export:<login>" directly.
+func exportHTTP(listen, userHeader string, id uint64) (*runbook.Record, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://%s/api/runs/%d", listen, id))
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/api/runs/%d", listen, id), nil)
+	if err != nil {
+		return nil, err
+	}
+	if userHeader != "" {
+		who := "export"
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			who += ":" + u.Username
+		}
+		req.Header.Set(userHeader, who)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -91,9 +91,9 @@ func New(eng Engine, runs Runs, chat *Chat, opt Options) *Handler {
 	sub, _ := fs.Sub(static, "static")
 	h.mux.Handle("GET /", http.FileServerFS(sub))
 	h.mux.HandleFunc("GET /api/whoami", h.whoami)
-	h.mux.HandleFunc("GET /api/timeline", h.timeline)
-	h.mux.HandleFunc("GET /api/runs/{id}", h.record)
-	h.mux.HandleFunc("GET /api/stream", h.stream)
+	h.mux.HandleFunc("GET /api/timeline", h.signedIn(h.timeline))
+	h.mux.HandleFunc("GET /api/runs/{id}", h.signedIn(h.record))
+	h.mux.HandleFunc("GET /api/stream", h.signedIn(h.stream))
 	h.mux.HandleFunc("POST /api/command", h.command)
 	h.mux.HandleFunc("POST /api/runs/{id}/action", h.action)
 	return h
@@ -123,6 +123,22 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 		return runbook.User{}, fmt.Errorf("pick who you are: %q is not a console user", picked)
 	}
 	return runbook.User{Platform: Platform, ID: picked, Name: picked}, nil
+}
+
+// signedIn lets a read through only with the proxy's user header, when
+// the console has one: a proxy route that forgot authentication must not
+// show the runs, their trails and output to anyone. A local console
+// (loopback only) reads freely.
+func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.opt.UserHeader != "" {
+			if _, err := h.user(r, ""); err != nil {
+				refuse(w, http.StatusUnauthorized, err.Error())
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 // sameOrigin protects state-changing requests against cross-site use: they

@@ -696,6 +696,16 @@ func TestProxyHeaderIsTheOnlyIdentity(t *testing.T) {
 	if resp, data := c.do(t, http.MethodGet, "/api/whoami", nil, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("whoami without the header = %d %s, want 401", resp.StatusCode, data)
 	}
+	// Nor does anything else of the console answer without it.
+	for _, path := range []string{"/api/timeline", "/api/runs/1", "/api/stream"} {
+		resp, data := c.do(t, http.MethodGet, path, nil, "")
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(data), "X-Forwarded-User header is missing") {
+			t.Errorf("GET %s without the header = %d %s, want 401", path, resp.StatusCode, data)
+		}
+	}
+	if resp, data := c.do(t, http.MethodGet, "/api/timeline", http.Header{"X-Forwarded-User": {"alice"}}, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/timeline with the header = %d %s, want 200", resp.StatusCode, data)
+	}
 
 	// Without the header nobody is signed in, whatever the body says.
 	code, rep := c.post(t, "/api/command", jsonHeader(), map[string]string{"user": "bob", "text": "/deploy demo v1 dev"})
@@ -716,7 +726,10 @@ func TestProxyHeaderIsTheOnlyIdentity(t *testing.T) {
 		t.Fatalf("alice's deploy: %d %+v", code, rep)
 	}
 	var rec runbook.Record
-	c.getJSON(t, "/api/runs/1", &rec)
+	resp, data = c.do(t, http.MethodGet, "/api/runs/1", http.Header{"X-Forwarded-User": {"alice"}}, "")
+	if err := json.Unmarshal(data, &rec); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET /api/runs/1: %d %s", resp.StatusCode, data)
+	}
 	if want := (runbook.User{Platform: web.Platform, ID: "alice", Name: "alice"}); !rec.Run.Requester.Same(want) || rec.Run.Requester.Name != want.Name {
 		t.Errorf("requester = %+v, want %+v", rec.Run.Requester, want)
 	}
