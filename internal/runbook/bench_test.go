@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/clocktest"
 	rb "shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
@@ -33,7 +34,7 @@ func benchEngine(b *testing.B, n int) (*rb.Engine, *store.Store) {
 		xs[name] = fx
 	}
 	e := rb.New(rb.Config{Store: st, Policy: p, Executors: xs, Chats: map[string]rb.Chat{"web": &fakeChat{}},
-		Clock: &fakeClock{t: monday10}, Log: zerolog.Nop()})
+		Clock: clocktest.New(monday10), Log: zerolog.Nop()})
 	b.Cleanup(func() { e.Close(); st.Close() })
 	return e, st
 }

@@ -13,25 +13,13 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/clocktest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
 // monday10 is inside the production window (Mon-Thu 09:00-16:00 UTC).
 var monday10 = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // fakeChat records what the engine posts and updates, as a chat would show it.
 type fakeChat struct {
@@ -278,7 +266,7 @@ type harness struct {
 	policy *runbook.Policy
 	st     *store.Store
 	eng    *runbook.Engine
-	clock  *fakeClock
+	clock  *clocktest.Clock
 	chat   *fakeChat
 	x      runbook.Executor
 	fx     *fakeExec
@@ -294,7 +282,7 @@ func newHarness(t *testing.T, x runbook.Executor, fx *fakeExec) *harness {
 func newHarnessWith(t *testing.T, x runbook.Executor, fx *fakeExec, adjust func(*runbook.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "shipmate.db"), policy: examplePolicy(t),
-		clock: &fakeClock{t: monday10}, chat: &fakeChat{}, x: x, fx: fx, adjust: adjust}
+		clock: clocktest.New(monday10), chat: &fakeChat{}, x: x, fx: fx, adjust: adjust}
 	h.start()
 	t.Cleanup(func() { h.stop() })
 	return h

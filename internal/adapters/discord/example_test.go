@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/clocktest"
 	"shipmate/internal/runbook"
 )
 
@@ -58,24 +59,6 @@ func person(id string, roles ...string) map[string]any {
 	m := member(id, roles...)
 	m["user"].(map[string]any)["username"] = exNames[id]
 	return m
-}
-
-// exClock is the engine's clock; tests move it.
-type exClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *exClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *exClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 // stepExec stands in for the demo app's commands: each step prints two
@@ -140,7 +123,7 @@ func (x *stepExec) count(action, env, version string) int {
 type exFlow struct {
 	*flow
 	policy *runbook.Policy
-	clock  *exClock
+	clock  *clocktest.Clock
 	steps  *stepExec
 	logs   *bytes.Buffer
 }
@@ -172,7 +155,7 @@ func newExample(t *testing.T, announce string) *exFlow {
 		t.Fatalf("the example configuration did not take the Discord settings: %+v", dc)
 	}
 	x := &exFlow{flow: &flow{t: t, discord: fake, exec: &countingExec{}}, policy: pol,
-		clock: &exClock{t: exMonday}, steps: newStepExec(), logs: &bytes.Buffer{}}
+		clock: clocktest.New(exMonday), steps: newStepExec(), logs: &bytes.Buffer{}}
 	var logMu sync.Mutex
 	log := zerolog.New(zerolog.SyncWriter(&lockedWriter{mu: &logMu, w: x.logs}))
 	t.Cleanup(func() {
@@ -322,7 +305,7 @@ func (x *exFlow) deployProduction(version string) *runbook.Run {
 // lets the engine notice.
 func (x *exFlow) endMonitoring() {
 	x.t.Helper()
-	x.clock.Set(x.clock.Now().Add(31 * time.Minute))
+	x.clock.Add(31 * time.Minute)
 	if err := x.engine.Tick(context.Background()); err != nil {
 		x.t.Fatal(err)
 	}

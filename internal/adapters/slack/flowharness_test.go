@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"shipmate/internal/clocktest"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
@@ -56,30 +57,6 @@ const (
 var flowUsers = map[string]string{
 	"U0DEV": "dana.dev", "U0LEAD": "lea.lead", "U0RM": "rita.rm", "U0RMB": "rob.rm",
 	"U0OPS": "otto.ops", "U0INC": "ivan.inc", "U0NOBODY": "nora.nobody",
-}
-
-// flowClock is the engine's and the adapter's clock; tests move it.
-type flowClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *flowClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *flowClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *flowClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // flowExec stands in for the demo app's exec executor: each step prints
@@ -170,7 +147,7 @@ type flow struct {
 	t       *testing.T
 	fake    *fakeSlack
 	cfg     *config.Config
-	clock   *flowClock
+	clock   *clocktest.Clock
 	exec    *flowExec
 	store   *store.Store
 	engine  *runbook.Engine
@@ -221,7 +198,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 		t.Fatalf("the example configuration did not take the Slack settings: %+v", sc)
 	}
 
-	f := &flow{t: t, fake: fake, cfg: cfg, clock: &flowClock{t: flowMonday}, exec: newFlowExec(),
+	f := &flow{t: t, fake: fake, cfg: cfg, clock: clocktest.New(flowMonday), exec: newFlowExec(),
 		logs: &chatTestLog{}, socket: opt.socket, seq: new(atomic.Int64)}
 	log := zerolog.New(f.logs).Level(zerolog.DebugLevel)
 	apiOpts := []slack.Option{slack.OptionAPIURL(sc.APIURL)}

@@ -8,35 +8,19 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"shipmate/internal/clocktest"
 )
-
-// dirTestClock is a clock the test moves.
-type dirTestClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *dirTestClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *dirTestClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // dirTestNew returns a fake Slack and a Directory of it (ttl 1 minute)
 // with a clock the test moves.
-func dirTestNew(t *testing.T) (*fakeSlack, *Directory, *chatTestLog, *dirTestClock) {
+func dirTestNew(t *testing.T) (*fakeSlack, *Directory, *chatTestLog, *clocktest.Clock) {
 	t.Helper()
 	f := newFakeSlack(t)
 	logs := &chatTestLog{}
 	d := NewDirectory(f.Client(), time.Minute, zerolog.New(logs))
-	clock := &dirTestClock{t: time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)}
-	d.now = clock.now
+	clock := clocktest.New(time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC))
+	d.now = clock.Now
 	return f, d, logs, clock
 }
 
@@ -59,7 +43,7 @@ func TestDirectoryName(t *testing.T) {
 	if got := f.Calls("users.info"); got != 4 {
 		t.Errorf("users.info calls = %d, want 4 (one per user; repeats cached)", got)
 	}
-	now.advance(2 * time.Minute) // past the ttl
+	now.Add(2 * time.Minute) // past the ttl
 	f.SetUser("U1", "alice", "Alice Liddell", "alice.l")
 	if got := d.Name(ctx, "U1"); got != "alice.l" {
 		t.Errorf("Name after the ttl = %q, want the new display name", got)
@@ -87,7 +71,7 @@ func TestDirectoryGroupMembers(t *testing.T) {
 	if got := f.Calls("usergroups.users.list"); got != 1 {
 		t.Errorf("usergroups.users.list calls = %d, want 1 (cached)", got)
 	}
-	now.advance(2 * time.Minute)
+	now.Add(2 * time.Minute)
 	f.SetGroup("S1", "U1", "U2", "U3")
 	if got, _ := d.GroupMembers(ctx, "S1"); len(got) != 3 {
 		t.Errorf("members after the ttl = %v, want U3 added", got)
@@ -96,7 +80,7 @@ func TestDirectoryGroupMembers(t *testing.T) {
 		t.Error("an unknown group gave no error")
 	}
 	f.ServerErrorNext("usergroups.users.list", 1)
-	now.advance(2 * time.Minute)
+	now.Add(2 * time.Minute)
 	if _, err := d.GroupMembers(ctx, "S1"); err == nil {
 		t.Error("a 500 gave no error")
 	}
@@ -168,7 +152,7 @@ func TestDirectoryGroupsUnreadable(t *testing.T) {
 			if got := f.Calls("usergroups.users.list"); got != 2 {
 				t.Errorf("usergroups.users.list calls = %d, want 2 (the failure is cached per group)", got)
 			}
-			now.advance(2 * time.Minute)
+			now.Add(2 * time.Minute)
 			d.GroupMembers(ctx, "S1")
 			if got := f.Calls("usergroups.users.list"); got != 3 {
 				t.Errorf("usergroups.users.list calls = %d, want 3 (asked again after the ttl)", got)
