@@ -52,9 +52,10 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 		Listen: raw.Listen,
 		Store:  raw.Store,
 		Policy: runbook.Policy{
-			Roles:     make(map[string]runbook.Role, len(raw.Roles)),
-			Checklist: make(map[string]string, len(raw.Checklist)),
-			Apps:      make(map[string]runbook.App, len(raw.Apps)),
+			Roles:      make(map[string]runbook.Role, len(raw.Roles)),
+			Checklist:  make(map[string]string, len(raw.Checklist)),
+			Validation: make(map[string]string, len(raw.Validation)),
+			Apps:       make(map[string]runbook.App, len(raw.Apps)),
 		},
 		Apps: make(map[string]AppConfig, len(raw.Apps)),
 		Chat: ChatConfig{Web: WebConfig{Enabled: raw.Chat.Web.Enabled, UserHeader: raw.Chat.Web.UserHeader}},
@@ -136,16 +137,24 @@ func buildRoles(d *decoder, raw *rawConfig, c *Config) error {
 	return nil
 }
 
+// buildChecklist checks the pre-deployment checklist and the
+// post-deployment validation: item keys and their texts.
 func buildChecklist(d *decoder, raw *rawConfig, c *Config) error {
-	for _, item := range raw.Checklist {
-		path := join("checklist", item.Key)
-		if !nameRE.MatchString(item.Key) {
-			return d.errorf(path, "invalid checklist key (%s)", nameRule)
+	for _, list := range []struct {
+		key   string
+		items entries[string]
+		into  map[string]string
+	}{{"checklist", raw.Checklist, c.Policy.Checklist}, {"validation", raw.Validation, c.Policy.Validation}} {
+		for _, item := range list.items {
+			path := join(list.key, item.Key)
+			if !nameRE.MatchString(item.Key) {
+				return d.errorf(path, "invalid %s key (%s)", list.key, nameRule)
+			}
+			if strings.TrimSpace(item.Value) == "" {
+				return d.errorf(path, "the item's text must not be empty")
+			}
+			list.into[item.Key] = item.Value
 		}
-		if strings.TrimSpace(item.Value) == "" {
-			return d.errorf(path, "the item's text must not be empty")
-		}
-		c.Policy.Checklist[item.Key] = item.Value
 	}
 	return nil
 }
@@ -198,6 +207,7 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		Aliases:     raw.Aliases,
 		Deployers:   raw.Deployers,
 		Checklist:   raw.Checklist,
+		Validation:  raw.Validation,
 		Requires:    raw.Requires,
 		Monitor:     raw.Monitor,
 		HealthEvery: runbook.DefaultHealthEvery,
@@ -251,16 +261,22 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		env.Approval = rule
 	}
 
-	seen := make(map[string]bool, len(raw.Checklist))
-	for i, item := range raw.Checklist {
-		ipath := index(join(path, "checklist"), i)
-		if _, ok := c.Policy.Checklist[item]; !ok {
-			return env, d.errorf(ipath, "unknown checklist item %q (define it under checklist:)", item)
+	for _, list := range []struct {
+		key   string
+		items []string
+		known map[string]string
+	}{{"checklist", raw.Checklist, c.Policy.Checklist}, {"validation", raw.Validation, c.Policy.Validation}} {
+		seen := make(map[string]bool, len(list.items))
+		for i, item := range list.items {
+			ipath := index(join(path, list.key), i)
+			if _, ok := list.known[item]; !ok {
+				return env, d.errorf(ipath, "unknown %s item %q (define it under %s:)", list.key, item, list.key)
+			}
+			if seen[item] {
+				return env, d.errorf(ipath, "duplicate %s item %q", list.key, item)
+			}
+			seen[item] = true
 		}
-		if seen[item] {
-			return env, d.errorf(ipath, "duplicate checklist item %q", item)
-		}
-		seen[item] = true
 	}
 
 	if raw.Requires != "" {

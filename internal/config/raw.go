@@ -20,6 +20,7 @@ type rawConfig struct {
 	Store        string                     `yaml:"store"`
 	Roles        entries[entries[[]string]] `yaml:"roles"` // role → platform or <platform>_groups → ids
 	Checklist    entries[string]            `yaml:"checklist"`
+	Validation   entries[string]            `yaml:"validation"`
 	Environments entries[rawEnv]            `yaml:"environments"`
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
@@ -31,6 +32,7 @@ type rawEnv struct {
 	Deployers   []string       `yaml:"deployers"`
 	Approval    *rawApproval   `yaml:"approval"`
 	Checklist   []string       `yaml:"checklist"`
+	Validation  []string       `yaml:"validation"`
 	Requires    string         `yaml:"requires"`
 	Windows     []string       `yaml:"windows"`
 	Monitor     time.Duration  `yaml:"monitor"`

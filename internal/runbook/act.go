@@ -157,7 +157,14 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 		case StateRequested, StateChecklist, StateAwaitingApproval, StateApproved:
 			return []Event{e.move(r, StateCancelled, &u, fmt.Sprintf("cancelled by %s", u))}, nil
 		case StateMonitoring:
-			return []Event{e.move(r, StateSucceeded, &u, fmt.Sprintf("monitoring ended early by %s; %s %s is live in %s", u, r.App, r.Version, r.Env))}, nil
+			note := fmt.Sprintf("monitoring ended early by %s; %s %s is live in %s", u, r.App, r.Version, r.Env)
+			if !e.now().Before(r.MonitorUntil) {
+				note = fmt.Sprintf("monitoring ended by %s; %s %s is live in %s", u, r.App, r.Version, r.Env)
+			}
+			if open := r.OpenValidation(); len(open) > 0 {
+				note += fmt.Sprintf("; post-deployment validation left open: %s", itemLabels(open))
+			}
+			return []Event{e.move(r, StateSucceeded, &u, note)}, nil
 		case StateDeploying, StateVerifying:
 			e.mu.Lock()
 			st := e.steps[r.ID]
@@ -195,6 +202,11 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if evs, ok := e.expireIfDue(r); ok {
 			return evs, nil
+		}
+		if r.State == StateMonitoring && len(r.Validation) > 0 {
+			evs, err := e.tickValidation(r, u, item, done)
+			changed = err == nil
+			return evs, err
 		}
 		if r.State != StateChecklist && r.State != StateAwaitingApproval {
 			return nil, Errorf(EConflict, "run %s is %s: its checklist is closed", r.Ref(), r.State.Label())
@@ -241,7 +253,36 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 	if changed && r.State == StateApproved {
 		e.kick(id, false)
 	}
+	if r.State == StateMonitoring || (changed && r.State == StateSucceeded) {
+		return Reply{Text: fmt.Sprintf("Post-deployment validation of run %s updated.", r.Ref()), RunID: id, Private: true}, nil
+	}
 	return Reply{Text: fmt.Sprintf("Checklist of run %s updated.", r.Ref()), RunID: id, Private: true}, nil
+}
+
+// tickValidation ticks or unticks a post-deployment validation item of a
+// monitored run. The last tick after the window ended is the run's
+// success.
+func (e *Engine) tickValidation(r *Run, u User, item string, done bool) ([]Event, error) {
+	i := slices.IndexFunc(r.Validation, func(it CheckItem) bool { return it.Key == item })
+	if i < 0 {
+		return nil, Errorf(EInvalid, "run %s has no post-deployment validation item %q", r.Ref(), item)
+	}
+	it := &r.Validation[i]
+	if it.Done == done {
+		return nil, errStop
+	}
+	it.Done = done
+	it.By, it.At = &u, e.now()
+	verb := "confirmed"
+	if !done {
+		verb = "withdrew"
+		it.By = nil
+	}
+	evs := []Event{e.event(EvTick, &u, fmt.Sprintf("%s %q (post-deployment validation)", verb, it.Label))}
+	if len(r.OpenValidation()) == 0 && !e.now().Before(r.MonitorUntil) {
+		evs = append(evs, e.move(r, StateSucceeded, &u, e.liveNote(r, "its post-deployment validation is complete")))
+	}
+	return evs, nil
 }
 
 // rollbackRun is the Roll back button: a monitored run rolls back in place;

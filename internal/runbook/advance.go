@@ -269,12 +269,18 @@ var errStop = errors.New("run moved on")
 // to succeeded when its environment has no monitoring window.
 func (e *Engine) verified(r *Run) []Event {
 	env, _ := e.policy.Env(r.Env)
-	if env == nil || env.Monitor <= 0 {
+	if env == nil || (env.Monitor <= 0 && len(r.Validation) == 0) {
 		return []Event{e.move(r, StateSucceeded, nil, fmt.Sprintf("%s %s is live in %s", r.App, r.Version, r.Env))}
 	}
 	now := e.now()
-	r.MonitorUntil = now.Add(env.Monitor)
+	r.MonitorUntil = now.Add(max(env.Monitor, 0))
 	r.NextHealthAt = now.Add(env.healthEvery())
+	if env.Monitor <= 0 {
+		// No window to watch: the run waits for its validation only.
+		r.AwaitingValidation = true
+		return []Event{e.move(r, StateMonitoring, nil, fmt.Sprintf("%s %s is live in %s; waiting for the post-deployment validation (%s)",
+			r.App, r.Version, r.Env, itemLabels(r.OpenValidation())))}
+	}
 	return []Event{e.move(r, StateMonitoring, nil, fmt.Sprintf("monitoring until %s", fmtTime(r.MonitorUntil)))}
 }
 

@@ -26,15 +26,18 @@ type Message struct {
 	Version string `json:"version,omitempty"`
 	// Related points at another run's message this one refers to (the
 	// rollback a deployment's thread is told about).
-	Related *Origin  `json:"related,omitempty"`
-	Title   string   `json:"title"`
-	Status  string   `json:"status,omitempty"`
-	State   State    `json:"state,omitempty"`
-	Tone    Tone     `json:"tone"`
-	Text    string   `json:"text,omitempty"`
-	Fields  []Field  `json:"fields,omitempty"`
-	Items   []Item   `json:"items,omitempty"`
-	Buttons []Button `json:"buttons,omitempty"`
+	Related *Origin `json:"related,omitempty"`
+	Title   string  `json:"title"`
+	Status  string  `json:"status,omitempty"`
+	State   State   `json:"state,omitempty"`
+	Tone    Tone    `json:"tone"`
+	Text    string  `json:"text,omitempty"`
+	Fields  []Field `json:"fields,omitempty"`
+	Items   []Item  `json:"items,omitempty"`
+	// ItemsTitle names the list Items is: the pre-deployment checklist, or
+	// the post-deployment validation while the run is monitored.
+	ItemsTitle string   `json:"items_title,omitempty"`
+	Buttons    []Button `json:"buttons,omitempty"`
 	// Log is the tail of the current step's output.
 	Log []string `json:"log,omitempty"`
 	// NewLog are the output lines added since the previous update of this

@@ -26,8 +26,10 @@ const (
 type Policy struct {
 	Roles     map[string]Role
 	Checklist map[string]string // item key → label
-	Envs      []Environment
-	Apps      map[string]App
+	// Validation labels the post-deployment validation items by key.
+	Validation map[string]string
+	Envs       []Environment
+	Apps       map[string]App
 }
 
 // Role lists a role's members per chat platform: user ids, and group ids
@@ -44,9 +46,12 @@ type Environment struct {
 	Deployers []string // roles that may request deployments
 	Approval  ApprovalRule
 	Checklist []string // item keys that must be ticked before approval
-	Requires  string   // environment where the same version must have succeeded first
-	Windows   []Window // empty: any time
-	Monitor   time.Duration
+	// Validation are the keys of the post-deployment validation people
+	// confirm while a deployment is monitored.
+	Validation []string
+	Requires   string   // environment where the same version must have succeeded first
+	Windows    []Window // empty: any time
+	Monitor    time.Duration
 	// HealthEvery is how often health is checked while monitoring.
 	HealthEvery time.Duration
 	Rollback    []string // rollback owners: roles, or RoleRequester

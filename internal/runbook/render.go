@@ -44,10 +44,23 @@ func (e *Engine) Message(r *Run) Message {
 	case StateChecklist, StateAwaitingApproval:
 		m.Fields = append(m.Fields, Field{Label: "Expires", Value: fmtTime(r.ExpiresAt)})
 	case StateMonitoring:
-		m.Fields = append(m.Fields, Field{Label: "Monitoring until", Value: fmtTime(r.MonitorUntil)})
+		if r.AwaitingValidation {
+			m.Fields = append(m.Fields, Field{Label: "Monitoring", Value: "window over; waiting for the post-deployment validation"})
+		} else {
+			m.Fields = append(m.Fields, Field{Label: "Monitoring until", Value: fmtTime(r.MonitorUntil)})
+		}
+	}
+	if len(r.Validation) > 0 && r.Action == ActionDeploy {
+		m.Fields = append(m.Fields, Field{Label: "Validation", Value: fmt.Sprintf("%d of %d confirmed",
+			len(r.Validation)-len(r.OpenValidation()), len(r.Validation))})
 	}
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
-	for _, it := range r.Checklist {
+	items := r.Checklist
+	m.ItemsTitle = "Pre-deployment checklist"
+	if r.State == StateMonitoring && len(r.Validation) > 0 {
+		items, m.ItemsTitle, editable = r.Validation, "Post-deployment validation", true
+	}
+	for _, it := range items {
 		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable && !it.Auto, At: it.At,
 			Auto: it.Auto, Detail: it.Detail, Link: it.Link}
 		if it.By != nil {

@@ -163,6 +163,13 @@ type Run struct {
 	State      State       `json:"state"`
 	Checklist  []CheckItem `json:"checklist,omitempty"`
 	Approvals  []Approval  `json:"approvals,omitempty"`
+	// Validation is the post-deployment validation people confirm while
+	// the run is monitored; the run succeeds once it is all ticked and the
+	// window is over (or someone ends monitoring).
+	Validation []CheckItem `json:"validation,omitempty"`
+	// AwaitingValidation is set when the monitoring window ended with
+	// validation items open (the channel was told once).
+	AwaitingValidation bool `json:"awaiting_validation,omitempty"`
 	// Note is the latest human-readable word on the run (why it failed,
 	// what it waits for).
 	Note string `json:"note,omitempty"`
@@ -200,6 +207,18 @@ func (r *Run) Title() string {
 func (r *Run) OpenItems() []CheckItem {
 	var open []CheckItem
 	for _, it := range r.Checklist {
+		if !it.Done {
+			open = append(open, it)
+		}
+	}
+	return open
+}
+
+// OpenValidation returns the post-deployment validation items not yet
+// ticked.
+func (r *Run) OpenValidation() []CheckItem {
+	var open []CheckItem
+	for _, it := range r.Validation {
 		if !it.Done {
 			open = append(open, it)
 		}

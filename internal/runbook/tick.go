@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -47,6 +49,31 @@ func (e *Engine) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// liveNote is the note of a run that succeeded after monitoring: what ran
+// well, and who confirmed its validation.
+func (e *Engine) liveNote(r *Run, how string) string {
+	note := fmt.Sprintf("%s %s is live in %s; %s", r.App, r.Version, r.Env, how)
+	var by []string
+	for _, it := range r.Validation {
+		if it.Done && it.By != nil && !slices.Contains(by, it.By.String()) {
+			by = append(by, it.By.String())
+		}
+	}
+	if len(by) > 0 {
+		note += "; validated by " + strings.Join(by, ", ")
+	}
+	return note
+}
+
+// itemLabels lists items by label, for notes.
+func itemLabels(items []CheckItem) string {
+	labels := make([]string, len(items))
+	for i, it := range items {
+		labels[i] = it.Label
+	}
+	return strings.Join(labels, "; ")
+}
+
 // remind posts the one reminder of a pending approval.
 func (e *Engine) remind(ctx context.Context, id uint64) error {
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
@@ -73,17 +100,33 @@ func (e *Engine) remind(ctx context.Context, id uint64) error {
 	return nil
 }
 
-// monitor ends a monitoring window that is over, or runs a due health check.
+// monitor ends a monitoring window that is over, or runs a due health
+// check. A window that ends with post-deployment validation items open
+// keeps the run monitored (health checks go on) until they are ticked or
+// someone ends monitoring; the channel is told once.
 func (e *Engine) monitor(ctx context.Context, r *Run) error {
 	now := e.now()
-	if !now.Before(r.MonitorUntil) {
+	if !now.Before(r.MonitorUntil) && !r.AwaitingValidation {
+		told := false
 		_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
-			if r.State != StateMonitoring {
+			if r.State != StateMonitoring || r.AwaitingValidation {
 				return nil, errStop
 			}
-			return []Event{e.move(r, StateSucceeded, nil, fmt.Sprintf("%s %s is live in %s; monitoring showed no problem", r.App, r.Version, r.Env))}, nil
+			if open := r.OpenValidation(); len(open) > 0 {
+				r.AwaitingValidation, told = true, true
+				return []Event{e.event(EvStep, nil, fmt.Sprintf("monitoring window over; waiting for the post-deployment validation (%s)", itemLabels(open)))}, nil
+			}
+			return []Event{e.move(r, StateSucceeded, nil, e.liveNote(r, "monitoring showed no problem"))}, nil
 		})
-		return err
+		if err != nil || !told {
+			return err
+		}
+		r, err = e.store.Run(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		e.notify(ctx, r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.",
+			r.Ref(), r.Title(), len(r.OpenValidation()), itemLabels(r.OpenValidation())))
 	}
 	hc, ok := e.executors[r.App].(HealthChecker)
 	if !ok || now.Before(r.NextHealthAt) {
