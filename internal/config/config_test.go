@@ -65,6 +65,7 @@ func TestExample(t *testing.T) {
 				Roles: []string{"release-manager"}, Count: 1, AllowSelf: false, Expires: 24 * time.Hour,
 			},
 			Checklist:   []string{"merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations"},
+			Validation:  []string{"health", "errors", "latency", "database", "integrations", "flags", "features"},
 			Requires:    "staging",
 			Windows:     []runbook.Window{mustWindow(t, "Mon-Thu 09:00-16:00 UTC")},
 			Monitor:     30 * time.Minute,
@@ -108,6 +109,9 @@ func TestExample(t *testing.T) {
 	}
 	if len(p.Roles) != 5 {
 		t.Errorf("got %d roles, want 5", len(p.Roles))
+	}
+	if len(p.Validation) != 7 || p.Validation["features"] != "User-facing features working" {
+		t.Errorf("validation = %v, want the handbook's 7 items", p.Validation)
 	}
 	if len(p.Checklist) != 8 || p.Checklist["migrations"] != "Database migrations tested (if applicable)" {
 		t.Errorf("checklist = %v", p.Checklist)

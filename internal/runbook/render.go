@@ -55,10 +55,10 @@ func (e *Engine) Message(r *Run) Message {
 			len(r.Validation)-len(r.OpenValidation()), len(r.Validation))})
 	}
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
-	items := r.Checklist
+	items := r.Tickable()
 	m.ItemsTitle = "Pre-deployment checklist"
 	if r.State == StateMonitoring && len(r.Validation) > 0 {
-		items, m.ItemsTitle, editable = r.Validation, "Post-deployment validation", true
+		m.ItemsTitle, editable = "Post-deployment validation", true
 	}
 	for _, it := range items {
 		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable && !it.Auto, At: it.At,

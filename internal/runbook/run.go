@@ -214,6 +214,16 @@ func (r *Run) OpenItems() []CheckItem {
 	return open
 }
 
+// Tickable is the list the run's message lets people tick now: the
+// post-deployment validation while the run is monitored, else the
+// pre-deployment checklist.
+func (r *Run) Tickable() []CheckItem {
+	if r.State == StateMonitoring && len(r.Validation) > 0 {
+		return r.Validation
+	}
+	return r.Checklist
+}
+
 // OpenValidation returns the post-deployment validation items not yet
 // ticked.
 func (r *Run) OpenValidation() []CheckItem {

@@ -450,7 +450,7 @@ func (a *Adapter) checklist(ctx context.Context, u runbook.User, id uint64, valu
 		selected[v] = true
 	}
 	var errs []error
-	for _, it := range r.Checklist {
+	for _, it := range r.Tickable() {
 		if it.Auto {
 			continue
 		}

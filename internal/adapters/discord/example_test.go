@@ -301,10 +301,23 @@ func (x *exFlow) deployProduction(version string) *runbook.Run {
 	return x.wantState(r.ID, runbook.StateMonitoring)
 }
 
-// endMonitoring moves the clock past production's monitoring window and
-// lets the engine notice.
+// endMonitoring has Rita confirm the post-deployment validation of every
+// monitored run on its message, then moves the clock past production's
+// monitoring window and lets the engine notice.
 func (x *exFlow) endMonitoring() {
 	x.t.Helper()
+	runs, err := x.store.Recent(context.Background(), 100)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.State == runbook.StateMonitoring && len(r.Validation) > 0 {
+			env, _ := x.policy.Env(r.Env)
+			if got := x.press(person(exRita), r, fmt.Sprintf("checklist:%d", r.ID), env.Validation...); got != "" {
+				x.t.Fatalf("validation of run #%d refused: %s", r.ID, got)
+			}
+		}
+	}
 	x.clock.Add(31 * time.Minute)
 	if err := x.engine.Tick(context.Background()); err != nil {
 		x.t.Fatal(err)
@@ -477,6 +490,17 @@ func TestExampleProduction(t *testing.T) {
 	}
 	if _, desc := x.summary(summary); !strings.HasPrefix(desc, "**monitoring**") {
 		t.Errorf("summary while monitoring: %q", desc)
+	}
+	// The message now offers the post-deployment validation to confirm.
+	opts, _ = x.components(r.Origin.MessageRef)
+	env, _ := x.policy.Env("production")
+	if len(opts) != len(env.Validation) || len(env.Validation) == 0 {
+		t.Fatalf("options while monitoring %v, want the validation items %v", opts, env.Validation)
+	}
+	for _, k := range env.Validation {
+		if selected, ok := opts[k]; !ok || selected {
+			t.Errorf("validation item %s: offered %v, selected %v", k, ok, selected)
+		}
 	}
 
 	x.endMonitoring()

@@ -73,7 +73,7 @@ func render(m runbook.Message) rendered {
 	}
 	if len(m.Items) > 0 {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
-			Name: "Checklist", Value: clip(checklistText(m.Items), maxFieldValue)})
+			Name: clip(orDefault(m.ItemsTitle, "Checklist"), maxFieldName), Value: clip(checklistText(m.Items), maxFieldValue)})
 	}
 	out := rendered{Embeds: []*discordgo.MessageEmbed{e}}
 	if sel := checklistSelect(m); sel != nil {
@@ -182,7 +182,7 @@ func checklistSelect(m runbook.Message) *discordgo.SelectMenu {
 	zero := 0
 	return &discordgo.SelectMenu{
 		CustomID:    customChecklist + ":" + strconv.FormatUint(m.RunID, 10),
-		Placeholder: "Checklist: tick what is done",
+		Placeholder: clip(orDefault(m.ItemsTitle, "Checklist")+": tick what is done", 150),
 		MinValues:   &zero, MaxValues: len(opts), Options: opts,
 	}
 }
@@ -265,6 +265,14 @@ func clip(s string, n int) string {
 	}
 	rs := []rune(s)
 	return string(rs[:n-1]) + "…"
+}
+
+// orDefault is s, or def when s is blank.
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
 }
 
 func orDash(s string) string {

@@ -238,7 +238,7 @@ func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.Bloc
 	for _, o := range act.SelectedOptions {
 		selected[o.Value] = true
 	}
-	for _, it := range checklistElementItems(r.Checklist, act.ActionID) {
+	for _, it := range checklistElementItems(r.Tickable(), act.ActionID) {
 		was := it.Done
 		if shown != nil {
 			was = shown[it.Key]

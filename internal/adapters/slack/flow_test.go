@@ -194,6 +194,9 @@ func TestFlowProduction(t *testing.T) {
 	if !strings.Contains(v.Status, ":eyes: *monitoring*") || !slices.Equal(v.Buttons, []string{"rollback", "cancel"}) {
 		t.Errorf("message: status %q buttons %v, want monitoring with Roll back and End monitoring", v.Status, v.Buttons)
 	}
+	if !slices.Equal(v.Options, f.validationOf("production")) || len(v.Ticked) != 0 {
+		t.Errorf("checkboxes while monitoring %v (ticked %v), want the post-deployment validation, unticked", v.Options, v.Ticked)
+	}
 
 	// The summary was edited as the run moved, in place.
 	if n := len(f.fake.ChannelPosts(flowAnnounce)); n != 1 {

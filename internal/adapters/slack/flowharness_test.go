@@ -693,10 +693,25 @@ func (f *flow) deployProduction(version string) uint64 {
 	return id
 }
 
-// endMonitoring moves the clock past production's monitoring window and
-// lets the engine notice.
+// validationOf returns the item keys of env's post-deployment validation.
+func (f *flow) validationOf(env string) []string {
+	e, ok := f.cfg.Policy.Env(env)
+	if !ok {
+		f.t.Fatalf("no environment %s", env)
+	}
+	return slices.Clone(e.Validation)
+}
+
+// endMonitoring has U0RM confirm the post-deployment validation of every
+// monitored run on its message, then moves the clock past production's
+// monitoring window and lets the engine notice.
 func (f *flow) endMonitoring() {
 	f.t.Helper()
+	for _, r := range f.runs() {
+		if r.State == runbook.StateMonitoring && len(r.Validation) > 0 {
+			f.accepted(f.click("U0RM", r.ID, ticks(r.ID, f.validationOf(r.Env)...)))
+		}
+	}
 	f.clock.Add(31 * time.Minute)
 	if err := f.engine.Tick(context.Background()); err != nil {
 		f.t.Fatal(err)

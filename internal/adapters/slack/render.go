@@ -313,7 +313,11 @@ func renderChecklist(m runbook.Message) []slack.Block {
 	if len(m.Items) == 0 {
 		return nil
 	}
-	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn("*Pre-deployment checklist*"), nil, nil)}
+	title := m.ItemsTitle
+	if title == "" {
+		title = "Pre-deployment checklist"
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn("*"+renderEscCut(renderOneLine(title), renderMaxHeader)+"*"), nil, nil)}
 	// Items Shipmate checks itself are no checkboxes: people cannot tick
 	// them. They show the check's finding and its link instead.
 	var manual, auto []runbook.Item

@@ -49,6 +49,11 @@
     for (const f of m.fields || []) {
       dl.append(el("dt", "", f.label), el("dd", "", f.value));
     }
+    const itemsTitle = node.querySelector(".items-title");
+    if (m.items && m.items.length && m.items_title) {
+      itemsTitle.textContent = m.items_title;
+      itemsTitle.hidden = false;
+    }
     const ul = node.querySelector(".checklist");
     for (const it of m.items || []) {
       const li = el("li");
