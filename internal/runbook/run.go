@@ -204,15 +204,7 @@ func (r *Run) Title() string {
 }
 
 // OpenItems returns the checklist items not yet ticked.
-func (r *Run) OpenItems() []CheckItem {
-	var open []CheckItem
-	for _, it := range r.Checklist {
-		if !it.Done {
-			open = append(open, it)
-		}
-	}
-	return open
-}
+func (r *Run) OpenItems() []CheckItem { return notDone(r.Checklist) }
 
 // Tickable is the list the run's message lets people tick now: the
 // post-deployment validation while the run is monitored, else the
@@ -226,9 +218,12 @@ func (r *Run) Tickable() []CheckItem {
 
 // OpenValidation returns the post-deployment validation items not yet
 // ticked.
-func (r *Run) OpenValidation() []CheckItem {
+func (r *Run) OpenValidation() []CheckItem { return notDone(r.Validation) }
+
+// notDone returns the items not ticked.
+func notDone(items []CheckItem) []CheckItem {
 	var open []CheckItem
-	for _, it := range r.Validation {
+	for _, it := range items {
 		if !it.Done {
 			open = append(open, it)
 		}
