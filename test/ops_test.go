@@ -1,10 +1,16 @@
 package test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"shipmate/internal/store"
 )
 
 // TestHealthReadinessAndMetrics checks what an operator's probes and
@@ -59,5 +65,49 @@ func TestConsoleBehindProxyReadsNeedTheHeader(t *testing.T) {
 	res := runOnce(t, f.dir, 10*time.Second, "export", "--config", f.config, "1")
 	if res.code == 0 || !strings.Contains(res.stderr, "there is no run #1") {
 		t.Errorf("bot export 1 = exit %d, stderr %q; want the bot's answer that there is no run #1", res.code, res.stderr)
+	}
+}
+
+// Keys of chat deliveries (kept to act once on a retried click) are
+// dropped by the bot once expired: a store does not keep every click ever
+// made.
+func TestExpiredDeliveryKeysAreDropped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	st, err := store.Open(f.store, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	for i := range 500 {
+		if _, err := st.Once(context.Background(), fmt.Sprintf("slack:old-%d", i), time.Hour, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Once(context.Background(), "discord:recent", time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := f.start()
+	if code, _ := b.terminate(); code != 0 {
+		t.Fatalf("the bot exited with %d", code)
+	}
+	db, err := bolt.Open(f.store, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var keys []string
+	_ = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("idempotency")).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	if len(keys) != 1 || keys[0] != "discord:recent" {
+		t.Errorf("delivery keys after a start: %d (%.3q…), want only the unexpired one", len(keys), keys)
 	}
 }

@@ -315,6 +315,12 @@ func (m *Main) Run(ctx context.Context) error {
 
 	t := time.NewTicker(m.tick)
 	defer t.Stop()
+	// Chat deliveries are remembered (to act once on retries) for an hour
+	// or so; their keys are dropped once expired, or the store would keep
+	// every click ever made.
+	m.pruneDeliveries()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 loop:
 	for {
 		select {
@@ -326,6 +332,8 @@ loop:
 			if err := m.engine.Tick(ctx); err != nil {
 				m.log.Error().Err(err).Msg("tick")
 			}
+		case <-prune.C:
+			m.pruneDeliveries()
 		}
 	}
 
@@ -348,6 +356,19 @@ loop:
 		return err
 	}
 	return nil
+}
+
+// pruneEvery is how often expired delivery keys are dropped.
+const pruneEvery = time.Hour
+
+// pruneDeliveries drops the expired keys of chat deliveries.
+func (m *Main) pruneDeliveries() {
+	n, err := m.store.PruneIdempotency(time.Now())
+	if err != nil {
+		m.log.Warn().Err(err).Msg("store: drop expired delivery keys")
+		return
+	}
+	m.log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
 }
 
 // startChat runs start in the background until it succeeds or ctx ends,
