@@ -24,6 +24,7 @@ type fixture struct {
 	listen string // the listen: value
 	window string // production's deployment window
 	chat   string // more of the chat block (indented two spaces), e.g. a discord block
+	top    string // more top-level keys, e.g. "retention: 1d\n"
 	starts int    // bots started, for their names
 }
 
@@ -143,8 +144,8 @@ apps:
 chat:
   web:
     enabled: true
-%s`, q(f.listen), q(f.store), q(f.window),
-		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")), f.chat)
+%s%s`, q(f.listen), q(f.store), q(f.window),
+		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")), f.chat, f.top)
 }
 
 // writeConfig writes config.yaml for the fixture's current settings.

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
@@ -109,5 +110,59 @@ func TestExpiredDeliveryKeysAreDropped(t *testing.T) {
 	})
 	if len(keys) != 1 || keys[0] != "discord:recent" {
 		t.Errorf("delivery keys after a start: %d (%.3q…), want only the unexpired one", len(keys), keys)
+	}
+}
+
+// With a retention, the bot drops finished runs past it at start, keeping
+// the newest of each app and environment.
+func TestRetentionDropsOldRuns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.top = "retention: 30d\n"
+	f.writeConfig()
+	st, err := store.Open(f.store, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().AddDate(0, 0, -90)
+	for i := range 25 {
+		at := old.Add(time.Duration(i) * time.Hour)
+		r := &runbook.Run{Action: runbook.ActionDeploy, App: "demo", Env: "development", Version: fmt.Sprintf("v%d", i),
+			Requester: runbook.User{Platform: "web", ID: "bob", Name: "bob"}, State: runbook.StateFailed,
+			CreatedAt: at, UpdatedAt: at, FinishedAt: at}
+		if err := st.CreateRun(context.Background(), r, runbook.Event{At: at, Type: runbook.EvRequested, To: runbook.StateRequested}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := f.start()
+	// A fresh run is far inside the retention.
+	id := b.request("bob", "/deploy demo v100 dev")
+	b.waitState(id, "succeeded")
+	if code, _ := b.terminate(); code != 0 {
+		t.Fatalf("the bot exited with %d", code)
+	}
+	if !strings.Contains(b.log.String(), "runs past the retention dropped") {
+		t.Errorf("the log does not say runs were dropped:\n%s", b.log.String())
+	}
+	st, err = store.Open(f.store, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Recent(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 10 newest old runs stay, and the fresh one.
+	if len(runs) != 11 || runs[0].ID != id || runs[10].Version != "v15" {
+		var got []string
+		for _, r := range runs {
+			got = append(got, fmt.Sprintf("#%d %s", r.ID, r.Version))
+		}
+		t.Errorf("runs left %v, want #%d and v24…v15", got, id)
 	}
 }

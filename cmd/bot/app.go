@@ -317,8 +317,8 @@ func (m *Main) Run(ctx context.Context) error {
 	defer t.Stop()
 	// Chat deliveries are remembered (to act once on retries) for an hour
 	// or so; their keys are dropped once expired, or the store would keep
-	// every click ever made.
-	m.pruneDeliveries()
+	// every click ever made. Runs past the retention go too.
+	m.prune(ctx)
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 loop:
@@ -333,7 +333,7 @@ loop:
 				m.log.Error().Err(err).Msg("tick")
 			}
 		case <-prune.C:
-			m.pruneDeliveries()
+			m.prune(ctx)
 		}
 	}
 
@@ -358,17 +358,32 @@ loop:
 	return nil
 }
 
-// pruneEvery is how often expired delivery keys are dropped.
+// pruneEvery is how often the store drops what it no longer needs.
 const pruneEvery = time.Hour
 
-// pruneDeliveries drops the expired keys of chat deliveries.
-func (m *Main) pruneDeliveries() {
+// keepPerEnv is how many of the newest runs of each app and environment
+// the retention keeps whatever their age.
+const keepPerEnv = 10
+
+// prune drops the expired keys of chat deliveries and, with a retention,
+// the finished runs older than it.
+func (m *Main) prune(ctx context.Context) {
 	n, err := m.store.PruneIdempotency(time.Now())
 	if err != nil {
 		m.log.Warn().Err(err).Msg("store: drop expired delivery keys")
+	} else {
+		m.log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
+	}
+	if m.cfg.Retention <= 0 {
 		return
 	}
-	m.log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
+	n, err = m.store.PruneRuns(ctx, time.Now().Add(-m.cfg.Retention), keepPerEnv)
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn().Err(err).Msg("store: drop runs past the retention")
+	}
+	if n > 0 {
+		m.log.Info().Int("runs", n).Dur("retention", m.cfg.Retention).Msg("store: runs past the retention dropped with their trails")
+	}
 }
 
 // startChat runs start in the background until it succeeds or ctx ends,

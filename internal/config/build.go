@@ -49,8 +49,9 @@ func executorNames() string {
 // build checks raw and turns it into a Config.
 func build(d *decoder, raw *rawConfig) (*Config, error) {
 	c := &Config{
-		Listen: raw.Listen,
-		Store:  raw.Store,
+		Listen:    raw.Listen,
+		Store:     raw.Store,
+		Retention: raw.Retention,
 		Policy: runbook.Policy{
 			Roles:      make(map[string]runbook.Role, len(raw.Roles)),
 			Checklist:  make(map[string]string, len(raw.Checklist)),

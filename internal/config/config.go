@@ -16,6 +16,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -45,6 +46,10 @@ type Config struct {
 	Listen string
 	// Store is the bbolt file, created with its folder.
 	Store string
+	// Retention is how long finished runs are kept with their trails
+	// (0: for good); the newest runs of each app and environment and the
+	// one that deployed what runs now are kept whatever their age.
+	Retention time.Duration
 	// Policy is the rule book; its Envs are in file order, which is the
 	// promotion order.
 	Policy runbook.Policy

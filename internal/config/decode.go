@@ -137,7 +137,7 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		dur, err := time.ParseDuration(s)
+		dur, err := parseDuration(s)
 		if err != nil || dur < 0 {
 			return errorAt(n, path, "invalid duration %q", s)
 		}
@@ -383,4 +383,16 @@ func isVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseDuration is time.ParseDuration, plus whole days: "30d".
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

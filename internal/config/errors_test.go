@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // valid is a valid configuration that the cases of TestErrors break one
@@ -32,6 +33,21 @@ apps:
     executor: exec
     exec: {deploy: [d], rollback: [r]}
 `
+
+// Durations take whole days too, as retention and expiry are usually
+// spoken of.
+func TestDurationsInDays(t *testing.T) {
+	text := strings.Replace(valid, "roles:\n", "retention: 400d\nroles:\n", 1)
+	text = strings.Replace(text, "{roles: [lead]}", "{roles: [lead], expires: 2d}", 1)
+	c, err := Parse([]byte(text), noVars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, _ := c.Policy.Env("production")
+	if c.Retention != 400*24*time.Hour || prod.Approval.Expires != 48*time.Hour {
+		t.Errorf("retention %v, expires %v; want 400 and 2 days", c.Retention, prod.Approval.Expires)
+	}
+}
 
 func TestValidBase(t *testing.T) {
 	if _, err := Parse([]byte(valid), noVars); err != nil {
@@ -72,8 +88,12 @@ func TestErrors(t *testing.T) {
 			`environments.staging.monitor: invalid duration "30" (line 11)`},
 		{"negative duration", "monitor: 5m", "monitor: -5m",
 			`environments.staging.monitor: invalid duration "-5m" (line 11)`},
-		{"bad approval expires", "{roles: [lead]}", "{roles: [lead], expires: 1d}",
-			`environments.production.approval.expires: invalid duration "1d" (line 15)`},
+		{"bad retention", "roles:\n", "retention: 1y\nroles:\n",
+			`retention: invalid duration "1y" (line 1)`},
+		{"bad days", "roles:\n", "retention: 1.5d\nroles:\n",
+			`retention: invalid duration "1.5d" (line 1)`},
+		{"bad approval expires", "{roles: [lead]}", "{roles: [lead], expires: 1w}",
+			`environments.production.approval.expires: invalid duration "1w" (line 15)`},
 		{"bad exec timeout", "rollback: [r]}", "rollback: [r], timeout: soon}",
 			`apps.web.exec.timeout: invalid duration "soon" (line 23)`},
 		{"bad health_every", "    monitor: 5m\n", "    monitor: 5m\n    health_every: 0s\n",

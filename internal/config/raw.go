@@ -18,6 +18,7 @@ import (
 type rawConfig struct {
 	Listen       string                     `yaml:"listen"`
 	Store        string                     `yaml:"store"`
+	Retention    time.Duration              `yaml:"retention"`
 	Roles        entries[entries[[]string]] `yaml:"roles"` // role → platform or <platform>_groups → ids
 	Checklist    entries[string]            `yaml:"checklist"`
 	Validation   entries[string]            `yaml:"validation"`
