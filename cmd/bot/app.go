@@ -177,7 +177,7 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 		}
 		slackAPI = slack.New(sc.BotToken, opts...)
 		m.slackCh = slackadapter.NewChat(slackAPI, slackadapter.ChatOptions{
-			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Log: log,
+			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Refs: st, Log: log,
 		})
 		slackDir = slackadapter.NewDirectory(slackAPI, 5*time.Minute, log)
 		chats[slackadapter.Platform] = m.slackCh
@@ -188,7 +188,7 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	late := &lateEngine{}
 	if dc := cfg.Chat.Discord; dc.Enabled() {
 		ad, err := discord.New(discord.Options{Config: dc, Engine: late, Runs: st, Deduper: st,
-			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name,
+			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Refs: st,
 			Log: log})
 		if err != nil {
 			_ = st.Close()

@@ -123,17 +123,12 @@ func (s *Store) pruneBatch(cutoff time.Time, protected map[uint64]bool, after ui
 			victims = append(victims, victim{id, r.App, r.Env})
 		}
 		// Deleting while a cursor walks a bucket skips keys: delete after.
-		runs, events := tx.Bucket(bRuns), tx.Bucket(bEvents)
+		runs := tx.Bucket(bRuns)
 		byApp, byAppEnv := tx.Bucket(bByApp), tx.Bucket(bByAppEnv)
 		for _, vi := range victims {
 			idk := u64(vi.id)
-			var evKeys [][]byte
-			ec := events.Cursor()
-			for k, _ := ec.Seek(idk); k != nil && bytes.HasPrefix(k, idk); k, _ = ec.Next() {
-				evKeys = append(evKeys, bytes.Clone(k))
-			}
-			for _, k := range evKeys {
-				if err := events.Delete(k); err != nil {
+			for _, b := range []*bolt.Bucket{tx.Bucket(bEvents), tx.Bucket(bRunRefs)} {
+				if err := deletePrefix(b, idk); err != nil {
 					return err
 				}
 			}
@@ -150,4 +145,20 @@ func (s *Store) pruneBatch(cutoff time.Time, protected map[uint64]bool, after ui
 		return nil
 	})
 	return n, next, done, err
+}
+
+// deletePrefix deletes b's keys that start with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	// Deleting while a cursor walks a bucket skips keys: delete after.
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

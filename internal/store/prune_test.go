@@ -45,9 +45,25 @@ func TestPruneRunsKeepsWhatIsStillNeeded(t *testing.T) {
 	// Day 100: recent runs.
 	recent := runAt(t, s, "web", "staging", "vz", 100, runbook.StateCancelled)
 
+	for _, r := range []*runbook.Run{old[0], old[1]} {
+		if err := s.SetRunRef(ctx, r.ID, "slack.summary", "C1/1700000000.0001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s)
+
 	n, err := s.PruneRuns(ctx, t0.AddDate(0, 0, 50), 3)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok, err := s.RunRef(ctx, old[0].ID, "slack.summary"); ok || err != nil {
+		t.Errorf("the chat reference of pruned run #%d stayed (%v)", old[0].ID, err)
+	}
+	if v, ok, err := s.RunRef(ctx, old[1].ID, "slack.summary"); !ok || err != nil || v != "C1/1700000000.0001" {
+		t.Errorf("the chat reference of kept run #%d = %q %v %v", old[1].ID, v, ok, err)
+	}
+	if _, ok, _ := s.RunRef(ctx, old[1].ID, "discord.summary"); ok {
+		t.Error("a reference never set was found")
 	}
 	// Staging keeps its newest three (days 100, 9 and 8) and the run of
 	// day 1, whose vb is what staging runs now (the later ones failed):

@@ -37,8 +37,9 @@ var (
 	bDeployed  = []byte("deployed")    // app \0 env → Deployed JSON
 	bIdem      = []byte("idempotency") // key → expiry (unix nanoseconds)
 	bSucceeded = []byte("succeeded")   // app \0 env \0 version → id of a deploy that succeeded
+	bRunRefs   = []byte("run_refs")    // id ‖ name → a chat adapter's reference (a summary message)
 
-	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem, bSucceeded}
+	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem, bSucceeded, bRunRefs}
 
 	kSchema = []byte("schema")
 )

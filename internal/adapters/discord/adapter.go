@@ -60,8 +60,11 @@ type Options struct {
 	// configured announce channel (the bot passes the last one,
 	// production).
 	AnnounceEnv string
-	Clock       func() time.Time
-	Log         zerolog.Logger
+	// Refs remembers where each run's summary is, so that a restarted bot
+	// goes on editing it (nil: in memory only).
+	Refs  RunRefs
+	Clock func() time.Time
+	Log   zerolog.Logger
 	// HTTPClient makes the REST calls (default: one with a 30 s timeout).
 	HTTPClient *http.Client
 	// MinEditInterval is the least time between two edits of one message
@@ -129,7 +132,7 @@ func New(opt Options) (*Adapter, error) {
 	discordgoLogger(opt.Log)
 	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, chatOptions{
 		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv,
-		guildID: opt.Config.GuildID})}
+		guildID: opt.Config.GuildID, refs: opt.Refs})}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	} else {

@@ -60,6 +60,7 @@ type Chat struct {
 	mu        sync.Mutex
 	slots     map[slotKey]*slot
 	summaries map[uint64]slotKey // run id → its summary in the announce channel
+	looked    map[uint64]bool    // runs whose stored summary was looked for
 	swept     time.Time          // when idle slots were last dropped
 	closed    bool
 	idle      *sync.Cond // signalled when a worker stops
@@ -103,6 +104,16 @@ type chatOptions struct {
 	announceChannel, announceEnv string
 	// guildID, when known, makes links to messages.
 	guildID string
+	// refs keeps where each run's summary is across restarts (nil: in
+	// memory only).
+	refs RunRefs
+}
+
+// RunRefs keeps references of a run's messages across restarts (the
+// store implements it).
+type RunRefs interface {
+	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
+	SetRunRef(ctx context.Context, id uint64, name, value string) error
 }
 
 func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
@@ -111,7 +122,7 @@ func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Chat{s: s, log: log, opt: opt, ctx: ctx, cancel: cancel,
-		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}}
+		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, looked: map[uint64]bool{}}
 	c.idle = sync.NewCond(&c.mu)
 	return c
 }
@@ -162,6 +173,7 @@ func (c *Chat) announces(channel string, m runbook.Message) bool {
 // announce posts m's summary to the announce channel, or queues its edit
 // when the run has one already. A failure is logged: the run goes on.
 func (c *Chat) announce(ctx context.Context, m runbook.Message) {
+	c.restoreSummary(ctx, m.RunID)
 	c.mu.Lock()
 	if k, ok := c.summaries[m.RunID]; ok {
 		if s := c.slots[k]; s != nil {
@@ -184,6 +196,11 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 		c.log.Warn().Err(err).Str("channel", c.opt.announceChannel).Uint64("run", m.RunID).Msg("discord: announce a run")
 		return
 	}
+	if c.opt.refs != nil {
+		if err := c.opt.refs.SetRunRef(ctx, m.RunID, refSummary, c.opt.announceChannel+"/"+msg.ID); err != nil {
+			c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("discord: remember a run's summary")
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := slotKey{c.opt.announceChannel, msg.ID}
@@ -192,10 +209,50 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 	c.summaries[m.RunID] = k
 }
 
+// refSummary names a run's summary message among its stored references.
+const refSummary = "discord.summary"
+
+// restoreSummary finds, once per run and process, the summary an earlier
+// process posted for run id, so that a restarted bot edits it rather than
+// leave it behind.
+func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
+	if c.opt.refs == nil || id == 0 {
+		return
+	}
+	c.mu.Lock()
+	_, known := c.summaries[id]
+	looked := c.looked[id]
+	c.looked[id] = true
+	c.mu.Unlock()
+	if known || looked {
+		return
+	}
+	v, ok, err := c.opt.refs.RunRef(ctx, id, refSummary)
+	if err != nil {
+		c.log.Warn().Err(err).Uint64("run", id).Msg("discord: read a run's summary")
+		return
+	}
+	channel, msg, _ := strings.Cut(v, "/")
+	if !ok || channel != c.opt.announceChannel || msg == "" {
+		return // none, or in a channel no longer announced to
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, known := c.summaries[id]; !known {
+		k := slotKey{channel, msg}
+		s := c.slotFor(k)
+		s.runID, s.summary = id, true
+		c.summaries[id] = k
+	}
+}
+
 // Update implements runbook.Chat: it queues m as the message's content and
 // its new output lines for the thread, and returns at once.
-func (c *Chat) Update(_ context.Context, channel, ref string, m runbook.Message) error {
+func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Message) error {
 	m.Log = slices.Clone(m.Log)
+	if c.announces(channel, m) {
+		c.restoreSummary(ctx, m.RunID)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -359,6 +416,7 @@ func (c *Chat) sweep() {
 			delete(c.slots, k)
 			if s.summary && c.summaries[s.runID] == k {
 				delete(c.summaries, s.runID)
+				delete(c.looked, s.runID)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/store"
 )
 
 func newTestChat(t *testing.T, f *fakeDiscord) *Chat {
@@ -178,5 +180,40 @@ func TestChatAnnounce(t *testing.T) {
 	}
 	if len(to) != 1 || to[0] != "/channels/"+ref+"/messages" {
 		t.Fatalf("output posted to %v, want once to the thread of %s", to, ref)
+	}
+}
+
+// A restarted bot goes on editing the summary an earlier one posted.
+func TestChatAnnounceAfterRestart(t *testing.T) {
+	const ann = "444444444444444444"
+	f := newFakeDiscord(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	opt := chatOptions{minInterval: 20 * time.Millisecond, announceChannel: ann, announceEnv: "production", refs: st}
+	ctx := context.Background()
+	m := runbook.Message{RunID: 5, Env: "production", Title: "#5 demo v3 → production", Status: "monitoring", Tone: runbook.ToneProgress}
+	first := newTestChatWith(t, f, opt)
+	ref, err := first.Post(ctx, testChannel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flush(t, first)
+	first.Close()
+
+	second := newTestChatWith(t, f, opt)
+	m.Status, m.Tone = "succeeded", runbook.ToneSuccess
+	if err := second.Update(ctx, testChannel, ref, m); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, second)
+	if n := len(f.Exact("POST", "/channels/"+ann+"/messages")); n != 1 {
+		t.Fatalf("announce channel got %d posts, want the one summary", n)
+	}
+	edits := f.Calls("PATCH", "/channels/"+ann+"/messages/")
+	if len(edits) != 1 || !strings.Contains(string(edits[0].Body), "🚀 #5 demo v3 → production") {
+		t.Fatalf("summary edits after the restart: %v", edits)
 	}
 }

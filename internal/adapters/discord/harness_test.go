@@ -262,7 +262,7 @@ func (f *flow) start(su setup) {
 	}
 	a, err := New(Options{
 		Config: su.config, Engine: late, Runs: st, Deduper: st, Apps: su.policy.AppNames(), Envs: su.policy.Envs,
-		AnnounceEnv: announce, Log: su.log, HTTPClient: su.client, MinEditInterval: 50 * time.Millisecond,
+		AnnounceEnv: announce, Refs: st, Log: su.log, HTTPClient: su.client, MinEditInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

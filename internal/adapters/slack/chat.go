@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ type ChatOptions struct {
 	// AnnounceEnv is the environment whose runs are announced (the last
 	// one, production).
 	AnnounceEnv string
+	// Refs remembers where each run's summary is, so that a restarted bot
+	// goes on editing it (nil: in memory only).
+	Refs RunRefs
 	// MinInterval is the least time between two edits of one message, and
 	// between two posts to its thread (default 1s): chat.update is limited
 	// to about 50 a minute, chat.postMessage to about one a second per
@@ -48,6 +52,7 @@ type Chat struct {
 	mu        sync.Mutex
 	slots     map[slotKey]*slot
 	summaries map[uint64]slotKey // run id → its summary in the announce channel
+	looked    map[uint64]bool    // runs whose stored summary was looked for
 	active    int                // workers running
 	idle      chan struct{}      // closed while no worker runs
 	closed    bool
@@ -58,6 +63,16 @@ var (
 	_ runbook.Chat     = (*Chat)(nil)
 	_ runbook.Threader = (*Chat)(nil)
 )
+
+// RunRefs keeps references of a run's messages across restarts (the
+// store implements it).
+type RunRefs interface {
+	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
+	SetRunRef(ctx context.Context, id uint64, name, value string) error
+}
+
+// refSummary names a run's summary message among its stored references.
+const refSummary = "slack.summary"
 
 // errChatClosed is returned by calls after Close.
 var errChatClosed = errors.New("slack: chat closed")
@@ -100,7 +115,7 @@ func NewChat(api *slack.Client, opt ChatOptions) *Chat {
 	idle := make(chan struct{})
 	close(idle)
 	return &Chat{api: api, opt: opt, log: opt.Log, ctx: ctx, cancel: cancel,
-		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, idle: idle}
+		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, looked: map[uint64]bool{}, idle: idle}
 }
 
 // Post implements runbook.Chat: it posts m to channel and returns the
@@ -145,6 +160,7 @@ func (c *Chat) announces(channel string, m runbook.Message) bool {
 // announce posts m's summary line to the announce channel, or edits it if
 // the run has one already. A failure is logged: the run goes on.
 func (c *Chat) announce(ctx context.Context, m runbook.Message) {
+	c.restoreSummary(ctx, m.RunID)
 	c.mu.Lock()
 	if key, ok := c.summaries[m.RunID]; ok {
 		if s := c.slots[key]; s != nil {
@@ -166,12 +182,50 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 			Msg("slack: announce a run")
 		return
 	}
+	if c.opt.Refs != nil {
+		if err := c.opt.Refs.SetRunRef(ctx, m.RunID, refSummary, c.opt.AnnounceChannel+"/"+ts); err != nil {
+			c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("slack: remember a run's summary")
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.slotFor(slotKey{c.opt.AnnounceChannel, ts})
 	s.summary = true
 	s.sent = text
 	c.summaries[m.RunID] = s.key
+}
+
+// restoreSummary finds, once per run and process, the summary an earlier
+// process posted for run id, so that a restarted bot edits it rather than
+// leave it behind.
+func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
+	if c.opt.Refs == nil || id == 0 {
+		return
+	}
+	c.mu.Lock()
+	_, known := c.summaries[id]
+	looked := c.looked[id]
+	c.looked[id] = true
+	c.mu.Unlock()
+	if known || looked {
+		return
+	}
+	v, ok, err := c.opt.Refs.RunRef(ctx, id, refSummary)
+	if err != nil {
+		c.log.Warn().Err(err).Uint64("run", id).Msg("slack: read a run's summary")
+		return
+	}
+	channel, ts, _ := strings.Cut(v, "/")
+	if !ok || channel != c.opt.AnnounceChannel || ts == "" {
+		return // none, or in a channel no longer announced to
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, known := c.summaries[id]; !known {
+		s := c.slotFor(slotKey{channel, ts})
+		s.summary = true
+		c.summaries[id] = s.key
+	}
 }
 
 // Reply implements runbook.Threader: it posts m in the thread of the

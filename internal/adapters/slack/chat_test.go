@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/store"
 )
 
 // chatTestLog collects log lines, safely for concurrent writers.
@@ -554,5 +556,39 @@ func TestChatPostRetriesRateLimit(t *testing.T) {
 	f.FailNext("chat.postMessage", 1, "channel_not_found")
 	if _, err := c.Post(context.Background(), "CGONE", chatTestMessage("staging", runbook.StateRequested, "")); err == nil {
 		t.Error("Post to a missing channel returned nil")
+	}
+}
+
+// A restarted bot goes on editing the summary an earlier one posted.
+func TestChatAnnounceAfterRestart(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	opt := ChatOptions{AnnounceChannel: "CANN", AnnounceEnv: "production", MinInterval: 20 * time.Millisecond, Refs: st}
+	f, first, _ := chatTestNew(t, opt)
+	ctx := context.Background()
+	ts, err := first.Post(ctx, "C1", chatTestMessage("production", runbook.StateMonitoring, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chatTestFlush(t, first, 2*time.Second)
+	first.Close()
+
+	opt.Log = zerolog.Nop()
+	second := NewChat(f.Client(), opt)
+	t.Cleanup(second.Close)
+	done := chatTestMessage("production", runbook.StateSucceeded, "live")
+	if err := second.Update(ctx, "C1", ts, done); err != nil {
+		t.Fatal(err)
+	}
+	chatTestFlush(t, second, 2*time.Second)
+	ann := f.ChannelPosts("CANN")
+	if len(ann) != 1 {
+		t.Fatalf("announce channel has %d messages, want the one summary", len(ann))
+	}
+	if got := f.LatestText("CANN", ann[0].TS); got != renderSummary(done) {
+		t.Errorf("summary after the restart = %q, want %q", got, renderSummary(done))
 	}
 }

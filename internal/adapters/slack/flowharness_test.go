@@ -214,7 +214,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 	// Edits are paced 20ms apart rather than a second, to keep the tests
 	// fast; rate limits are still waited out as Slack says.
 	f.chat = NewChat(api, ChatOptions{AnnounceChannel: sc.AnnounceChannel,
-		AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, MinInterval: 20 * time.Millisecond, Log: log})
+		AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, MinInterval: 20 * time.Millisecond, Refs: f.store, Log: log})
 	f.dir = NewDirectory(api, 5*time.Minute, log)
 	f.engine = runbook.New(runbook.Config{
 		Store: f.store, Policy: &cfg.Policy, Executors: map[string]runbook.Executor{"demo": f.exec},

@@ -46,6 +46,9 @@ type slot struct {
 // announce summary, if any, is edited too.
 func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Message) error {
 	m = cloneMessage(m)
+	if c.announces(channel, m) {
+		c.restoreSummary(ctx, m.RunID)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -111,6 +114,7 @@ func (c *Chat) sweep() {
 	for id, key := range c.summaries {
 		if _, ok := c.slots[key]; !ok {
 			delete(c.summaries, id)
+			delete(c.looked, id)
 		}
 	}
 }
