@@ -376,10 +376,16 @@ func procStat(pid int) (start uint64, zombie bool) {
 
 // tailer reads a growing output file and hands its lines on.
 type tailer struct {
-	path string
-	off  int64
-	out  *lineWriter
+	path    string
+	off     int64
+	out     *lineWriter
+	rotated int // times the file was emptied
 }
+
+// maxStepOutput bounds the output file of a step being followed: once
+// that much is read, the file is emptied (the command appends, so it goes
+// on writing at the new end). A var for tests.
+var maxStepOutput int64 = 64 << 20
 
 // read passes on what was written since the last read.
 func (t *tailer) read() {
@@ -393,6 +399,11 @@ func (t *tailer) read() {
 	}
 	n, _ := io.Copy(t.out, f)
 	t.off += n
+	if t.off >= maxStepOutput && os.Truncate(t.path, 0) == nil {
+		// What the command wrote between the copy and now is lost.
+		t.off = 0
+		t.rotated++
+	}
 }
 
 // skipTo moves past the output so far except its last n lines, which read

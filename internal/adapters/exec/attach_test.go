@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -257,5 +258,49 @@ func TestReattachRefusesForeignHandles(t *testing.T) {
 	h.ProcStart--
 	if !h.running() {
 		t.Errorf("the real process was stopped by a re-attach that did not recognise it")
+	}
+}
+
+// A step printing more than the output file may hold has its file emptied
+// as it is followed: the disk does not fill, the lines still stream.
+func TestAttachableOutputFileIsBounded(t *testing.T) {
+	old := maxStepOutput
+	maxStepOutput = 64 << 10
+	t.Cleanup(func() { maxStepOutput = old })
+	e := attachExecutor(t, Config{Deploy: script(t, `i=0
+while [ $i -lt 40 ]; do
+  head -c 8000 /dev/zero | tr '\0' 'x'; echo
+  i=$((i+1)); sleep 0.01
+done
+echo "deployed"`)})
+	var saved atomic.Value
+	j := attachJob(new(string))
+	j.Save = func(h string) error { saved.Store(h); return nil }
+	l := newLines()
+	done := make(chan error, 1)
+	go func() { done <- e.Deploy(context.Background(), j, l.progress) }()
+	biggest := int64(0)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if biggest > 2*maxStepOutput {
+				t.Errorf("the output file grew to %d bytes, bound %d", biggest, maxStepOutput)
+			}
+			got := l.get()
+			if len(got) < 30 || got[len(got)-1] != "deployed" {
+				t.Errorf("%d lines streamed, last %q; want about 41 ending in deployed", len(got), got[len(got)-1])
+			}
+			return
+		case <-time.After(5 * time.Millisecond):
+			var h stepHandle
+			if v, _ := saved.Load().(string); json.Unmarshal([]byte(v), &h) == nil {
+				if fi, err := os.Stat(filepath.Join(h.Dir, "output")); err == nil {
+					biggest = max(biggest, fi.Size())
+				}
+			}
+		}
 	}
 }
