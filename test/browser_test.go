@@ -255,3 +255,83 @@ func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", path)
 }
+
+// TestConsoleConfirmsPostDeploymentValidation takes a version to
+// production in a real browser, on the example configuration with its
+// production window always open and a monitoring window of two seconds:
+// once monitored, the run lists the post-deployment validation to confirm;
+// the window's end leaves it monitored with a notice saying what is open,
+// and confirming the last item makes it a success.
+func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(repoRoot, "configs"), filepath.Join(dir, "configs")); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join(repoRoot, "configs", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(example)
+	for old, repl := range map[string]string{
+		`windows: ["Mon-Thu 09:00-16:00 UTC"]`: `windows: ["daily 00:00-24:00 UTC"]`,
+		"monitor: 30m":                         "monitor: 2s",
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("configs/example.yaml no longer has %q", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startBot(t, "bot", dir, "config.yaml", "--listen", "127.0.0.1:0")
+	c := console{t: t, ctx: browser(t)}
+	c.run("open the console", chromedp.Navigate("http://"+b.addr+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+
+	tickAll := func(id int, items ...string) {
+		t.Helper()
+		for _, item := range items {
+			c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
+			c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
+		}
+	}
+	c.as("bob")
+	c.say("/deploy demo v3.0.0 staging")
+	c.as("alice")
+	tickAll(1, "merged", "tests", "artifact", "plan")
+	c.click("alice approves staging", runSel(1, ` button[data-action="approve"]`))
+	c.waitFor("staging run", runSel(1, `[data-state="succeeded"]`))
+
+	c.as("bob")
+	c.say("/deploy demo v3.0.0 production")
+	c.as("rita")
+	tickAll(2, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
+	c.click("rita approves production", runSel(2, ` button[data-action="approve"]`))
+	c.waitFor("monitoring with the validation", runSel(2, `[data-state="monitoring"] .checklist input[data-item="features"]:not(:checked):not(:disabled)`))
+	if got := c.text("read the list's title", runSel(2, ` .items-title`)); got != "Post-deployment validation" {
+		t.Fatalf("the monitored run's list is titled %q", got)
+	}
+	validation := []string{"health", "errors", "latency", "database", "integrations", "flags", "features"}
+	tickAll(2, validation[:6]...)
+
+	// The two-second window ends with one item open: still monitored, and
+	// the channel is told what is missing.
+	js := `[...document.querySelectorAll("article.notice")].some(n => n.textContent.includes("post-deployment validation still has 1 open: User-facing features working"))`
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		t.Fatalf("no notice of the open validation item: %v", err)
+	}
+	c.waitFor("still monitoring", runSel(2, `[data-state="monitoring"]`))
+
+	tickAll(2, "features")
+	c.waitFor("production run", runSel(2, `[data-state="succeeded"]`))
+	if note := c.text("read the note", runSel(2, " .note")); !strings.Contains(note, "its post-deployment validation is complete; validated by rita") {
+		t.Fatalf("note %q", note)
+	}
+	shot := get(c, "screenshot", chromedp.CaptureScreenshot())
+	if err := os.WriteFile(filepath.Join(artifactsDir(t), "console-validation.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
