@@ -51,10 +51,10 @@ type Main struct {
 	onStop  []func() // run by Close (stops cluster informers)
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
-	// starting tracks the chat adapters still connecting; stopStarting
-	// ends their retries.
-	starting     sync.WaitGroup
-	stopStarting context.CancelFunc
+	// background tracks what runs beside the main loop (chat adapters
+	// still connecting, store upkeep); stopBackground ends it.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
 }
 
 // Backoff of a chat adapter that cannot connect at start.
@@ -304,23 +304,35 @@ func (m *Main) Run(ctx context.Context) error {
 	// it works: one being down must keep neither the console nor the
 	// other chat down, nor stay off until a restart. /readyz says which
 	// is not connected yet.
-	sctx, stopStarting := context.WithCancel(ctx)
-	m.stopStarting = stopStarting
+	bctx, stopBackground := context.WithCancel(ctx)
+	m.stopBackground = stopBackground
 	if m.slack != nil {
-		m.startChat(sctx, "slack", m.slack.Start)
+		m.startChat(bctx, "slack", m.slack.Start)
 	}
 	if m.discord != nil {
-		m.startChat(sctx, "discord", m.discord.Start)
+		m.startChat(bctx, "discord", m.discord.Start)
 	}
+	// Chat deliveries are remembered (to act once on retries) for an hour
+	// or so; their keys are dropped once expired, or the store would keep
+	// every click ever made. Runs past the retention go too. A first prune
+	// of a long history takes seconds: it runs beside the ticks.
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		prune := time.NewTicker(pruneEvery)
+		defer prune.Stop()
+		for {
+			m.prune(bctx)
+			select {
+			case <-bctx.Done():
+				return
+			case <-prune.C:
+			}
+		}
+	}()
 
 	t := time.NewTicker(m.tick)
 	defer t.Stop()
-	// Chat deliveries are remembered (to act once on retries) for an hour
-	// or so; their keys are dropped once expired, or the store would keep
-	// every click ever made. Runs past the retention go too.
-	m.prune(ctx)
-	prune := time.NewTicker(pruneEvery)
-	defer prune.Stop()
 loop:
 	for {
 		select {
@@ -332,13 +344,11 @@ loop:
 			if err := m.engine.Tick(ctx); err != nil {
 				m.log.Error().Err(err).Msg("tick")
 			}
-		case <-prune.C:
-			m.prune(ctx)
 		}
 	}
 
-	m.stopStarting()
-	m.starting.Wait()
+	m.stopBackground()
+	m.background.Wait()
 	m.engine.Drain()
 	m.log.Info().Msg("waiting for running steps to finish")
 	if err := m.engine.Wait(context.Background()); err != nil {
@@ -389,9 +399,9 @@ func (m *Main) prune(ctx context.Context) {
 // startChat runs start in the background until it succeeds or ctx ends,
 // waiting longer after each failure.
 func (m *Main) startChat(ctx context.Context, name string, start func(context.Context) error) {
-	m.starting.Add(1)
+	m.background.Add(1)
 	go func() {
-		defer m.starting.Done()
+		defer m.background.Done()
 		wait := chatRetryFirst
 		for {
 			err := start(ctx)
@@ -412,10 +422,10 @@ func (m *Main) startChat(ctx context.Context, name string, start func(context.Co
 // Close releases everything; work still running is cut off unrecorded and
 // resumes (or ends as interrupted) at the next start.
 func (m *Main) Close() {
-	if m.stopStarting != nil {
-		m.stopStarting()
+	if m.stopBackground != nil {
+		m.stopBackground()
 	}
-	m.starting.Wait()
+	m.background.Wait()
 	_ = m.srv.Close()
 	m.engine.Close()
 	if m.slack != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -265,4 +266,54 @@ func BenchmarkOpenWith100kRuns(b *testing.B) {
 			b.ReportMetric(float64(size)/1e6, "data-MB")
 		})
 	}
+}
+
+// BenchmarkPruneRuns100k measures a first prune of a long history: 100,000
+// realistic finished runs (with their 21-event trails), all past the
+// retention but the newest 10 of each of 120 app/env pairs. Later hourly
+// prunes find nothing and cost one scan of the app/env index.
+func BenchmarkPruneRuns100k(b *testing.B) {
+	const n = 100_000
+	seeded := dbPath(b)
+	s, err := Open(seeded, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedHistory(b, s, n, true)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(seeded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var pruned int
+	var again time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		path := dbPath(b)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		s, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		pruned, err = s.PruneRuns(ctx, t0.AddDate(0, 0, 1), 10)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		began := time.Now()
+		if n, err := s.PruneRuns(ctx, t0.AddDate(0, 0, 1), 10); err != nil || n != 0 {
+			b.Fatalf("second prune: %d, %v", n, err)
+		}
+		again = time.Since(began)
+		_ = s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(pruned), "runs-pruned")
+	b.ReportMetric(float64(again.Microseconds())/1000, "ms-next-prune")
 }
