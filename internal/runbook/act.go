@@ -196,7 +196,11 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 		return Reply{}, err
 	}
 	if !e.hasAnyRole(ctx, u, env.Deployers) && !e.hasAnyRole(ctx, u, env.Approval.Roles) {
-		return Reply{}, Errorf(EForbidden, "only %s may tick the %s checklist", roleList(append(slices.Clone(env.Deployers), env.Approval.Roles...)), env.Name)
+		list := "checklist"
+		if r.State == StateMonitoring && len(r.Validation) > 0 {
+			list = "post-deployment validation"
+		}
+		return Reply{}, Errorf(EForbidden, "only %s may tick the %s %s", roleList(append(slices.Clone(env.Deployers), env.Approval.Roles...)), env.Name, list)
 	}
 	changed := false
 	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {

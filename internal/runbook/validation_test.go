@@ -119,7 +119,8 @@ func TestValidationEndMonitoringAndRestart(t *testing.T) {
 	h := newHarness(t, verifyingExec{fx}, fx)
 	withValidation(h)
 	id := monitored(h, "v1")
-	if err := h.act("carol", id, rb.ButtonTick, "health"); rb.ErrorCode(err) != rb.EForbidden {
+	if err := h.act("carol", id, rb.ButtonTick, "health"); rb.ErrorCode(err) != rb.EForbidden ||
+		!strings.Contains(err.Error(), "may tick the production post-deployment validation") {
 		t.Fatalf("tick by a stranger: %v, want forbidden", err)
 	}
 	if err := h.act("bob", id, rb.ButtonTick, "health"); err != nil {
