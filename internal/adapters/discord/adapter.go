@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/chatref"
 	"shipmate/internal/runbook"
 )
 
@@ -62,7 +63,7 @@ type Options struct {
 	AnnounceEnv string
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it (nil: in memory only).
-	Refs  RunRefs
+	Refs  chatref.Store
 	Clock func() time.Time
 	Log   zerolog.Logger
 	// HTTPClient makes the REST calls (default: one with a 30 s timeout).

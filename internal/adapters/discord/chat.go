@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/chatref"
 	"shipmate/internal/runbook"
 )
 
@@ -60,7 +61,7 @@ type Chat struct {
 	mu        sync.Mutex
 	slots     map[slotKey]*slot
 	summaries map[uint64]slotKey // run id → its summary in the announce channel
-	looked    map[uint64]bool    // runs whose stored summary was looked for
+	refs      *chatref.Summaries // the summaries across restarts
 	swept     time.Time          // when idle slots were last dropped
 	closed    bool
 	idle      *sync.Cond // signalled when a worker stops
@@ -106,14 +107,7 @@ type chatOptions struct {
 	guildID string
 	// refs keeps where each run's summary is across restarts (nil: in
 	// memory only).
-	refs RunRefs
-}
-
-// RunRefs keeps references of a run's messages across restarts (the
-// store implements it).
-type RunRefs interface {
-	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
-	SetRunRef(ctx context.Context, id uint64, name, value string) error
+	refs chatref.Store
 }
 
 func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
@@ -122,7 +116,7 @@ func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *Chat {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Chat{s: s, log: log, opt: opt, ctx: ctx, cancel: cancel,
-		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, looked: map[uint64]bool{}}
+		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, refs: chatref.New(opt.refs, "discord.summary")}
 	c.idle = sync.NewCond(&c.mu)
 	return c
 }
@@ -196,10 +190,8 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 		c.log.Warn().Err(err).Str("channel", c.opt.announceChannel).Uint64("run", m.RunID).Msg("discord: announce a run")
 		return
 	}
-	if c.opt.refs != nil {
-		if err := c.opt.refs.SetRunRef(ctx, m.RunID, refSummary, c.opt.announceChannel+"/"+msg.ID); err != nil {
-			c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("discord: remember a run's summary")
-		}
+	if err := c.refs.Remember(ctx, m.RunID, c.opt.announceChannel, msg.ID); err != nil {
+		c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("discord: remember a run's summary")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -209,37 +201,26 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 	c.summaries[m.RunID] = k
 }
 
-// refSummary names a run's summary message among its stored references.
-const refSummary = "discord.summary"
-
-// restoreSummary finds, once per run and process, the summary an earlier
-// process posted for run id, so that a restarted bot edits it rather than
-// leave it behind.
+// restoreSummary picks up the summary an earlier process posted for run
+// id, once per run, so that a restarted bot edits it.
 func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
-	if c.opt.refs == nil || id == 0 {
-		return
-	}
 	c.mu.Lock()
 	_, known := c.summaries[id]
-	looked := c.looked[id]
-	c.looked[id] = true
 	c.mu.Unlock()
-	if known || looked {
+	if known {
 		return
 	}
-	v, ok, err := c.opt.refs.RunRef(ctx, id, refSummary)
+	msg, ok, err := c.refs.Restore(ctx, id, c.opt.announceChannel)
 	if err != nil {
 		c.log.Warn().Err(err).Uint64("run", id).Msg("discord: read a run's summary")
-		return
 	}
-	channel, msg, _ := strings.Cut(v, "/")
-	if !ok || channel != c.opt.announceChannel || msg == "" {
-		return // none, or in a channel no longer announced to
+	if !ok {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, known := c.summaries[id]; !known {
-		k := slotKey{channel, msg}
+		k := slotKey{c.opt.announceChannel, msg}
 		s := c.slotFor(k)
 		s.runID, s.summary = id, true
 		c.summaries[id] = k
@@ -416,7 +397,7 @@ func (c *Chat) sweep() {
 			delete(c.slots, k)
 			if s.summary && c.summaries[s.runID] == k {
 				delete(c.summaries, s.runID)
-				delete(c.looked, s.runID)
+				c.refs.Forget(s.runID)
 			}
 		}
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"shipmate/internal/adapters/chatref"
 	"shipmate/internal/runbook"
 )
 
@@ -24,7 +24,7 @@ type ChatOptions struct {
 	AnnounceEnv string
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it (nil: in memory only).
-	Refs RunRefs
+	Refs chatref.Store
 	// MinInterval is the least time between two edits of one message, and
 	// between two posts to its thread (default 1s): chat.update is limited
 	// to about 50 a minute, chat.postMessage to about one a second per
@@ -52,7 +52,7 @@ type Chat struct {
 	mu        sync.Mutex
 	slots     map[slotKey]*slot
 	summaries map[uint64]slotKey // run id → its summary in the announce channel
-	looked    map[uint64]bool    // runs whose stored summary was looked for
+	refs      *chatref.Summaries // the summaries across restarts
 	active    int                // workers running
 	idle      chan struct{}      // closed while no worker runs
 	closed    bool
@@ -63,16 +63,6 @@ var (
 	_ runbook.Chat     = (*Chat)(nil)
 	_ runbook.Threader = (*Chat)(nil)
 )
-
-// RunRefs keeps references of a run's messages across restarts (the
-// store implements it).
-type RunRefs interface {
-	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
-	SetRunRef(ctx context.Context, id uint64, name, value string) error
-}
-
-// refSummary names a run's summary message among its stored references.
-const refSummary = "slack.summary"
 
 // errChatClosed is returned by calls after Close.
 var errChatClosed = errors.New("slack: chat closed")
@@ -115,7 +105,7 @@ func NewChat(api *slack.Client, opt ChatOptions) *Chat {
 	idle := make(chan struct{})
 	close(idle)
 	return &Chat{api: api, opt: opt, log: opt.Log, ctx: ctx, cancel: cancel,
-		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, looked: map[uint64]bool{}, idle: idle}
+		slots: map[slotKey]*slot{}, summaries: map[uint64]slotKey{}, refs: chatref.New(opt.Refs, "slack.summary"), idle: idle}
 }
 
 // Post implements runbook.Chat: it posts m to channel and returns the
@@ -182,10 +172,8 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 			Msg("slack: announce a run")
 		return
 	}
-	if c.opt.Refs != nil {
-		if err := c.opt.Refs.SetRunRef(ctx, m.RunID, refSummary, c.opt.AnnounceChannel+"/"+ts); err != nil {
-			c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("slack: remember a run's summary")
-		}
+	if err := c.refs.Remember(ctx, m.RunID, c.opt.AnnounceChannel, ts); err != nil {
+		c.log.Warn().Err(err).Uint64("run", m.RunID).Msg("slack: remember a run's summary")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -195,34 +183,26 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 	c.summaries[m.RunID] = s.key
 }
 
-// restoreSummary finds, once per run and process, the summary an earlier
-// process posted for run id, so that a restarted bot edits it rather than
-// leave it behind.
+// restoreSummary picks up the summary an earlier process posted for run
+// id, once per run, so that a restarted bot edits it.
 func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
-	if c.opt.Refs == nil || id == 0 {
-		return
-	}
 	c.mu.Lock()
 	_, known := c.summaries[id]
-	looked := c.looked[id]
-	c.looked[id] = true
 	c.mu.Unlock()
-	if known || looked {
+	if known {
 		return
 	}
-	v, ok, err := c.opt.Refs.RunRef(ctx, id, refSummary)
+	ts, ok, err := c.refs.Restore(ctx, id, c.opt.AnnounceChannel)
 	if err != nil {
 		c.log.Warn().Err(err).Uint64("run", id).Msg("slack: read a run's summary")
-		return
 	}
-	channel, ts, _ := strings.Cut(v, "/")
-	if !ok || channel != c.opt.AnnounceChannel || ts == "" {
-		return // none, or in a channel no longer announced to
+	if !ok {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, known := c.summaries[id]; !known {
-		s := c.slotFor(slotKey{channel, ts})
+		s := c.slotFor(slotKey{c.opt.AnnounceChannel, ts})
 		s.summary = true
 		c.summaries[id] = s.key
 	}

@@ -114,7 +114,7 @@ func (c *Chat) sweep() {
 	for id, key := range c.summaries {
 		if _, ok := c.slots[key]; !ok {
 			delete(c.summaries, id)
-			delete(c.looked, id)
+			c.refs.Forget(id)
 		}
 	}
 }
