@@ -100,7 +100,9 @@ func (c console) click(what, selector string) {
 		ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
 		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), "No node") {
+		// The node went between the query and the click ("No node with
+		// given id found", "Could not find node with given id").
+		if err == nil || !strings.Contains(err.Error(), "node with given id") && !strings.Contains(err.Error(), "No node") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

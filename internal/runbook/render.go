@@ -55,10 +55,12 @@ func (e *Engine) Message(r *Run) Message {
 			len(r.Validation)-len(r.OpenValidation()), len(r.Validation))})
 	}
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
-	items := r.Tickable()
+	items := r.Checklist
 	m.ItemsTitle = "Pre-deployment checklist"
-	if r.State == StateMonitoring && len(r.Validation) > 0 {
-		m.ItemsTitle, editable = "Post-deployment validation", true
+	if len(r.Validation) > 0 && !r.MonitorUntil.IsZero() {
+		// From monitoring on, the validation is the list that matters:
+		// confirmed while monitored, then shown as it ended.
+		items, m.ItemsTitle, editable = r.Validation, "Post-deployment validation", r.State == StateMonitoring
 	}
 	for _, it := range items {
 		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable && !it.Auto, At: it.At,

@@ -89,6 +89,12 @@ func TestValidationHoldsSuccessUntilConfirmed(t *testing.T) {
 			t.Errorf("item %s: %+v, want ticked with who and when", it.Key, it)
 		}
 	}
+	h.settle()
+	// The finished run's message shows the validation as it ended.
+	m = h.chat.message(r.Origin.MessageRef)
+	if m.ItemsTitle != "Post-deployment validation" || len(m.Items) != 3 || m.Items[2].Editable || !m.Items[2].Done || m.Items[2].By != "alice" {
+		t.Errorf("final message lists %q %+v, want the confirmed validation, read-only", m.ItemsTitle, m.Items)
+	}
 }
 
 // Items ticked during the window let it end as a success at once.
