@@ -81,6 +81,7 @@ type Adapter struct {
 	pubKey  []byte
 	ready   atomic.Bool
 	gateway atomic.Bool // the gateway session is open
+	online  atomic.Bool // and connected (false while discordgo reconnects)
 	mu      sync.Mutex  // guards closed with wg.Add
 	wg      sync.WaitGroup
 	closed  bool
@@ -138,6 +139,17 @@ func New(opt Options) (*Adapter, error) {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	} else {
 		s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.gatewayInteraction(ic.Interaction) })
+		// discordgo reconnects by itself; readiness follows it.
+		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Connect) { a.online.Store(true) })
+		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+			a.online.Store(false)
+			a.mu.Lock()
+			closing := a.closed
+			a.mu.Unlock()
+			if !closing {
+				a.opt.Log.Warn().Msg("discord: gateway disconnected; reconnecting")
+			}
+		})
 	}
 	return a, nil
 }
@@ -211,6 +223,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 		if err := a.openGateway(ctx); err != nil {
 			return fmt.Errorf("discord: open gateway: %w", err)
 		}
+		a.online.Store(true)
 		a.gateway.Store(true)
 	}
 	a.ready.Store(true)
@@ -222,6 +235,9 @@ func (a *Adapter) Start(ctx context.Context) error {
 func (a *Adapter) Ready() error {
 	if !a.ready.Load() {
 		return errors.New("discord: not started")
+	}
+	if a.gateway.Load() && !a.online.Load() {
+		return errors.New("discord: gateway disconnected; reconnecting")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -33,7 +34,10 @@ type wsGateway struct {
 	rest        *fakeDiscord
 	gatewayFail int  // non-zero: GET /gateway answers this status
 	silent      bool // accept the websocket and say nothing
-	heartbeatMs int  // Hello's heartbeat_interval
+	// resumes, when set, lets later connections in (each once it is
+	// closed) and answers their RESUME with RESUMED.
+	resumes     chan struct{}
+	heartbeatMs int // Hello's heartbeat_interval
 
 	mu         sync.Mutex
 	seen       []string // REST requests ("GET /gateway") and gateway ops ("IDENTIFY"), in order
@@ -99,6 +103,10 @@ func (g *wsGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	g.conns++
 	first := g.conns == 1
 	g.mu.Unlock()
+	if !first && g.resumes != nil {
+		g.serveResume(w, r)
+		return
+	}
 	c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 	if err != nil || !first { // a reconnect is a failure the test reports via conns
 		if c != nil {
@@ -162,6 +170,51 @@ func (g *wsGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			g.mu.Unlock()
 		}
 	}
+}
+
+// serveResume is a reconnection: once g.resumes is closed, Hello, then
+// RESUMED for the client's RESUME, then acks to heartbeats.
+func (g *wsGateway) serveResume(w http.ResponseWriter, r *http.Request) {
+	<-g.resumes
+	c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if g.write(c, map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": g.heartbeatMs}}) != nil {
+		return
+	}
+	var op struct {
+		Op int `json:"op"`
+	}
+	if err := c.ReadJSON(&op); err != nil || op.Op != 6 {
+		g.log(fmt.Sprintf("want RESUME (op 6), got op %d (%v)", op.Op, err))
+		return
+	}
+	g.log("RESUME")
+	g.mu.Lock()
+	g.conn = c
+	g.mu.Unlock()
+	if g.dispatch("RESUMED", map[string]any{}) != nil {
+		return
+	}
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if json.Unmarshal(msg, &op) == nil && op.Op == 1 {
+			_ = g.write(c, map[string]any{"op": 11})
+		}
+	}
+}
+
+// drop cuts the current gateway connection, as a network fault would.
+func (g *wsGateway) drop() {
+	g.mu.Lock()
+	c := g.conn
+	g.mu.Unlock()
+	_ = c.UnderlyingConn().Close()
 }
 
 func (g *wsGateway) write(c *websocket.Conn, v any) error {
@@ -399,5 +452,47 @@ func TestGatewaySilentStartGivesUp(t *testing.T) {
 		default:
 			return false
 		}
+	})
+}
+
+// A dropped gateway connection makes the adapter not ready until discordgo
+// has resumed the session; interactions flow again after.
+func TestGatewayDropAndResume(t *testing.T) {
+	g := newWSGateway(t)
+	g.resumes = make(chan struct{})
+	a, st, _, err := gatewayAdapter(t, g)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	<-g.ready
+	if err := a.Ready(); err != nil {
+		t.Fatalf("Ready after Start: %v", err)
+	}
+	g.drop()
+	eventually(t, "Ready to report the drop", func() bool {
+		err := a.Ready()
+		return err != nil && strings.Contains(err.Error(), "gateway disconnected")
+	})
+	close(g.resumes)
+	eventually(t, "Ready after the resume", func() bool { return a.Ready() == nil })
+	g.mu.Lock()
+	seen := strings.Join(g.seen, " | ")
+	g.mu.Unlock()
+	if !strings.HasSuffix(seen, "| RESUME") {
+		t.Fatalf("gateway saw %s, want the session resumed", seen)
+	}
+	// An interaction on the resumed connection is answered.
+	ic := map[string]any{"id": "900000000000000009", "application_id": testApp, "type": 2, "token": "gw-tok-2",
+		"channel_id": testChannel, "guild_id": testGuild, "member": member("U1"), "version": 1,
+		"data": map[string]any{"id": "C1", "name": "deploy", "type": 1, "options": []map[string]any{{
+			"name": "run", "type": 1, "options": []map[string]any{
+				{"name": "app", "type": 3, "value": "demo"}, {"name": "version", "type": 3, "value": "v2"},
+				{"name": "env", "type": 3, "value": "development"}}}}}}
+	if err := g.dispatch("INTERACTION_CREATE", ic); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the run after the resume", func() bool {
+		r, err := st.Run(t.Context(), 1)
+		return err == nil && r.Version == "v2" && r.State == runbook.StateSucceeded
 	})
 }
