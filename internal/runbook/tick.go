@@ -108,7 +108,8 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 	now := e.now()
 	if !now.Before(r.MonitorUntil) && !r.AwaitingValidation {
 		told := false
-		_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+		var err error
+		r, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 			if r.State != StateMonitoring || r.AwaitingValidation {
 				return nil, errStop
 			}
@@ -119,10 +120,6 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 			return []Event{e.move(r, StateSucceeded, nil, e.liveNote(r, "monitoring showed no problem"))}, nil
 		})
 		if err != nil || !told {
-			return err
-		}
-		r, err = e.store.Run(ctx, r.ID)
-		if err != nil {
 			return err
 		}
 		e.notify(ctx, r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.",

@@ -222,6 +222,9 @@ func (e *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 	defer tick.Stop()
 	for {
 		tail.read()
+		// Read after the liveness check: a status written just before the
+		// exit is still found.
+		running := h.running()
 		if code, ok := readStatus(h.Dir); ok {
 			tail.read()
 			if code == 0 {
@@ -229,15 +232,7 @@ func (e *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 			}
 			return exitError(action, code, "", tail.out.last)
 		}
-		if !h.running() {
-			// The status may have been written just before the exit.
-			if code, ok := readStatus(h.Dir); ok {
-				tail.read()
-				if code == 0 {
-					return nil
-				}
-				return exitError(action, code, "", tail.out.last)
-			}
+		if !running {
 			return fmt.Errorf("the %s command (pid %d) ended while Shipmate was down without leaving its exit status, so its outcome is unknown: %w",
 				action, h.PID, runbook.ErrOutcomeUnknown)
 		}
@@ -376,10 +371,9 @@ func procStat(pid int) (start uint64, zombie bool) {
 
 // tailer reads a growing output file and hands its lines on.
 type tailer struct {
-	path    string
-	off     int64
-	out     *lineWriter
-	rotated int // times the file was emptied
+	path string
+	off  int64
+	out  *lineWriter
 }
 
 // maxStepOutput bounds the output file of a step being followed: once
@@ -402,7 +396,6 @@ func (t *tailer) read() {
 	if t.off >= maxStepOutput && os.Truncate(t.path, 0) == nil {
 		// What the command wrote between the copy and now is lost.
 		t.off = 0
-		t.rotated++
 	}
 }
 
