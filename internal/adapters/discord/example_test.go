@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"shipmate/internal/clocktest"
+	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 )
 
@@ -125,7 +126,7 @@ type exFlow struct {
 	policy *runbook.Policy
 	clock  *clocktest.Clock
 	steps  *stepExec
-	logs   *bytes.Buffer
+	logs   *logtest.Buffer
 }
 
 // newExample loads configs/example.yaml and starts the adapter on it;
@@ -155,30 +156,16 @@ func newExample(t *testing.T, announce string) *exFlow {
 		t.Fatalf("the example configuration did not take the Discord settings: %+v", dc)
 	}
 	x := &exFlow{flow: &flow{t: t, discord: fake, exec: &countingExec{}}, policy: pol,
-		clock: clocktest.New(exMonday), steps: newStepExec(), logs: &bytes.Buffer{}}
-	var logMu sync.Mutex
-	log := zerolog.New(zerolog.SyncWriter(&lockedWriter{mu: &logMu, w: x.logs}))
+		clock: clocktest.New(exMonday), steps: newStepExec(), logs: &logtest.Buffer{}}
+	log := zerolog.New(x.logs)
 	t.Cleanup(func() {
 		if t.Failed() {
-			logMu.Lock()
 			t.Logf("log:\n%s", x.logs)
-			logMu.Unlock()
 		}
 	})
 	x.start(setup{config: dc, policy: pol, clock: x.clock, log: log,
 		execs: map[string]runbook.Executor{"demo": x.steps}})
 	return x
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // settle waits until the adapter has sent its follow-ups, the engine's

@@ -380,13 +380,7 @@ func (f *flow) shown(msg string) []byte {
 // waitFor polls cond for up to 5 s.
 func (f *flow) waitFor(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(f.t, what, cond)
 }
 
 // run reads run id from the store.

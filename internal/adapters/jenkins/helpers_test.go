@@ -1,7 +1,6 @@
 package jenkins
 
 import (
-	"bytes"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 )
 
@@ -29,36 +29,18 @@ var fastTiming = timing{
 	drain:    2 * time.Second,
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testEnv is a fake Jenkins and a client of it whose logs are captured.
 // At the end of the test the logs must not hold the token.
 type testEnv struct {
 	f    *fakeJenkins
 	c    *Client
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	f := newFakeJenkins(t, testUser, testToken)
-	e := &testEnv{f: f, logs: &syncBuffer{}}
+	e := &testEnv{f: f, logs: &logtest.Buffer{}}
 	e.c = e.client(t, ServerConfig{URL: f.srv.URL + "/", User: testUser, Token: testToken})
 	return e
 }

@@ -7,33 +7,18 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
 // chatTestLog collects log lines, safely for concurrent writers.
-type chatTestLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *chatTestLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *chatTestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type chatTestLog struct{ logtest.Buffer }
 
 // count returns how many lines have level and contain substr.
 func (l *chatTestLog) count(level, substr string) int {
