@@ -6,15 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"shipmate/internal/adapters/discord/discordtest"
 )
 
 // The built bot on Discord: a configuration with a chat.discord block whose
@@ -33,116 +31,24 @@ const (
 // dcKey signs the interactions; its public half is in the configuration.
 var dcKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
 
-// discordAPI is the part of Discord's REST API the bot calls: command
-// registration, channel messages and their edits, threads, follow-ups.
-// Messages get ids M1, M2, ...; a thread started on a message takes its id.
-type discordAPI struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	calls    []string          // "METHOD /path", in order
-	bodies   map[string][]byte // "METHOD /path" → the latest body
-	next     int
-	messages map[string][]byte // message id → its latest content
-	posted   map[string][]byte // message id → its first content
-	failPuts int               // answer this many registrations with 503
-}
-
-var apiPrefix = regexp.MustCompile(`^/api/v[0-9]+`)
-
-func newDiscordAPI(t *testing.T) *discordAPI {
-	d := &discordAPI{bodies: map[string][]byte{}, messages: map[string][]byte{}, posted: map[string][]byte{}}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	return d
-}
-
-func (d *discordAPI) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	path := apiPrefix.ReplaceAllString(r.URL.Path, "")
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	key := r.Method + " " + path
-	d.calls = append(d.calls, key)
-	d.bodies[key] = body
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case r.Method == http.MethodPut && parts[0] == "applications" && d.failPuts > 0:
-		d.failPuts--
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, `{"message":"upstream connect error","code":0}`)
-	case r.Method == http.MethodPut && parts[0] == "applications":
-		_, _ = w.Write(body)
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
-		d.next++
-		id := "M" + strconv.Itoa(d.next)
-		d.messages[id], d.posted[id] = body, body
-		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, id, parts[1])
-	case r.Method == http.MethodPatch && len(parts) == 4 && parts[2] == "messages":
-		d.messages[parts[3]] = body
-		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, parts[3], parts[1])
-	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads":
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"id":%q,"type":11,"parent_id":%q}`, parts[3], parts[1])
-	case r.Method == http.MethodPost && parts[0] == "webhooks":
-		_, _ = io.WriteString(w, `{"id":"W1"}`)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"message":"Unknown","code":0}`)
+// lastBody is the body of the latest call to exactly method and path.
+func lastBody(api *discordtest.Server, method, path string) []byte {
+	calls := api.Exact(method, path)
+	if len(calls) == 0 {
+		return nil
 	}
-}
-
-// count returns how many calls started with prefix ("POST /webhooks/").
-func (d *discordAPI) count(prefix string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := 0
-	for _, c := range d.calls {
-		if strings.HasPrefix(c, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
-// body returns the latest body sent as "METHOD /path".
-func (d *discordAPI) body(key string) []byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.bodies[key]
-}
-
-// message returns the latest content of message id.
-func (d *discordAPI) message(id string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return string(d.messages[id])
-}
-
-// messageWith returns the id of the first message posted whose first
-// content held text, or "".
-func (d *discordAPI) messageWith(text string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for i := 1; i <= d.next; i++ {
-		id := "M" + strconv.Itoa(i)
-		if strings.Contains(string(d.posted[id]), text) {
-			return id
-		}
-	}
-	return ""
+	return calls[len(calls)-1].Body
 }
 
 // discordBlock is the fixture's chat.discord block for api.
-func discordBlock(api *discordAPI) string {
+func discordBlock(api *discordtest.Server) string {
 	return fmt.Sprintf(`  discord:
     bot_token: test-token
     application_id: %q
     public_key: %s
     guild_id: %q
     api_url: %s
-`, dcApp, hex.EncodeToString(dcKey.Public().(ed25519.PublicKey)), dcGuild, api.srv.URL)
+`, dcApp, hex.EncodeToString(dcKey.Public().(ed25519.PublicKey)), dcGuild, api.URL)
 }
 
 // interact posts an interaction to bot b signed with key at ts and
@@ -212,7 +118,7 @@ func command(t *testing.T, b *bot, ic map[string]any) string {
 // a kill -9, takes a production approval from a member with the release
 // manager's guild role.
 func TestBuiltBotOnDiscord(t *testing.T) {
-	api := newDiscordAPI(t)
+	api := discordtest.New(t)
 	f := newFixture(t)
 	f.chat = discordBlock(api)
 	f.writeConfig()
@@ -222,16 +128,16 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 		code, body, err := b.get("/readyz")
 		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
 	})
-	reg := "PUT /applications/" + dcApp + "/guilds/" + dcGuild + "/commands"
+	reg := lastBody(api, "PUT", "/applications/"+dcApp+"/guilds/"+dcGuild+"/commands")
 	var cmds []struct {
 		Name    string
 		Options []struct{ Name string }
 	}
-	if err := json.Unmarshal(api.body(reg), &cmds); err != nil || len(cmds) != 2 || cmds[0].Name != "deploy" || cmds[1].Name != "rollback" {
-		t.Fatalf("registered %s (%v), want /deploy and /rollback", api.body(reg), err)
+	if err := json.Unmarshal(reg, &cmds); err != nil || len(cmds) != 2 || cmds[0].Name != "deploy" || cmds[1].Name != "rollback" {
+		t.Fatalf("registered %s (%v), want /deploy and /rollback", reg, err)
 	}
-	if !bytes.Contains(api.body(reg), []byte(`"production (prod)"`)) {
-		t.Errorf("the env option's choices do not come from the configuration: %s", api.body(reg))
+	if !bytes.Contains(reg, []byte(`"production (prod)"`)) {
+		t.Errorf("the env option's choices do not come from the configuration: %s", reg)
 	}
 
 	ping := map[string]any{"id": "P1", "application_id": dcApp, "type": 1, "token": "t", "version": 1}
@@ -252,15 +158,15 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 	}
 	var m1 string
 	eventually(t, stateTimeout, "run #1's message to say it succeeded", func() (bool, string) {
-		m1 = api.messageWith(`"title":"#1 demo v1.0 → development"`)
-		m := api.message(m1)
+		m1 = api.MessageWith(`"title":"#1 demo v1.0 → development"`)
+		m := string(api.Message(m1))
 		return m1 != "" && strings.Contains(m, "succeeded"), m
 	})
 	if n := f.count("starts.log", "started 1 v1.0"); n != 1 {
 		t.Errorf("deploy script ran %d times for run #1, want 1", n)
 	}
 	eventually(t, stateTimeout, "the output in the message's thread", func() (bool, string) {
-		body := string(api.body("POST /channels/" + m1 + "/messages"))
+		body := string(lastBody(api, "POST", "/channels/"+m1+"/messages"))
 		return strings.Contains(body, "deployed v1.0"), body
 	})
 
@@ -271,11 +177,11 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 	}
 	var m2 string
 	eventually(t, stateTimeout, "run #2's message with its Approve button", func() (bool, string) {
-		m2 = api.messageWith(`"title":"#2 demo v1.0 → production"`)
-		m := api.message(m2)
+		m2 = api.MessageWith(`"title":"#2 demo v1.0 → production"`)
+		m := string(api.Message(m2))
 		return m2 != "" && strings.Contains(m, `"custom_id":"approve:2"`), m
 	})
-	shown := api.message(m2)
+	shown := string(api.Message(m2))
 	b.kill()
 	f.starts++
 	b = startBot(t, fmt.Sprintf("bot#%d", f.starts), f.dir, f.config)
@@ -291,26 +197,26 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 	approve := func(who string, roles ...string) map[string]any {
 		return dcInteraction(3, who, roles, map[string]any{"custom_id": "approve:2", "component_type": 2}, string(shownJSON))
 	}
-	before := api.count("POST /webhooks/")
+	before := len(api.Calls("POST", "/webhooks/"))
 	status, out := interact(t, b, approve(dcDev), dcKey, time.Now())
 	if status != http.StatusOK || out["type"] != float64(6) {
 		t.Fatalf("click answered %d %v, want a deferred update", status, out)
 	}
 	eventually(t, stateTimeout, "the refusal of the requester's approval", func() (bool, string) {
-		return api.count("POST /webhooks/") == before+1, fmt.Sprint(api.count("POST /webhooks/"))
+		return len(api.Calls("POST", "/webhooks/")) == before+1, fmt.Sprint(len(api.Calls("POST", "/webhooks/")))
 	})
 	status, out = interact(t, b, approve(dcRM, dcRoleRM), dcKey, time.Now())
 	if status != http.StatusOK || out["type"] != float64(6) {
 		t.Fatalf("click answered %d %v, want a deferred update", status, out)
 	}
 	eventually(t, stateTimeout, "run #2's message to say it succeeded", func() (bool, string) {
-		m := api.message(m2)
+		m := string(api.Message(m2))
 		return strings.Contains(m, "succeeded") && strings.Contains(m, "u9"), m
 	})
 	if n := f.count("starts.log", "started 2 v1.0"); n != 1 {
 		t.Errorf("deploy script ran %d times for run #2, want 1", n)
 	}
-	if n := api.count("POST /webhooks/"); n != before+1 {
+	if n := len(api.Calls("POST", "/webhooks/")); n != before+1 {
 		t.Errorf("%d follow-ups, want only the one refusal", n-before)
 	}
 }
@@ -319,8 +225,8 @@ func TestBuiltBotOnDiscord(t *testing.T) {
 // says Discord is not started, and the bot keeps trying until Discord
 // takes its commands.
 func TestBuiltBotWaitsOutDiscordDownAtStart(t *testing.T) {
-	api := newDiscordAPI(t)
-	api.failPuts = 5 // more than one Start's own retries
+	api := discordtest.New(t)
+	api.FailRegistrations(5) // more than one Start's own retries
 	f := newFixture(t)
 	f.chat = discordBlock(api)
 	f.writeConfig()
@@ -337,7 +243,7 @@ func TestBuiltBotWaitsOutDiscordDownAtStart(t *testing.T) {
 		code, body, err := b.get("/readyz")
 		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
 	})
-	if n := api.count("PUT /applications/"); n != 6 {
+	if n := len(api.Calls("PUT", "/applications/")); n != 6 {
 		t.Errorf("%d registrations, want 6 (5 refused, then one taken)", n)
 	}
 	if !strings.Contains(b.log.String(), "retrying") {

@@ -12,21 +12,22 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
-func newTestChat(t *testing.T, f *fakeDiscord) *Chat {
+func newTestChat(t *testing.T, f *discordtest.Server) *Chat {
 	return newTestChatWith(t, f, chatOptions{minInterval: 100 * time.Millisecond})
 }
 
-func newTestChatWith(t *testing.T, f *fakeDiscord, opt chatOptions) *Chat {
+func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *Chat {
 	t.Helper()
 	s, err := discordgo.New("Bot test-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Client = f.client()
+	s.Client = f.Client()
 	s.ShouldRetryOnRateLimit = false
 	c := newChat(s, zerolog.Nop(), opt)
 	t.Cleanup(c.Close)
@@ -45,16 +46,14 @@ func flush(t *testing.T, c *Chat) {
 // Updates of one message are coalesced, a 429 is waited out, and the last
 // content gets there.
 func TestChatCoalescesAndWaitsOutRateLimits(t *testing.T) {
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	c := newTestChat(t, f)
 	ctx := context.Background()
 	ref, err := c.Post(ctx, testChannel, runbook.Message{RunID: 1, Title: "v0", Tone: runbook.ToneInfo})
 	if err != nil || ref != "M1" {
 		t.Fatalf("post: %q %v", ref, err)
 	}
-	f.mu.Lock()
-	f.limits = 1
-	f.mu.Unlock()
+	f.RateLimitEdits(1)
 	start := time.Now()
 	for i := 1; i <= 20; i++ {
 		if err := c.Update(ctx, testChannel, ref, runbook.Message{RunID: 1, Title: fmt.Sprintf("v%d", i)}); err != nil {
@@ -82,8 +81,8 @@ func TestChatCoalescesAndWaitsOutRateLimits(t *testing.T) {
 func TestChatOutputThreadAndFallback(t *testing.T) {
 	for _, noThread := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noThread=%v", noThread), func(t *testing.T) {
-			f := newFakeDiscord(t)
-			f.noThread = noThread
+			f := discordtest.New(t)
+			f.RefuseThreads(noThread)
 			c := newTestChat(t, f)
 			ctx := context.Background()
 			ref, err := c.Post(ctx, testChannel, runbook.Message{RunID: 7, Title: "demo"})
@@ -121,7 +120,7 @@ func TestChatOutputThreadAndFallback(t *testing.T) {
 // run moves on; other environments' runs are not announced.
 func TestChatAnnounce(t *testing.T) {
 	const ann = "444444444444444444"
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	c := newTestChatWith(t, f, chatOptions{minInterval: 20 * time.Millisecond, announceChannel: ann, announceEnv: "production"})
 	ctx := context.Background()
 	staging := runbook.Message{RunID: 1, Env: "staging", Title: "#1 demo v1.2 → staging", Status: "Deploying", Tone: runbook.ToneProgress}
@@ -186,7 +185,7 @@ func TestChatAnnounce(t *testing.T) {
 // A restarted bot goes on editing the summary an earlier one posted.
 func TestChatAnnounceAfterRestart(t *testing.T) {
 	const ann = "444444444444444444"
-	f := newFakeDiscord(t)
+	f := discordtest.New(t)
 	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)

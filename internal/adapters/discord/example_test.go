@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/clocktest"
 	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
@@ -133,13 +134,13 @@ type exFlow struct {
 // announce is DISCORD_ANNOUNCE_CHANNEL.
 func newExample(t *testing.T, announce string) *exFlow {
 	t.Helper()
-	fake := newFakeDiscord(t)
+	fake := discordtest.New(t)
 	vars := map[string]string{
 		"DISCORD_BOT_TOKEN":        "test-token",
 		"DISCORD_APPLICATION_ID":   testApp,
 		"DISCORD_PUBLIC_KEY":       hex.EncodeToString(testKey().Public().(ed25519.PublicKey)),
 		"DISCORD_GUILD_ID":         testGuild,
-		"DISCORD_API_URL":          fake.srv.URL,
+		"DISCORD_API_URL":          fake.URL,
 		"DISCORD_ANNOUNCE_CHANNEL": announce,
 	}
 	if LoadExample == nil {
@@ -152,7 +153,7 @@ func newExample(t *testing.T, announce string) *exFlow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !dc.Enabled() || dc.APIURL != fake.srv.URL || dc.AnnounceChannel != announce {
+	if !dc.Enabled() || dc.APIURL != fake.URL || dc.AnnounceChannel != announce {
 		t.Fatalf("the example configuration did not take the Discord settings: %+v", dc)
 	}
 	x := &exFlow{flow: &flow{t: t, discord: fake, exec: &countingExec{}}, policy: pol,
@@ -325,20 +326,6 @@ func (x *exFlow) summary(id string) (string, string) {
 	return m.Embeds[0].Title, m.Embeds[0].Description
 }
 
-// messageID returns the id the fake gave a posted message.
-func messageID(t *testing.T, c call, f *fakeDiscord) string {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for id, body := range f.messages {
-		if bytes.Equal(body, c.Body) {
-			return id
-		}
-	}
-	t.Fatalf("no message was posted as %s", c.Body)
-	return ""
-}
-
 // TestExampleStaging walks a staging deployment of the example
 // configuration: who may ask, the checklist, who may approve, the deploy
 // and its output.
@@ -445,7 +432,10 @@ func TestExampleProduction(t *testing.T) {
 	if len(ann) != 1 {
 		t.Fatalf("announce channel got %d messages, want 1", len(ann))
 	}
-	summary := messageID(t, ann[0], x.discord)
+	summary := x.discord.MessageWith(`"title":"⏳ #` + id + ` demo`)
+	if summary == "" {
+		t.Fatalf("no summary message posted as %s", ann[0].Body)
+	}
 	if title, desc := x.summary(summary); title != "⏳ #"+id+" demo v2.0.0 → production" || desc != "**checklist** · requested by rita" {
 		t.Errorf("summary %q / %q", title, desc)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
@@ -31,7 +33,7 @@ import (
 // /gateway and the gateway websocket on the same server.
 type wsGateway struct {
 	srv         *httptest.Server
-	rest        *fakeDiscord
+	rest        *discordtest.Server
 	gatewayFail int  // non-zero: GET /gateway answers this status
 	silent      bool // accept the websocket and say nothing
 	// resumes, when set, lets later connections in (each once it is
@@ -59,12 +61,15 @@ type identifyPayload struct {
 }
 
 func newWSGateway(t *testing.T) *wsGateway {
-	g := &wsGateway{rest: newFakeDiscord(t), heartbeatMs: 200,
+	g := &wsGateway{rest: discordtest.New(t), heartbeatMs: 200,
 		ready: make(chan struct{}), done: make(chan struct{})}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
 	return g
 }
+
+// apiVersion is the prefix of REST paths.
+var apiVersion = regexp.MustCompile(`^/api/v[0-9]+`)
 
 func (g *wsGateway) serve(w http.ResponseWriter, r *http.Request) {
 	if websocket.IsWebSocketUpgrade(r) {
@@ -87,7 +92,7 @@ func (g *wsGateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	g.rest.srv.Config.Handler.ServeHTTP(w, r)
+	g.rest.ServeHTTP(w, r)
 }
 
 func (g *wsGateway) log(s string) {

@@ -6,22 +6,18 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
@@ -41,127 +37,6 @@ const (
 var testSeed = bytes.Repeat([]byte{7}, ed25519.SeedSize)
 
 func testKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(testSeed) }
-
-// call is one request the fake Discord API received.
-type call struct {
-	Method, Path string
-	Body         []byte
-}
-
-// apiVersion is the prefix of REST paths (discordgo v0.29 calls v9).
-var apiVersion = regexp.MustCompile(`^/api/v[0-9]+`)
-
-// fakeDiscord is the REST API: messages get ids M1, M2, ...; threads
-// started on a message take its id.
-type fakeDiscord struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	calls    []call
-	next     int
-	messages map[string][]byte // message id → its latest body
-	limits   int               // answer this many PATCHes with 429 first
-	noThread bool              // refuse to start threads
-}
-
-func newFakeDiscord(t *testing.T) *fakeDiscord {
-	f := &fakeDiscord{messages: map[string][]byte{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	path := apiVersion.ReplaceAllString(r.URL.Path, "")
-	f.mu.Lock()
-	f.calls = append(f.calls, call{r.Method, path, body})
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case r.Method == http.MethodPut && strings.HasSuffix(path, "/commands"):
-		f.mu.Unlock()
-		_, _ = w.Write(body)
-		return
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
-		f.next++
-		id := "M" + strconv.Itoa(f.next)
-		f.messages[id] = body
-		f.mu.Unlock()
-		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, id, parts[1])
-		return
-	case r.Method == http.MethodPatch && len(parts) == 4 && parts[2] == "messages":
-		if f.limits > 0 {
-			f.limits--
-			f.mu.Unlock()
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = io.WriteString(w, `{"message":"You are being rate limited.","retry_after":0.2,"global":false}`)
-			return
-		}
-		f.messages[parts[3]] = body
-		f.mu.Unlock()
-		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, parts[3], parts[1])
-		return
-	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads" && f.noThread:
-		f.mu.Unlock()
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = io.WriteString(w, `{"message":"Missing Access","code":50001}`)
-		return
-	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads":
-		f.mu.Unlock()
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"id":%q,"type":11,"parent_id":%q}`, parts[3], parts[1])
-		return
-	case r.Method == http.MethodPost && parts[0] == "interactions":
-		f.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-		return
-	case r.Method == http.MethodPost && parts[0] == "webhooks":
-		f.mu.Unlock()
-		_, _ = io.WriteString(w, `{"id":"W1"}`)
-		return
-	}
-	f.mu.Unlock()
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, `{"message":"Unknown","code":0}`)
-}
-
-// Calls returns the calls whose method and path match (path by prefix).
-func (f *fakeDiscord) Calls(method, prefix string) []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []call
-	for _, c := range f.calls {
-		if c.Method == method && strings.HasPrefix(c.Path, prefix) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Exact returns the calls to exactly method and path.
-func (f *fakeDiscord) Exact(method, path string) []call {
-	var out []call
-	for _, c := range f.Calls(method, path) {
-		if c.Path == path {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Message returns the latest body of a message.
-func (f *fakeDiscord) Message(id string) []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.messages[id]
-}
-
-// client reaches the fake API whatever host discordgo asks for.
-func (f *fakeDiscord) client() *http.Client {
-	u, _ := url.Parse(f.srv.URL)
-	return &http.Client{Timeout: 10 * time.Second, Transport: rewriteHost{scheme: u.Scheme, host: u.Host}}
-}
 
 // countingExec deploys by printing two lines.
 type countingExec struct{ deploys atomic.Int32 }
@@ -194,7 +69,7 @@ func (l *lateEngine) Message(r *runbook.Run) runbook.Message { return l.e.Messag
 // flow is one adapter with its engine, store and fake Discord.
 type flow struct {
 	t       *testing.T
-	discord *fakeDiscord
+	discord *discordtest.Server
 	store   *store.Store
 	engine  *runbook.Engine
 	adapter *Adapter
@@ -225,11 +100,11 @@ func testPolicy() *runbook.Policy {
 
 func newFlow(t *testing.T) *flow {
 	t.Helper()
-	f := &flow{t: t, discord: newFakeDiscord(t), exec: &countingExec{}}
+	f := &flow{t: t, discord: discordtest.New(t), exec: &countingExec{}}
 	f.start(setup{
 		config: Config{BotToken: "test-token", ApplicationID: testApp, GuildID: testGuild,
 			PublicKey: hex.EncodeToString(testKey().Public().(ed25519.PublicKey))},
-		policy: testPolicy(), execs: map[string]runbook.Executor{"demo": f.exec}, client: f.discord.client(), log: zerolog.Nop(),
+		policy: testPolicy(), execs: map[string]runbook.Executor{"demo": f.exec}, client: f.discord.Client(), log: zerolog.Nop(),
 	})
 	return f
 }

@@ -1,0 +1,175 @@
+// Package discordtest is a fake of the part of Discord's REST API Shipmate
+// calls, speaking its JSON, for tests of the adapter and of the built bot:
+// command registration, channel messages and their edits, threads,
+// interaction callbacks and follow-ups. It records every call.
+package discordtest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Call is one request the fake received; Path is without the /api/v9
+// prefix.
+type Call struct {
+	Method, Path string
+	Body         []byte
+}
+
+// apiVersion is the prefix of REST paths (discordgo v0.29 calls v9).
+var apiVersion = regexp.MustCompile(`^/api/v[0-9]+`)
+
+// Server is the fake. Posted messages get ids M1, M2, ...; a thread
+// started on a message takes the message's id.
+type Server struct {
+	// URL is the server's base URL, for chat.discord.api_url.
+	URL string
+	srv *httptest.Server
+
+	mu                sync.Mutex
+	calls             []Call
+	next              int
+	messages          map[string][]byte // message id → its latest body
+	posted            map[string][]byte // message id → the body it was posted with
+	limits            int               // answer this many edits with 429 first
+	failRegistrations int               // answer this many registrations with 503 first
+	noThread          bool              // refuse to start threads
+}
+
+// New starts a fake, closed when the test ends.
+func New(t testing.TB) *Server {
+	s := &Server{messages: map[string][]byte{}, posted: map[string][]byte{}}
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// RateLimitEdits answers the next n message edits with 429.
+func (s *Server) RateLimitEdits(n int) { s.set(func() { s.limits = n }) }
+
+// FailRegistrations answers the next n command registrations with 503.
+func (s *Server) FailRegistrations(n int) { s.set(func() { s.failRegistrations = n }) }
+
+// RefuseThreads makes starting a thread fail as without the permission.
+func (s *Server) RefuseThreads(refuse bool) { s.set(func() { s.noThread = refuse }) }
+
+func (s *Server) set(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+// ServeHTTP answers one REST call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	path := apiVersion.ReplaceAllString(r.URL.Path, "")
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, Call{r.Method, path, body})
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodPut && strings.HasSuffix(path, "/commands") && s.failRegistrations > 0:
+		s.failRegistrations--
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"message":"upstream connect error","code":0}`)
+	case r.Method == http.MethodPut && strings.HasSuffix(path, "/commands"):
+		_, _ = w.Write(body)
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
+		s.next++
+		id := "M" + strconv.Itoa(s.next)
+		s.messages[id], s.posted[id] = body, body
+		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, id, parts[1])
+	case r.Method == http.MethodPatch && len(parts) == 4 && parts[2] == "messages" && s.limits > 0:
+		s.limits--
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"message":"You are being rate limited.","retry_after":0.2,"global":false}`)
+	case r.Method == http.MethodPatch && len(parts) == 4 && parts[2] == "messages":
+		s.messages[parts[3]] = body
+		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, parts[3], parts[1])
+	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads" && s.noThread:
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"message":"Missing Access","code":50001}`)
+	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads":
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":%q,"type":11,"parent_id":%q}`, parts[3], parts[1])
+	case r.Method == http.MethodPost && parts[0] == "interactions":
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPost && parts[0] == "webhooks":
+		_, _ = io.WriteString(w, `{"id":"W1"}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"message":"Unknown","code":0}`)
+	}
+}
+
+// Calls returns the calls whose method and path match (path by prefix).
+func (s *Server) Calls(method, prefix string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if c.Method == method && strings.HasPrefix(c.Path, prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Exact returns the calls to exactly method and path.
+func (s *Server) Exact(method, path string) []Call {
+	var out []Call
+	for _, c := range s.Calls(method, path) {
+		if c.Path == path {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Message returns the latest body of message id.
+func (s *Server) Message(id string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.messages[id]
+}
+
+// MessageWith returns the id of the first message posted with a body
+// holding text, or "".
+func (s *Server) MessageWith(text string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 1; i <= s.next; i++ {
+		id := "M" + strconv.Itoa(i)
+		if bytes.Contains(s.posted[id], []byte(text)) {
+			return id
+		}
+	}
+	return ""
+}
+
+// Client reaches the fake whatever host it is asked for: discordgo fixes
+// its endpoints' host when it loads.
+func (s *Server) Client() *http.Client {
+	u, _ := url.Parse(s.URL)
+	return &http.Client{Timeout: 10 * time.Second, Transport: toHost{scheme: u.Scheme, host: u.Host}}
+}
+
+type toHost struct{ scheme, host string }
+
+func (t toHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = t.scheme, t.host, t.host
+	return http.DefaultTransport.RoundTrip(r)
+}
