@@ -147,26 +147,16 @@ follow:
 	if !errors.As(err, &ee) {
 		return fmt.Errorf("%s: %w", action, err)
 	}
-	return exitError(action, ee.ExitCode(), ee.ProcessState.String(), tail.out.last)
+	return wrapperExit(action, ee.ExitCode(), ee.ProcessState.String(), tail.out.last)
 }
 
-// exitError says how a command ended: its status (the wrapper's, which
-// reports a command killed by signal n as 128+n), or the signal that
-// stopped the wrapper itself (code -1, with how).
-func exitError(action string, code int, how, last string) error {
-	var msg string
-	switch {
-	case code < 0:
-		msg = action + " was stopped (" + how + ")"
-	case code > 128 && code <= 128+64:
-		msg = fmt.Sprintf("%s was stopped (%s)", action, syscall.Signal(code-128))
-	default:
-		msg = action + " exited with status " + strconv.Itoa(code)
+// wrapperExit is exitError for a status the wrapper reported, which gives
+// a command killed by signal n as 128+n.
+func wrapperExit(action string, code int, how, last string) error {
+	if code > 128 && code <= 128+64 {
+		code, how = -1, syscall.Signal(code-128).String()
 	}
-	if last != "" {
-		msg += ": " + last
-	}
-	return errors.New(msg)
+	return exitError(action, code, how, last)
 }
 
 // findProgram checks, as os/exec would, that argv[0] can be run: the shell
@@ -230,7 +220,7 @@ func (e *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 			if code == 0 {
 				return nil
 			}
-			return exitError(action, code, "", tail.out.last)
+			return wrapperExit(action, code, "", tail.out.last)
 		}
 		if !running {
 			return fmt.Errorf("the %s command (pid %d) ended while Shipmate was down without leaving its exit status, so its outcome is unknown: %w",

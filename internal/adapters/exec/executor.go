@@ -201,14 +201,20 @@ func (e *Executor) run(ctx context.Context, action string, argv []string, j runb
 	if !errors.As(err, &ee) {
 		return "", fmt.Errorf("%s: %w", action, err)
 	}
-	msg := action + " was stopped (" + ee.ProcessState.String() + ")"
-	if code := ee.ExitCode(); code >= 0 {
-		msg = action + " exited with status " + strconv.Itoa(code)
+	return "", exitError(action, ee.ExitCode(), ee.ProcessState.String(), out.last)
+}
+
+// exitError says how a command ended: stopped by a signal (code -1, how
+// says which) or with its exit status, and the last line it printed.
+func exitError(action string, code int, how, last string) error {
+	msg := action + " exited with status " + strconv.Itoa(code)
+	if code < 0 {
+		msg = action + " was stopped (" + how + ")"
 	}
-	if out.last != "" {
-		msg += ": " + out.last
+	if last != "" {
+		msg += ": " + last
 	}
-	return "", errors.New(msg)
+	return errors.New(msg)
 }
 
 // envVar is one SHIPMATE_* variable; an optional one is left out when empty.
