@@ -248,14 +248,16 @@ func (h stepHandle) String() string {
 // group has members and its leader is the process the handle names (a pid
 // reused since is not).
 func (h stepHandle) running() bool {
-	if !groupAlive(h.PID) {
-		return false
-	}
 	st, zombie := procStat(h.PID)
-	if zombie {
+	switch {
+	case zombie:
 		return false
+	case st != 0:
+		// The leader runs: it is the step's unless the pid was reused.
+		return h.ProcStart == 0 || st == h.ProcStart
 	}
-	return h.ProcStart == 0 || st == 0 || st == h.ProcStart
+	// No leader to read (gone, or no /proc): does its group live on?
+	return groupAlive(h.PID)
 }
 
 // groupAlive reports whether process group pgid has a member that is not
