@@ -244,9 +244,9 @@ func (h stepHandle) String() string {
 	return string(b)
 }
 
-// running reports whether the step's wrapper still runs: its process
-// group has members and its leader is the process the handle names (a pid
-// reused since is not).
+// running reports whether the step still runs: its leader is the process
+// the handle names (a pid reused since is not), or, the leader gone, its
+// process group still has live members.
 func (h stepHandle) running() bool {
 	st, zombie := procStat(h.PID)
 	switch {
