@@ -128,7 +128,7 @@ func TestRetentionDropsOldRuns(t *testing.T) {
 	for i := range 25 {
 		at := old.Add(time.Duration(i) * time.Hour)
 		r := &runbook.Run{Action: runbook.ActionDeploy, App: "demo", Env: "development", Version: fmt.Sprintf("v%d", i),
-			Requester: runbook.User{Platform: "web", ID: "bob", Name: "bob"}, State: runbook.StateFailed,
+			Requester: runbook.User{Platform: "web", ID: "bob", Person: "bob"}, State: runbook.StateFailed,
 			CreatedAt: at, UpdatedAt: at, FinishedAt: at}
 		if err := st.CreateRun(context.Background(), r, runbook.Event{At: at, Type: runbook.EvRequested, To: runbook.StateRequested}); err != nil {
 			t.Fatal(err)

@@ -251,11 +251,17 @@ func addrFile(store string) string { return store + ".addr" }
 // webUsers lists the people a local console offers, from roles.*.web.
 func webUsers(p *runbook.Policy) []string {
 	var users []string
-	for _, role := range p.Roles {
-		for _, u := range role.Members[web.Platform] {
+	add := func(ids []string) {
+		for _, u := range ids {
 			if !slices.Contains(users, u) {
 				users = append(users, u)
 			}
+		}
+	}
+	for _, role := range p.Roles {
+		add(role.Members[web.Platform])
+		for _, name := range role.People {
+			add(p.People[name].IDs[web.Platform])
 		}
 	}
 	slices.Sort(users)

@@ -138,6 +138,16 @@ func cleanReason(s string) (string, error) {
 	return r, nil
 }
 
+// CleanReason applies the rules of a typed reason to one that came some
+// other way (a button's dialog): UTF-8 without control characters, white
+// space collapsed, at most 500 characters.
+func CleanReason(s string) (string, error) {
+	if err := checkText(s); err != nil {
+		return "", err
+	}
+	return cleanReason(s)
+}
+
 // checkText refuses text that is not UTF-8 or holds control characters.
 // Tabs and line breaks are white space. Bidirectional controls are refused
 // too: they make a command read differently from what it does.

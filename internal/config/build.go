@@ -23,10 +23,6 @@ const nameRule = "use lowercase letters, digits, - and _, starting with a letter
 // platformRE is a chat platform key in a role, such as web or slack.
 var platformRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
-const (
-	groupsSuffix = "_groups"
-	rolesSuffix  = "_roles"
-)
 
 // executors lists the known executors with the check of each one's block.
 // Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
@@ -53,6 +49,7 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 		Store:     raw.Store,
 		Retention: raw.Retention,
 		Policy: runbook.Policy{
+			People:     make(map[string]runbook.Person, len(raw.People)),
 			Roles:      make(map[string]runbook.Role, len(raw.Roles)),
 			Checklist:  make(map[string]string, len(raw.Checklist)),
 			Validation: make(map[string]string, len(raw.Validation)),
@@ -94,48 +91,12 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 			return nil, d.errorf("chat.web.user_header", "%v", err)
 		}
 	}
-	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildRoles, buildChecklist, buildEnvs, buildApps} {
+	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildEnvs, buildApps} {
 		if err := step(d, raw, c); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
-}
-
-func buildRoles(d *decoder, raw *rawConfig, c *Config) error {
-	for _, r := range raw.Roles {
-		path := join("roles", r.Key)
-		if !nameRE.MatchString(r.Key) {
-			return d.errorf(path, "invalid role name (%s)", nameRule)
-		}
-		if r.Key == runbook.RoleRequester {
-			return d.errorf(path, "%q is reserved: in rollback it means whoever requested the deployment", runbook.RoleRequester)
-		}
-		role := runbook.Role{Members: map[string][]string{}, Groups: map[string][]string{}}
-		for _, p := range r.Value {
-			kpath := join(path, p.Key)
-			platform, isGroups := strings.CutSuffix(p.Key, groupsSuffix)
-			if !isGroups {
-				// Discord calls its groups roles: discord_roles.
-				platform, isGroups = strings.CutSuffix(p.Key, rolesSuffix)
-			}
-			if !platformRE.MatchString(platform) {
-				return d.errorf(kpath, "unknown key (want a chat platform such as web or slack, or <platform>%s)", groupsSuffix)
-			}
-			for i, id := range p.Value {
-				if id == "" {
-					return d.errorf(index(kpath, i), "must not be empty")
-				}
-			}
-			if isGroups {
-				role.Groups[platform] = append(role.Groups[platform], p.Value...)
-			} else {
-				role.Members[platform] = append(role.Members[platform], p.Value...)
-			}
-		}
-		c.Policy.Roles[r.Key] = role
-	}
-	return nil
 }
 
 // buildChecklist checks the pre-deployment checklist and the

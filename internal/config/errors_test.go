@@ -75,9 +75,9 @@ func TestErrors(t *testing.T) {
 		{"unknown chat key", "apps:\n", "chat: {web: {enabled: true}, irc: {}}\napps:\n",
 			`chat.irc: unknown key (line 20)`},
 		{"unknown role key shape", "{web: [alice]}", "{web: [alice], Web-Users: [x]}",
-			`roles.dev.Web-Users: unknown key (want a chat platform such as web or slack, or <platform>_groups) (line 2)`},
+			`roles.dev.Web-Users: unknown key (want people, a chat platform such as web or slack, or <platform>_groups) (line 2)`},
 		{"bare _groups", "{web: [alice]}", "{web: [alice], _groups: [x]}",
-			`roles.dev._groups: unknown key (want a chat platform such as web or slack, or <platform>_groups) (line 2)`},
+			`roles.dev._groups: unknown key (want people, a chat platform such as web or slack, or <platform>_groups) (line 2)`},
 
 		// Shapes and values.
 		{"role members not a list", "{web: [alice]}", "{web: alice}",

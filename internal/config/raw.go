@@ -19,7 +19,8 @@ type rawConfig struct {
 	Listen       string                     `yaml:"listen"`
 	Store        string                     `yaml:"store"`
 	Retention    time.Duration              `yaml:"retention"`
-	Roles        entries[entries[[]string]] `yaml:"roles"` // role → platform or <platform>_groups → ids
+	People       entries[entries[idList]]   `yaml:"people"` // person → platform → id(s)
+	Roles        entries[entries[[]string]] `yaml:"roles"`  // role → people, platform or <platform>_groups → ids
 	Checklist    entries[string]            `yaml:"checklist"`
 	Validation   entries[string]            `yaml:"validation"`
 	Environments entries[rawEnv]            `yaml:"environments"`
@@ -107,4 +108,24 @@ type rawSlack struct {
 type rawWeb struct {
 	Enabled    bool   `yaml:"enabled"`
 	UserHeader string `yaml:"user_header"`
+}
+
+// idList is one id or a list of them: people: {rita: {slack: U0RM}}.
+type idList []string
+
+func (l *idList) decodeYAML(d *decoder, n *yaml.Node, path string) error {
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		s, err := d.scalar(n, path, "an id")
+		if err != nil {
+			return err
+		}
+		*l = idList{s}
+		return nil
+	}
+	var ids []string
+	if err := d.decodeSlice(n, path, reflect.ValueOf(&ids).Elem()); err != nil {
+		return err
+	}
+	*l = ids
+	return nil
 }

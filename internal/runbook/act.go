@@ -11,11 +11,13 @@ import (
 // Act carries out a button press or checklist tick (or its text fallback)
 // by u on run id. Every rule is checked now, against the stored run, not
 // against the message the user clicked on. For ticks, arg is the item key;
-// for rejections, the reason.
+// for rejections, the reason; for approvals, the Value of the button the
+// user saw ("" when typed), which binds the approval to what it showed.
 func (e *Engine) Act(ctx context.Context, u User, id uint64, action ButtonAction, arg string) (Reply, error) {
+	u = e.identify(u)
 	switch action {
 	case ButtonApprove:
-		return e.approve(ctx, u, id)
+		return e.approve(ctx, u, id, arg)
 	case ButtonReject:
 		return e.reject(ctx, u, id, arg)
 	case ButtonCancel:
@@ -49,7 +51,7 @@ func (e *Engine) expireIfDue(r *Run) ([]Event, bool) {
 	return nil, false
 }
 
-func (e *Engine) approve(ctx context.Context, u User, id uint64) (Reply, error) {
+func (e *Engine) approve(ctx context.Context, u User, id uint64, seen string) (Reply, error) {
 	if _, _, err := e.loadRun(ctx, id); err != nil {
 		return Reply{}, err
 	}
@@ -78,10 +80,16 @@ func (e *Engine) approve(ctx context.Context, u User, id uint64) (Reply, error) 
 		if !e.hasAnyRole(ctx, u, env.Approval.Roles) {
 			return nil, Errorf(EForbidden, "only %s may approve %s deployments", roleList(env.Approval.Roles), env.Name)
 		}
-		if !env.Approval.AllowSelf && u.Same(r.Requester) {
+		if seen != "" && seen != approvalView(r) {
+			// The message was drawn for another artifact: approving now
+			// would approve something the approver did not see.
+			return nil, Errorf(EConflict, "run %s changed since that message was drawn: %s %s now resolves to %s. Look at the updated message and approve again",
+				r.Ref(), r.App, r.Version, orNone(r.Artifact))
+		}
+		if !env.Approval.AllowSelf && e.same(u, r.Requester) {
 			return nil, Errorf(EForbidden, "you requested run %s: in %s someone else with the %s role must approve it", r.Ref(), env.Name, roleList(env.Approval.Roles))
 		}
-		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By.Same(u) }) {
+		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return e.same(a.By, u) }) {
 			return nil, Errorf(EConflict, "you already approved run %s", r.Ref())
 		}
 		r.Approvals = append(r.Approvals, Approval{By: u, At: e.now(), Artifact: r.Artifact})
@@ -102,9 +110,9 @@ func (e *Engine) approve(ctx context.Context, u User, id uint64) (Reply, error) 
 	}
 	if done {
 		e.kick(id, false)
-		return Reply{Text: fmt.Sprintf("You approved run %s; it starts now.", r.Ref()), RunID: id, Private: true}, nil
+		return Reply{Text: fmt.Sprintf("You approved run %s (%s%s); it starts now.", r.Ref(), r.Title(), artifactSuffix(r)), RunID: id, Private: true}, nil
 	}
-	return Reply{Text: fmt.Sprintf("You approved run %s.", r.Ref()), RunID: id, Private: true}, nil
+	return Reply{Text: fmt.Sprintf("You approved run %s (%s%s).", r.Ref(), r.Title(), artifactSuffix(r)), RunID: id, Private: true}, nil
 }
 
 func approvers(r *Run) string {
@@ -116,6 +124,11 @@ func approvers(r *Run) string {
 }
 
 func (e *Engine) reject(ctx context.Context, u User, id uint64, reason string) (Reply, error) {
+	// A button's reason gets the same rules as a typed one.
+	reason, err := commands.CleanReason(reason)
+	if err != nil {
+		return Reply{}, Errorf(EInvalid, "%v", err)
+	}
 	if _, _, err := e.loadRun(ctx, id); err != nil {
 		return Reply{}, err
 	}
@@ -149,7 +162,11 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 	if err != nil {
 		return Reply{}, err
 	}
-	if !u.Same(r.Requester) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, r.ID) != nil {
+	if r.State == StateMonitoring {
+		if err := e.mayEndMonitoring(ctx, u, r, env); err != nil {
+			return Reply{}, err
+		}
+	} else if !e.same(u, r.Requester) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, r.ID) != nil {
 		return Reply{}, Errorf(EForbidden, "only the requester, an approver or a rollback owner may cancel run %s", r.Ref())
 	}
 	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
@@ -157,6 +174,11 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 		case StateRequested, StateChecklist, StateAwaitingApproval, StateApproved:
 			return []Event{e.move(r, StateCancelled, &u, fmt.Sprintf("cancelled by %s", u))}, nil
 		case StateMonitoring:
+			// Checked again here: the run may have reached monitoring
+			// since the check above.
+			if err := e.mayEndMonitoring(ctx, u, r, env); err != nil {
+				return nil, err
+			}
 			note := fmt.Sprintf("monitoring ended early by %s; %s %s is live in %s", u, r.App, r.Version, r.Env)
 			if !e.now().Before(r.MonitorUntil) {
 				note = fmt.Sprintf("monitoring ended by %s; %s %s is live in %s", u, r.App, r.Version, r.Env)
@@ -289,35 +311,36 @@ func (e *Engine) tickValidation(r *Run, u User, item string, done bool) ([]Event
 	return evs, nil
 }
 
-// rollbackRun is the Roll back button: a monitored run rolls back in place;
-// a finished one through a new rollback run of its app and environment.
-func (e *Engine) rollbackRun(ctx context.Context, u User, id uint64) (Reply, error) {
-	r, _, err := e.loadRun(ctx, id)
-	if err != nil {
-		return Reply{}, err
+// mayEndMonitoring says whether u may end r's monitoring window early, which
+// makes the run succeed: the environment's approvers or rollback owners,
+// but never the requester on their own where they may not approve their
+// own deployment.
+func (e *Engine) mayEndMonitoring(ctx context.Context, u User, r *Run, env *Environment) error {
+	if env.Approval.Count > 0 && !env.Approval.AllowSelf && e.same(u, r.Requester) {
+		return Errorf(EForbidden, "you requested run %s: in %s someone else (%s, or a rollback owner) must end its monitoring",
+			r.Ref(), env.Name, roleList(env.Approval.Roles))
 	}
-	in := commands.Intent{Kind: commands.KindRollback, App: r.App, Env: r.Env, Reason: "Roll back button on run " + r.Ref()}
-	if !r.State.Terminal() && r.State != StateMonitoring {
-		return Reply{}, Errorf(EConflict, "run %s is %s: cancel it instead", r.Ref(), r.State.Label())
+	if e.hasAnyRole(ctx, u, env.Approval.Roles) || e.mayRollback(ctx, u, env, r.ID) == nil {
+		return nil
 	}
-	if _, landed := r.Landed(); r.State.Terminal() && !landed {
-		// A failed or interrupted deploy left the environment in doubt:
-		// go back to what ran before it.
-		switch {
-		case r.Action == ActionRollback:
-			in.Version = r.Version // try that rollback again
-		case r.PreviousVersion == "":
-			return Reply{}, Errorf(EConflict, "run %s was the first deployment of %s to %s: there is no earlier version to go back to", r.Ref(), r.App, r.Env)
-		default:
-			in.Version = r.PreviousVersion
-		}
+	who := append(slices.Clone(env.Approval.Roles), env.Rollback...)
+	return Errorf(EForbidden, "only %s may end the monitoring of run %s", ownerList(who), r.Ref())
+}
+
+// approvalView is what an Approve button binds to: the version and the
+// artifact its message showed.
+func approvalView(r *Run) string { return viewToken(r.Version, r.Artifact) }
+
+func artifactSuffix(r *Run) string {
+	if r.Artifact == "" || r.Artifact == r.Version {
+		return ""
 	}
-	if r.State.Terminal() {
-		if cur, ok, err := e.store.Deployed(ctx, r.App, r.Env); err != nil {
-			return Reply{}, err
-		} else if ok && r.State == StateSucceeded && cur.RunID != r.ID {
-			return Reply{}, Errorf(EConflict, "run %s is no longer what runs in %s (%s is): use /rollback %s %s", r.Ref(), r.Env, cur.Version, r.App, r.Env)
-		}
+	return ", artifact " + r.Artifact
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing yet"
 	}
-	return e.requestRollback(ctx, Request{User: u, Origin: r.Origin, Intent: in})
+	return s
 }

@@ -28,7 +28,14 @@ type Reply struct {
 // is meant for the user; nothing is changed then. Starting a run returns as
 // soon as it is stored: the work goes on in the background.
 func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
+	req.User = e.identify(req.User)
 	in := req.Intent
+	switch in.Kind {
+	case commands.KindStatus, commands.KindHistory, commands.KindWhereIs:
+		if err := e.MayRead(ctx, req.User); err != nil {
+			return Reply{}, err
+		}
+	}
 	switch in.Kind {
 	case commands.KindDeploy:
 		return e.requestDeploy(ctx, req)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +52,7 @@ type Engine struct {
 	obs       Observer
 	flush     time.Duration
 	parser    *commands.Parser
+	people    people
 
 	// ctx bounds background work; steps use it so that Close stops them.
 	ctx    context.Context
@@ -91,7 +91,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
 		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
-		parser: newParser(cfg.Policy), ctx: ctx, cancel: cancel,
+		parser: newParser(cfg.Policy), people: newPeople(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		checks: map[uint64]bool{}, pending: map[uint64]bool{},
 	}
@@ -322,46 +322,6 @@ func (e *Engine) Resume(ctx context.Context) error {
 		e.kick(r.ID, true)
 	}
 	return nil
-}
-
-// hasRole reports whether u holds role.
-func (e *Engine) hasRole(ctx context.Context, u User, role string) bool {
-	ro, ok := e.policy.Roles[role]
-	if !ok {
-		return false
-	}
-	if slices.Contains(ro.Members[u.Platform], u.ID) {
-		return true
-	}
-	for _, g := range ro.Groups[u.Platform] {
-		if slices.Contains(u.Groups, g) {
-			return true
-		}
-	}
-	res := e.groups[u.Platform]
-	if res == nil {
-		return false
-	}
-	for _, g := range ro.Groups[u.Platform] {
-		ids, err := res.GroupMembers(ctx, g)
-		if err != nil {
-			e.log.Warn().Err(err).Str("group", g).Msg("resolve group")
-			continue
-		}
-		if slices.Contains(ids, u.ID) {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Engine) hasAnyRole(ctx context.Context, u User, roles []string) bool {
-	for _, r := range roles {
-		if e.hasRole(ctx, u, r) {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) env(name string) (*Environment, error) {

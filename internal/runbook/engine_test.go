@@ -556,7 +556,7 @@ func TestRoleThroughRequestGroups(t *testing.T) {
 		Groups: map[string][]string{"web": {"leads"}}}
 	id := h.must("bob", "/deploy demo v1 staging")
 	h.tickAll("bob", id)
-	carol := rb.User{Platform: "web", ID: "carol", Name: "carol"}
+	carol := rb.User{Platform: "web", ID: "carol", Person: "carol"}
 	if _, err := h.eng.Act(context.Background(), carol, id, rb.ButtonApprove, ""); rb.ErrorCode(err) != rb.EForbidden {
 		t.Fatalf("carol without the group: %v", err)
 	}

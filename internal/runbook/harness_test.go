@@ -325,7 +325,7 @@ func (h *harness) stop() {
 
 func (h *harness) restart() { h.stop(); h.start() }
 
-func user(name string) runbook.User { return runbook.User{Platform: "web", ID: name, Name: name} }
+func user(name string) runbook.User { return runbook.User{Platform: "web", ID: name, Person: name} }
 
 // do runs a chat command line as name and returns the reply text or the
 // refusal text.

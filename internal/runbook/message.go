@@ -84,6 +84,10 @@ type Button struct {
 	Style   ButtonStyle  `json:"style,omitempty"`
 	RunID   uint64       `json:"run_id"`
 	Confirm string       `json:"confirm,omitempty"` // ask before acting, with this question
+	// Value binds the button to what its message showed (the version and
+	// artifact an Approve approves). Adapters send it back as Act's arg, and
+	// the engine refuses the click if the run has changed since.
+	Value string `json:"value,omitempty"`
 }
 
 // ButtonAction names what a button (or checklist tick) does.

@@ -24,6 +24,9 @@ const (
 // Policy is the whole rule book: who is who, the checklist, the
 // environments in promotion order and the apps.
 type Policy struct {
+	// People names each person once with their identities on every chat
+	// platform, so that one person is one person everywhere.
+	People    map[string]Person
 	Roles     map[string]Role
 	Checklist map[string]string // item key → label
 	// Validation labels the post-deployment validation items by key.
@@ -32,9 +35,16 @@ type Policy struct {
 	Apps       map[string]App
 }
 
-// Role lists a role's members per chat platform: user ids, and group ids
-// that a platform's GroupResolver expands.
+// Person is one human's identities: platform → user ids.
+type Person struct {
+	IDs map[string][]string
+}
+
+// Role lists a role's members: people (with every identity they have), and
+// per chat platform user ids and group ids that a platform's GroupResolver
+// expands.
 type Role struct {
+	People  []string
 	Members map[string][]string
 	Groups  map[string][]string
 }

@@ -3,6 +3,7 @@ package runbook
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"shipmate/internal/commands"
@@ -157,8 +158,10 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 	if held == nil {
 		return Reply{}, Errorf(EConflict, "%s is not locked in %s", in.App, env.Name)
 	}
-	if !held.Holder.Same(u) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && !e.hasAnyRole(ctx, u, env.Deployers) {
-		return Reply{}, Errorf(EForbidden, "only %s or %s may unlock %s in %s", held.Holder, roleList(env.Approval.Roles), in.App, env.Name)
+	if !e.same(held.Holder, u) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, 0) != nil {
+		who := append([]string{held.Holder.String() + " (who locked it)"}, env.Approval.Roles...)
+		who = append(who, slices.DeleteFunc(slices.Clone(env.Rollback), func(r string) bool { return r == RoleRequester })...)
+		return Reply{}, Errorf(EForbidden, "only %s may unlock %s in %s", roleList(slices.Compact(who)), in.App, env.Name)
 	}
 	if _, _, err := e.store.Release(ctx, in.App, env.Name); err != nil {
 		return Reply{}, err

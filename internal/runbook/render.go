@@ -73,11 +73,18 @@ func (e *Engine) Message(r *Run) Message {
 	btn := func(a ButtonAction, label string, style ButtonStyle, confirm string) {
 		m.Buttons = append(m.Buttons, Button{Action: a, Label: label, Style: style, RunID: r.ID, Confirm: confirm})
 	}
+	from, to := rollbackPair(r)
+	rollback := func() {
+		if to != "" && executed(r) {
+			btn(ButtonRollback, "Roll back", StyleDanger, fmt.Sprintf("Roll %s in %s back from %s to %s?", r.App, r.Env, from, to))
+		}
+	}
 	switch r.State {
 	case StateChecklist, StateAwaitingApproval:
 		// Approve shows while the checklist is open too: pressing it then
 		// says what is missing.
 		btn(ButtonApprove, "Approve", StylePrimary, "")
+		m.Buttons[len(m.Buttons)-1].Value = approvalView(r)
 		btn(ButtonReject, "Reject", StyleDanger, fmt.Sprintf("Reject %s?", r.Title()))
 		btn(ButtonCancel, "Cancel", StyleDefault, "")
 	case StateRequested, StateApproved:
@@ -85,10 +92,10 @@ func (e *Engine) Message(r *Run) Message {
 	case StateDeploying, StateVerifying:
 		btn(ButtonCancel, "Stop", StyleDanger, "Stop this deployment and roll back?")
 	case StateMonitoring:
-		btn(ButtonRollback, "Roll back", StyleDanger, fmt.Sprintf("Roll %s in %s back to %s?", r.App, r.Env, r.PreviousVersion))
+		rollback()
 		btn(ButtonCancel, "End monitoring", StyleDefault, "")
 	case StateSucceeded, StateFailed, StateInterrupted, StateRollbackFailed:
-		btn(ButtonRollback, "Roll back", StyleDanger, fmt.Sprintf("Roll %s in %s back?", r.App, r.Env))
+		rollback()
 	}
 	return m
 }

@@ -2,9 +2,13 @@ package runbook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+
+	"shipmate/internal/commands"
 )
 
 // requestRollback handles /rollback: it re-deploys the last good version
@@ -121,7 +125,7 @@ func (e *Engine) mayRollback(ctx context.Context, u User, env *Environment, depl
 			if err != nil && !errors.Is(err, ErrRunNotFound) {
 				return err
 			}
-			if err == nil && r.Requester.Same(u) {
+			if err == nil && e.same(r.Requester, u) {
 				return nil
 			}
 			continue
@@ -130,13 +134,18 @@ func (e *Engine) mayRollback(ctx context.Context, u User, env *Environment, depl
 			return nil
 		}
 	}
-	owners := slices.Clone(env.Rollback)
+	return Errorf(EForbidden, "you may not roll back %s: rollbacks there are for %s", env.Name, ownerList(env.Rollback))
+}
+
+// ownerList names roles for a refusal, "requester" as the person it means.
+func ownerList(roles []string) string {
+	owners := slices.Clone(roles)
 	for i, o := range owners {
 		if o == RoleRequester {
 			owners[i] = "whoever requested the deployment"
 		}
 	}
-	return Errorf(EForbidden, "you may not roll back %s: rollbacks there are for %s", env.Name, roleList(owners))
+	return roleList(slices.Compact(owners))
 }
 
 // activeRun returns the run holding app's lock in env, if any.
@@ -195,4 +204,86 @@ func (e *Engine) rollbackInPlace(ctx context.Context, u User, id uint64, reason 
 	}
 	e.kick(id, false)
 	return Reply{Text: fmt.Sprintf("Rolling back run %s to %s.", r.Ref(), r.PreviousVersion), RunID: id, Private: true}, nil
+}
+
+// rollbackRun is the Roll back button: a monitored run rolls back in place;
+// a finished one through a new rollback run of its app and environment. It
+// acts only while the run still describes what runs in the environment: a
+// button on an old run must not take the environment back past what ran
+// since.
+func (e *Engine) rollbackRun(ctx context.Context, u User, id uint64) (Reply, error) {
+	r, _, err := e.loadRun(ctx, id)
+	if err != nil {
+		return Reply{}, err
+	}
+	switch {
+	case !r.State.Terminal() && r.State != StateMonitoring:
+		return Reply{}, Errorf(EConflict, "run %s is %s: cancel it instead", r.Ref(), r.State.Label())
+	case !executed(r) || r.State == StateRolledBack:
+		return Reply{}, Errorf(EConflict, "run %s is %s: there is nothing of it to roll back", r.Ref(), r.State.Label())
+	}
+	from, to := rollbackPair(r)
+	if to == "" {
+		return Reply{}, Errorf(EConflict, "run %s was the first deployment of %s to %s: there is no earlier version to go back to", r.Ref(), r.App, r.Env)
+	}
+	if err := e.stillCurrent(ctx, r); err != nil {
+		return Reply{}, err
+	}
+	in := commands.Intent{Kind: commands.KindRollback, App: r.App, Env: r.Env, Version: to,
+		Reason: fmt.Sprintf("Roll back button on run %s (from %s)", r.Ref(), from)}
+	return e.requestRollback(ctx, Request{User: u, Origin: r.Origin, Intent: in})
+}
+
+// rollbackPair is what the Roll back button of r does: from the version r
+// put (or was putting) in place, back to the one before it. A rollback run
+// that failed is tried again.
+func rollbackPair(r *Run) (from, to string) {
+	if r.Action == ActionRollback {
+		return r.PreviousVersion, r.Version
+	}
+	return r.Version, r.PreviousVersion
+}
+
+// executed reports whether r got as far as changing its environment (or
+// may have): anything but a run that ended or waits before execution.
+func executed(r *Run) bool {
+	switch r.State {
+	case StateRequested, StateChecklist, StateAwaitingApproval, StateApproved,
+		StateRejected, StateCancelled, StateExpired:
+		return false
+	}
+	return true
+}
+
+// stillCurrent refuses when a run newer than r has changed r's environment
+// (or is changing it), naming that run.
+func (e *Engine) stillCurrent(ctx context.Context, r *Run) error {
+	hist, err := e.store.History(ctx, r.App, r.Env, historyScan)
+	if err != nil {
+		return err
+	}
+	for _, h := range hist { // newest first
+		if h.ID <= r.ID {
+			return nil
+		}
+		if !executed(h) {
+			continue
+		}
+		if v, ok := h.Landed(); ok {
+			return Errorf(EConflict, "%s in %s now runs %s, from run %s: roll back from there", r.App, r.Env, v, h.Ref())
+		}
+		return Errorf(EConflict, "%s in %s was changed since by run %s (%s, %s): roll back from there", r.App, r.Env, h.Ref(), h.Version, h.State.Label())
+	}
+	return nil
+}
+
+// viewToken is a short fingerprint of what a message showed, carried by a
+// button so that a click on a stale view can be told from a current one.
+func viewToken(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -81,27 +81,28 @@ const (
 	ActionRollback Action = "rollback"
 )
 
-// User is a person on one chat platform. ID is what the platform identifies
-// them by (a Slack user id, a web console user name); Name is for display.
+// User is one identity of a person on one chat platform. ID is what the
+// platform identifies them by (a Slack user id, a web console user name).
+// Person is the name the policy's people: block gives the human behind the
+// identity; the engine fills it in as a request comes in. Display names a
+// user chose on a platform are never kept: they could name anyone.
 type User struct {
 	Platform string `json:"platform"`
 	ID       string `json:"id"`
-	Name     string `json:"name,omitempty"`
+	Person   string `json:"person,omitempty"`
 	// Groups are the platform groups the request itself says the user is
 	// in (a Discord member's guild roles); checked before any resolver.
 	Groups []string `json:"groups,omitempty"`
 }
 
-// String returns the display name, falling back to the id.
+// String names the user as Shipmate shows and passes them on: the person's
+// name from the policy, else the platform id.
 func (u User) String() string {
-	if u.Name != "" {
-		return u.Name
+	if u.Person != "" {
+		return u.Person
 	}
 	return u.ID
 }
-
-// Same reports whether two users are the same person on the same platform.
-func (u User) Same(o User) bool { return u.Platform == o.Platform && u.ID == o.ID }
 
 // Origin is where a run was asked for and where its message lives.
 type Origin struct {
@@ -127,7 +128,7 @@ type CheckItem struct {
 }
 
 // Shipmate is the actor of what Shipmate does by itself (automated checks).
-var Shipmate = User{Platform: "shipmate", ID: "shipmate", Name: "Shipmate"}
+var Shipmate = User{Platform: "shipmate", ID: "shipmate", Person: "Shipmate"}
 
 // Approval is one person's approval, bound to exactly what was approved.
 type Approval struct {

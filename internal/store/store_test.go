@@ -23,8 +23,8 @@ import (
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
 var (
-	alice = runbook.User{Platform: "slack", ID: "U1", Name: "alice"}
-	bob   = runbook.User{Platform: "slack", ID: "U2", Name: "bob"}
+	alice = runbook.User{Platform: "slack", ID: "U1", Person: "alice"}
+	bob   = runbook.User{Platform: "slack", ID: "U2", Person: "bob"}
 )
 
 // dbPath returns a path for a store file in a fresh temporary folder.

@@ -273,7 +273,7 @@ func (e *engineOn) do(who, line string) (runbook.Reply, error) {
 	if res.Intent == nil {
 		return runbook.Reply{}, errors.New(res.Reply)
 	}
-	return e.eng.Do(context.Background(), runbook.Request{User: runbook.User{Platform: "web", ID: who, Name: who},
+	return e.eng.Do(context.Background(), runbook.Request{User: runbook.User{Platform: "web", ID: who, Person: who},
 		Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
 }
 

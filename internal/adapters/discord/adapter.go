@@ -378,7 +378,9 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	if mode != customAsk && mode != customYes && mode != customNo {
 		mode, rest = "", data.CustomID
 	}
+	// <action>:<run>[:<what the button binds to>]
 	action, idText, _ := strings.Cut(rest, ":")
+	idText, seen, _ := strings.Cut(idText, ":")
 	if mode == customNo {
 		return updateEphemeral("Nothing done."), nil
 	}
@@ -393,7 +395,7 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	case action == customChecklist:
 		err = a.checklist(ctx, u, id, data.Values, shownDefaults(ic.Message, data.CustomID))
 	default:
-		_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(action), "")
+		_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(action), seen)
 	}
 	if err != nil && runbook.ErrorCode(err) == runbook.EInternal {
 		a.opt.Log.Error().Err(err).Str("action", action).Msg("discord: action failed")
@@ -550,11 +552,8 @@ func user(ic *discordgo.Interaction) runbook.User {
 	if du == nil {
 		return runbook.User{Platform: Platform}
 	}
-	name := du.GlobalName
-	if name == "" {
-		name = du.Username
-	}
-	return runbook.User{Platform: Platform, ID: du.ID, Name: name, Groups: groups}
+	// Global and user names are the user's choice: the id is who they are.
+	return runbook.User{Platform: Platform, ID: du.ID, Groups: groups}
 }
 
 // rewriteHost sends every request to another scheme and host: discordgo

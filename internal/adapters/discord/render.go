@@ -89,6 +89,9 @@ func render(m runbook.Message) rendered {
 			id = m.RunID
 		}
 		custom := string(b.Action) + ":" + strconv.FormatUint(id, 10)
+		if b.Value != "" {
+			custom += ":" + b.Value
+		}
 		if b.Confirm != "" {
 			custom = customAsk + ":" + custom
 		}

@@ -57,11 +57,12 @@ func TestRenderChecklistAndButtons(t *testing.T) {
 func TestUserIdentity(t *testing.T) {
 	guild := &discordgo.Interaction{Member: &discordgo.Member{
 		User: &discordgo.User{ID: "U5", Username: "five", GlobalName: "Five F."}, Roles: []string{"R1", "R-RM"}}}
-	if u := user(guild); u.ID != "U5" || u.Name != "Five F." || u.Platform != Platform || len(u.Groups) != 2 {
+	// The names a user chose are not who they are: only the id is kept.
+	if u := user(guild); u.ID != "U5" || u.Person != "" || u.String() != "U5" || u.Platform != Platform || len(u.Groups) != 2 {
 		t.Fatalf("guild user: %+v", u)
 	}
 	dm := &discordgo.Interaction{User: &discordgo.User{ID: "U6", Username: "six"}}
-	if u := user(dm); u.ID != "U6" || u.Name != "six" || u.Groups != nil {
+	if u := user(dm); u.ID != "U6" || u.String() != "U6" || u.Groups != nil {
 		t.Fatalf("DM user: %+v", u)
 	}
 }

@@ -127,19 +127,10 @@ func (a *Adapter) Close() {
 	a.wg.Wait()
 }
 
-// user returns the Slack user as the engine knows them, named from
-// users.info when that answers quickly (the ack cannot wait long).
-func (a *Adapter) user(ctx context.Context, id, fallback string) runbook.User {
-	u := runbook.User{Platform: Platform, ID: id, Name: fallback}
-	if a.opt.Directory != nil {
-		nctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		if name := a.opt.Directory.Name(nctx, id); name != "" && name != id {
-			u.Name = name
-		}
-	}
-	return u
-}
+// user returns the Slack user as the engine knows them: by id alone. The
+// names a user picks in their profile could name anyone; messages show the
+// id as a mention, which Slack itself draws with the current name.
+func user(id string) runbook.User { return runbook.User{Platform: Platform, ID: id} }
 
 // first reports whether the delivery of kind ("cmd", "act", "event") with
 // this id is new. Without an id there is nothing to recognise a retry by,
@@ -164,7 +155,7 @@ func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
 	if !a.first(ctx, "cmd", sc.TriggerID) {
 		return ""
 	}
-	u := a.user(ctx, sc.UserID, sc.UserName)
+	u := user(sc.UserID)
 	origin := runbook.Origin{Platform: Platform, Channel: sc.ChannelID}
 	rep, handled, err := a.opt.Engine.Command(ctx, u, origin, sc.Command, html.UnescapeString(sc.Text))
 	switch {
@@ -192,7 +183,7 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	if !a.first(ctx, "act", key) {
 		return nil
 	}
-	u := a.user(ctx, ic.User.ID, ic.User.Name)
+	u := user(ic.User.ID)
 	var refusals []string
 	for _, act := range ic.ActionCallback.BlockActions {
 		var err error
@@ -200,12 +191,14 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 		case strings.HasPrefix(act.ActionID, actionChecklist):
 			err = a.checklist(ctx, u, act, shownTicks(ic.Message.Blocks, act.BlockID, act.ActionID))
 		default:
-			id, perr := strconv.ParseUint(act.Value, 10, 64)
+			// A button's value is the run's id, then what it binds to.
+			idText, seen, _ := strings.Cut(act.Value, ":")
+			id, perr := strconv.ParseUint(idText, 10, 64)
 			if perr != nil {
 				err = runbook.Errorf(runbook.EInvalid, "this button does not name a run")
 				break
 			}
-			_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), "")
+			_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), seen)
 		}
 		if err != nil {
 			refusals = append(refusals, runbook.ErrorMessage(err))
@@ -319,7 +312,7 @@ func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text st
 	}
 	command, rest, _ := strings.Cut(text, " ")
 	command = "/" + strings.TrimPrefix(command, "/")
-	u := a.user(ctx, userID, "")
+	u := user(userID)
 	rep, handled, err := a.opt.Engine.Command(ctx, u, runbook.Origin{Platform: Platform, Channel: channel}, command, html.UnescapeString(rest))
 	reply := rep.Text
 	switch {

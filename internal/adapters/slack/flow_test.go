@@ -25,8 +25,8 @@ func TestFlowStaging(t *testing.T) {
 	}
 	f.settle()
 	r := f.wantState(id, runbook.StateChecklist)
-	if r.Origin.Channel != flowRelease || r.Origin.MessageRef == "" || r.Requester.ID != "U0DEV" || r.Requester.Name != "dana.dev" {
-		t.Fatalf("run #%d origin %+v requester %+v, want a message in %s requested by U0DEV named from users.info", id, r.Origin, r.Requester, flowRelease)
+	if r.Origin.Channel != flowRelease || r.Origin.MessageRef == "" || r.Requester.ID != "U0DEV" || r.Requester.String() != "U0DEV" {
+		t.Fatalf("run #%d origin %+v requester %+v, want a message in %s requested by U0DEV, known by id alone", id, r.Origin, r.Requester, flowRelease)
 	}
 	ts := r.Origin.MessageRef
 	posts := f.fake.ChannelPosts(flowRelease)
@@ -181,7 +181,7 @@ func TestFlowProduction(t *testing.T) {
 	// U0RMB is a release manager only through the user group S0RELEASE.
 	f.accepted(f.click("U0RMB", id, button(runbook.ButtonApprove, id)))
 	r := f.wantState(id, runbook.StateMonitoring)
-	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != "U0RMB" || r.Approvals[0].By.Name != "rob.rm" {
+	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != "U0RMB" {
 		t.Errorf("approvals %+v, want one by U0RMB (rob.rm)", r.Approvals)
 	}
 	if n := f.fake.Calls("usergroups.users.list"); n == 0 {

@@ -14,8 +14,8 @@ import (
 	"shipmate/internal/runbook"
 )
 
-// Directory tells who is who on Slack: users' display names, and the
-// members of user groups for roles given as groups. Answers are cached,
+// Directory tells the members of Slack user groups, for roles given as
+// groups. Answers are cached,
 // and concurrent lookups of one key share a single request.
 type Directory struct {
 	api *slack.Client
@@ -23,7 +23,6 @@ type Directory struct {
 	log zerolog.Logger
 	now func() time.Time
 
-	names  cache[string]
 	groups cache[[]string]
 
 	mu     sync.Mutex
@@ -32,11 +31,11 @@ type Directory struct {
 
 var _ runbook.GroupResolver = (*Directory)(nil)
 
-// DefaultDirectoryTTL is how long names and group members are cached when
+// DefaultDirectoryTTL is how long group members are cached when
 // NewDirectory is given no ttl.
 const DefaultDirectoryTTL = 5 * time.Minute
 
-// lookupTimeout bounds one users.info or usergroups.users.list request.
+// lookupTimeout bounds one usergroups.users.list request.
 // The request outlives the caller that started it (others may be waiting
 // for it, and its answer is cached), so it does not use the caller's ctx.
 const lookupTimeout = 10 * time.Second
@@ -48,47 +47,8 @@ func NewDirectory(api *slack.Client, ttl time.Duration, log zerolog.Logger) *Dir
 		ttl = DefaultDirectoryTTL
 	}
 	d := &Directory{api: api, ttl: ttl, log: log, now: time.Now}
-	d.names.init()
 	d.groups.init()
 	return d
-}
-
-// Name returns the name Slack shows for userID: the profile's display
-// name, else the real name, else the user name. When Slack cannot tell, it
-// returns userID.
-func (d *Directory) Name(ctx context.Context, userID string) string {
-	if userID == "" {
-		return ""
-	}
-	name, err := d.names.get(ctx, userID, d.now, func() (string, time.Duration, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
-		defer cancel()
-		u, err := d.api.GetUserInfoContext(ctx, userID)
-		if err != nil {
-			return "", 0, err
-		}
-		return displayName(u), d.ttl, nil
-	})
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Debug().Str("user", userID).Str("error", redact(err.Error())).Msg("slack: users.info")
-		}
-		return userID
-	}
-	if name == "" {
-		return userID
-	}
-	return name
-}
-
-// displayName picks the name Slack itself shows.
-func displayName(u *slack.User) string {
-	for _, n := range []string{u.Profile.DisplayName, u.RealName, u.Profile.RealName, u.Name} {
-		if n != "" {
-			return n
-		}
-	}
-	return ""
 }
 
 // GroupMembers implements runbook.GroupResolver with usergroups.users.list.

@@ -24,37 +24,6 @@ func dirTestNew(t *testing.T) (*fakeSlack, *Directory, *chatTestLog, *clocktest.
 	return f, d, logs, clock
 }
 
-func TestDirectoryName(t *testing.T) {
-	f, d, _, now := dirTestNew(t)
-	f.SetUser("U1", "alice", "Alice Liddell", "al")
-	f.SetUser("U2", "bob", "Bob Builder", "")
-	f.SetUser("U3", "carol", "", "")
-	ctx := context.Background()
-	for _, tc := range []struct{ id, want string }{
-		{"U1", "al"}, {"U2", "Bob Builder"}, {"U3", "carol"}, {"U404", "U404"},
-	} {
-		if got := d.Name(ctx, tc.id); got != tc.want {
-			t.Errorf("Name(%s) = %q, want %q", tc.id, got, tc.want)
-		}
-	}
-	for range 5 {
-		d.Name(ctx, "U1")
-	}
-	if got := f.Calls("users.info"); got != 4 {
-		t.Errorf("users.info calls = %d, want 4 (one per user; repeats cached)", got)
-	}
-	now.Add(2 * time.Minute) // past the ttl
-	f.SetUser("U1", "alice", "Alice Liddell", "alice.l")
-	if got := d.Name(ctx, "U1"); got != "alice.l" {
-		t.Errorf("Name after the ttl = %q, want the new display name", got)
-	}
-	// An unknown user is not cached: asked again.
-	d.Name(ctx, "U404")
-	if got := f.Calls("users.info"); got != 6 {
-		t.Errorf("users.info calls = %d, want 6", got)
-	}
-}
-
 func TestDirectoryGroupMembers(t *testing.T) {
 	f, d, _, now := dirTestNew(t)
 	f.SetGroup("S1", "U1", "U2")
@@ -92,9 +61,7 @@ func TestDirectoryGroupMembers(t *testing.T) {
 func TestDirectoryConcurrentLookupsShareOneRequest(t *testing.T) {
 	f, d, _, _ := dirTestNew(t)
 	f.SetGroup("S1", "U1")
-	f.SetUser("U1", "alice", "", "")
 	f.SetDelay("usergroups.users.list", 100*time.Millisecond)
-	f.SetDelay("users.info", 100*time.Millisecond)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for range 20 {
@@ -103,36 +70,28 @@ func TestDirectoryConcurrentLookupsShareOneRequest(t *testing.T) {
 				t.Errorf("GroupMembers = %v, %v", got, err)
 			}
 		})
-		wg.Go(func() {
-			if got := d.Name(ctx, "U1"); got != "alice" {
-				t.Errorf("Name = %q", got)
-			}
-		})
 	}
 	wg.Wait()
 	if got := f.Calls("usergroups.users.list"); got != 1 {
 		t.Errorf("usergroups.users.list calls = %d, want 1", got)
 	}
-	if got := f.Calls("users.info"); got != 1 {
-		t.Errorf("users.info calls = %d, want 1", got)
-	}
 }
 
 func TestDirectoryCallerGivesUp(t *testing.T) {
 	f, d, _, _ := dirTestNew(t)
-	f.SetUser("U1", "alice", "", "")
-	f.SetDelay("users.info", 200*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if got := d.Name(ctx, "U1"); got != "U1" {
-		t.Errorf("Name with a short deadline = %q, want the id", got)
+	f.SetGroup("S1", "U1")
+	f.SetDelay("usergroups.users.list", 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.GroupMembers(ctx, "S1"); err == nil {
+		t.Error("GroupMembers for a caller that gave up returned no error")
 	}
 	// The lookup went on and filled the cache.
-	if !f.WaitFor(func() bool { return d.Name(context.Background(), "U1") == "alice" }, 2*time.Second) {
+	if !f.WaitFor(func() bool { got, err := d.GroupMembers(context.Background(), "S1"); return err == nil && len(got) == 1 }, 10*time.Second) {
 		t.Error("the abandoned lookup did not fill the cache")
 	}
-	if got := f.Calls("users.info"); got != 1 {
-		t.Errorf("users.info calls = %d, want 1", got)
+	if got := f.Calls("usergroups.users.list"); got != 1 {
+		t.Errorf("usergroups.users.list calls = %d, want 1", got)
 	}
 }
 

@@ -465,7 +465,11 @@ func renderButtons(m runbook.Message) slack.Block {
 		if label == "" {
 			label = string(btn.Action)
 		}
-		el := slack.NewButtonBlockElement(string(btn.Action), strconv.FormatUint(id, 10), renderPlain(renderCut(label, renderMaxButtonText)))
+		value := strconv.FormatUint(id, 10)
+		if btn.Value != "" {
+			value += ":" + btn.Value
+		}
+		el := slack.NewButtonBlockElement(string(btn.Action), value, renderPlain(renderCut(label, renderMaxButtonText)))
 		switch btn.Style {
 		case runbook.StylePrimary:
 			el.Style = slack.StylePrimary

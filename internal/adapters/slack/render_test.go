@@ -54,8 +54,8 @@ func renderTestMessage(r *runbook.Run) runbook.Message {
 
 var (
 	renderTestRita  = runbook.User{Platform: "slack", ID: "U0RM"} // no display name: shown by id
-	renderTestAlice = runbook.User{Platform: "slack", ID: "U0AL1CE", Name: "alice"}
-	renderTestCarol = runbook.User{Platform: "slack", ID: "U0CAR0L", Name: "carol"}
+	renderTestAlice = runbook.User{Platform: "slack", ID: "U0AL1CE", Person: "alice"}
+	renderTestCarol = runbook.User{Platform: "slack", ID: "U0CAR0L", Person: "carol"}
 )
 
 // renderTestRun is run #12, demo v1.2 to production, in state s.
@@ -603,7 +603,7 @@ func TestRenderSummary(t *testing.T) {
 	if got, want := renderSummary(renderTestMessage(r)), ":rocket: #12 demo v1.2 → production — succeeded (requested by <@U0RM>)"; got != want {
 		t.Errorf("renderSummary = %q, want %q", got, want)
 	}
-	r.State, r.Requester = runbook.StateRolledBack, runbook.User{Platform: "slack", ID: "U0RM", Name: "rita & co"}
+	r.State, r.Requester = runbook.StateRolledBack, runbook.User{Platform: "slack", ID: "U0RM", Person: "rita & co"}
 	if got, want := renderSummary(renderTestMessage(r)), ":leftwards_arrow_with_hook: #12 demo v1.2 → production — rolled back (requested by rita &amp; co)"; got != want {
 		t.Errorf("renderSummary = %q, want %q", got, want)
 	}

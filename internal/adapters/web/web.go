@@ -114,7 +114,7 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 		if id == "" {
 			return runbook.User{}, errors.New("not signed in: the " + h.opt.UserHeader + " header is missing")
 		}
-		return runbook.User{Platform: Platform, ID: id, Name: id}, nil
+		return runbook.User{Platform: Platform, ID: id}, nil
 	}
 	if picked == "" {
 		picked = r.Header.Get("X-Shipmate-User")
@@ -122,7 +122,7 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 	if !slices.Contains(h.opt.Users, picked) {
 		return runbook.User{}, fmt.Errorf("pick who you are: %q is not a console user", picked)
 	}
-	return runbook.User{Platform: Platform, ID: picked, Name: picked}, nil
+	return runbook.User{Platform: Platform, ID: picked}, nil
 }
 
 // signedIn lets a read through only with the proxy's user header, when
@@ -313,6 +313,8 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 		Action string `json:"action"`
 		Item   string `json:"item"`
 		Reason string `json:"reason"`
+		// Seen is the Value of the button clicked: what its message showed.
+		Seen string `json:"seen"`
 	}
 	u, ok := h.sender(w, r, &body)
 	if !ok {
@@ -324,8 +326,11 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	arg := body.Item
-	if runbook.ButtonAction(body.Action) == runbook.ButtonReject {
+	switch runbook.ButtonAction(body.Action) {
+	case runbook.ButtonReject:
 		arg = body.Reason
+	case runbook.ButtonApprove:
+		arg = body.Seen
 	}
 	rep, err := h.eng.Act(r.Context(), u, id, runbook.ButtonAction(body.Action), arg)
 	h.answer(w, rep, err)

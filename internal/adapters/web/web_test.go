@@ -464,15 +464,15 @@ func TestDeployToDevelopmentStreamsRunToSuccess(t *testing.T) {
 
 	var rec runbook.Record
 	c.getJSON(t, "/api/runs/1", &rec)
-	bob := runbook.User{Platform: web.Platform, ID: "bob", Name: "bob"}
-	if rec.Run.State != runbook.StateSucceeded || !rec.Run.Requester.Same(bob) || rec.Run.Requester.Name != bob.Name {
+	bob := runbook.User{Platform: web.Platform, ID: "bob"}
+	if rec.Run.State != runbook.StateSucceeded || rec.Run.Requester.Platform != bob.Platform || rec.Run.Requester.ID != bob.ID {
 		t.Errorf("record: state %s, requester %+v", rec.Run.State, rec.Run.Requester)
 	}
 	wantOrigin := runbook.Origin{Platform: web.Platform, Channel: web.Channel, MessageRef: "run-1"}
 	if rec.Run.Origin != wantOrigin {
 		t.Errorf("origin = %+v, want %+v", rec.Run.Origin, wantOrigin)
 	}
-	if len(rec.Events) == 0 || rec.Events[0].Type != runbook.EvRequested || rec.Events[0].Actor == nil || !rec.Events[0].Actor.Same(bob) {
+	if len(rec.Events) == 0 || rec.Events[0].Type != runbook.EvRequested || rec.Events[0].Actor == nil || rec.Events[0].Actor.ID != bob.ID {
 		t.Fatalf("events do not start with bob's request: %+v", rec.Events)
 	}
 	var path []runbook.State
@@ -730,7 +730,7 @@ func TestProxyHeaderIsTheOnlyIdentity(t *testing.T) {
 	if err := json.Unmarshal(data, &rec); resp.StatusCode != http.StatusOK || err != nil {
 		t.Fatalf("GET /api/runs/1: %d %s", resp.StatusCode, data)
 	}
-	if want := (runbook.User{Platform: web.Platform, ID: "alice", Name: "alice"}); !rec.Run.Requester.Same(want) || rec.Run.Requester.Name != want.Name {
+	if want := (runbook.User{Platform: web.Platform, ID: "alice"}); rec.Run.Requester.Platform != want.Platform || rec.Run.Requester.ID != want.ID {
 		t.Errorf("requester = %+v, want %+v", rec.Run.Requester, want)
 	}
 

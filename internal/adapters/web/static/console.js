@@ -98,7 +98,7 @@
         let reason = "";
         if (b.confirm && !window.confirm(b.confirm)) return;
         if (b.action === "reject") reason = window.prompt("Reason for rejecting?") || "";
-        showPrivate(await api(`/api/runs/${b.run_id}/action`, { action: b.action, reason }));
+        showPrivate(await api(`/api/runs/${b.run_id}/action`, { action: b.action, reason, seen: b.value || "" }));
       });
       bar.append(btn);
     }
