@@ -23,7 +23,6 @@ const nameRule = "use lowercase letters, digits, - and _, starting with a letter
 // platformRE is a chat platform key in a role, such as web or slack.
 var platformRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
-
 // executors lists the known executors with the check of each one's block.
 // Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
 // an entry here, and a line in checkBlocks refusing its block elsewhere.

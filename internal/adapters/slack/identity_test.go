@@ -87,7 +87,10 @@ func TestDirectoryCallerGivesUp(t *testing.T) {
 		t.Error("GroupMembers for a caller that gave up returned no error")
 	}
 	// The lookup went on and filled the cache.
-	if !f.WaitFor(func() bool { got, err := d.GroupMembers(context.Background(), "S1"); return err == nil && len(got) == 1 }, 10*time.Second) {
+	if !f.WaitFor(func() bool {
+		got, err := d.GroupMembers(context.Background(), "S1")
+		return err == nil && len(got) == 1
+	}, 10*time.Second) {
 		t.Error("the abandoned lookup did not fill the cache")
 	}
 	if got := f.Calls("usergroups.users.list"); got != 1 {
