@@ -246,7 +246,9 @@ func TestLocks(t *testing.T) {
 		t.Fatalf("explicit lock: %q", msg)
 	}
 	contains(t, h.refused("alice", "/deploy lock demo staging"), "locked by rita")
-	if _, err := h.do("bob", "/deploy unlock demo staging"); err != nil {
+	// A deployer cannot lift someone else's lock; staging's approver can.
+	contains(t, h.refused("bob", "/deploy unlock demo staging"), "only rita (who locked it) or tech-lead or devops may unlock demo in staging")
+	if _, err := h.do("alice", "/deploy unlock demo staging"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.do("dan", "/deploy lock all dev"); err != nil {

@@ -212,8 +212,11 @@ func (e *Engine) rollbackInPlace(ctx context.Context, u User, id uint64, reason 
 // button on an old run must not take the environment back past what ran
 // since.
 func (e *Engine) rollbackRun(ctx context.Context, u User, id uint64) (Reply, error) {
-	r, _, err := e.loadRun(ctx, id)
+	r, env, err := e.loadRun(ctx, id)
 	if err != nil {
+		return Reply{}, err
+	}
+	if err := e.mayRollback(ctx, u, env, r.ID); err != nil {
 		return Reply{}, err
 	}
 	switch {

@@ -356,7 +356,10 @@ func TestExampleStaging(t *testing.T) {
 		t.Errorf("checklist options (-want +got):\n%s", diff)
 	}
 	id := fmt.Sprint(r.ID)
-	if diff := cmp.Diff([]string{"approve:" + id, "ask:reject:" + id, "cancel:" + id}, buttons); diff != "" {
+	// Approve carries what the message showed: the version and artifact
+	// it approves.
+	approve := "approve:" + id + ":" + x.engine.Message(r).Buttons[0].Value
+	if diff := cmp.Diff([]string{approve, "ask:reject:" + id, "cancel:" + id}, buttons); diff != "" {
 		t.Errorf("buttons (-want +got):\n%s", diff)
 	}
 
@@ -462,8 +465,10 @@ func TestExampleProduction(t *testing.T) {
 	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != exRob || r.Approvals[0].By.Platform != Platform {
 		t.Errorf("approvals %+v, want one by %s on discord", r.Approvals, exRob)
 	}
-	if _, buttons := x.components(r.Origin.MessageRef); !slices.Equal(buttons, []string{"ask:rollback:" + id, "cancel:" + id}) {
-		t.Errorf("buttons while monitoring %v, want Roll back (asking first) and End monitoring", buttons)
+	// The first deployment to production: no earlier version to roll
+	// back to, so no Roll back.
+	if _, buttons := x.components(r.Origin.MessageRef); !slices.Equal(buttons, []string{"cancel:" + id}) {
+		t.Errorf("buttons while monitoring %v, want End monitoring alone", buttons)
 	}
 	if _, desc := x.summary(summary); !strings.HasPrefix(desc, "**monitoring**") {
 		t.Errorf("summary while monitoring: %q", desc)

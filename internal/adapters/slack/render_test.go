@@ -359,8 +359,9 @@ func renderTestCheckButton(t *testing.T, m runbook.Message, btn *slack.ButtonBlo
 		return action
 	}
 	src := m.Buttons[i]
-	if id, err := strconv.ParseUint(btn.Value, 10, 64); err != nil || id != src.RunID {
-		t.Errorf("button %q: value %q does not parse to run %d", btn.ActionID, btn.Value, src.RunID)
+	idText, bound, _ := strings.Cut(btn.Value, ":")
+	if id, err := strconv.ParseUint(idText, 10, 64); err != nil || id != src.RunID || bound != src.Value {
+		t.Errorf("button %q: value %q is not run %d and %q", btn.ActionID, btn.Value, src.RunID, src.Value)
 	}
 	if utf8.RuneCountInString(btn.Text.Text) > renderMaxButtonText || btn.Text.Type != slack.PlainTextType {
 		t.Errorf("button %q: text %q", btn.ActionID, btn.Text.Text)

@@ -581,7 +581,7 @@ func TestStagingChecklistApprovalAndRefusals(t *testing.T) {
 	}
 
 	rep = c.act(t, "alice", 1, "approve", "")
-	if rep.Error || rep.Text != "You approved run #1; it starts now." {
+	if rep.Error || rep.Text != "You approved run #1 (demo v1 → staging); it starts now." {
 		t.Fatalf("alice's approval: %+v", rep)
 	}
 	states, _ := s.runUntil(t, "run-1", runbook.StateSucceeded)
