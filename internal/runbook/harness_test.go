@@ -231,6 +231,11 @@ func examplePolicy(t *testing.T) *runbook.Policy {
 		return runbook.Role{Members: map[string][]string{"web": ids}}
 	}
 	return &runbook.Policy{
+		// Two people have a Slack identity too.
+		People: map[string]runbook.Person{
+			"rita": {IDs: map[string][]string{"web": {"rita"}, "slack": {"U0RM"}}},
+			"bob":  {IDs: map[string][]string{"web": {"bob"}, "slack": {"U0BOB"}}},
+		},
 		Roles: map[string]runbook.Role{
 			"tech-lead":         web("alice"),
 			"release-manager":   web("rita", "rick"),
@@ -325,7 +330,9 @@ func (h *harness) stop() {
 
 func (h *harness) restart() { h.stop(); h.start() }
 
-func user(name string) runbook.User { return runbook.User{Platform: "web", ID: name, Person: name} }
+// user is a console user, as the web adapter hands them to the engine: the
+// engine works out who the person is.
+func user(name string) runbook.User { return runbook.User{Platform: "web", ID: name} }
 
 // do runs a chat command line as name and returns the reply text or the
 // refusal text.
@@ -403,11 +410,13 @@ func (h *harness) run(id uint64) *runbook.Run {
 
 func (h *harness) state(id uint64) runbook.State { return h.run(id).State }
 
-func (h *harness) wantState(id uint64, want runbook.State) {
+func (h *harness) wantState(id uint64, want runbook.State) *runbook.Run {
 	h.t.Helper()
-	if r := h.run(id); r.State != want {
+	r := h.run(id)
+	if r.State != want {
 		h.t.Fatalf("run #%d is %s (%s), want %s", id, r.State, r.Note, want)
 	}
+	return r
 }
 
 func (h *harness) events(id uint64) []runbook.Event {

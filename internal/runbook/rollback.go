@@ -225,12 +225,12 @@ func (e *Engine) rollbackRun(ctx context.Context, u User, id uint64) (Reply, err
 	case !executed(r) || r.State == StateRolledBack:
 		return Reply{}, Errorf(EConflict, "run %s is %s: there is nothing of it to roll back", r.Ref(), r.State.Label())
 	}
+	if err := e.stillCurrent(ctx, r); err != nil {
+		return Reply{}, err
+	}
 	from, to := rollbackPair(r)
 	if to == "" {
 		return Reply{}, Errorf(EConflict, "run %s was the first deployment of %s to %s: there is no earlier version to go back to", r.Ref(), r.App, r.Env)
-	}
-	if err := e.stillCurrent(ctx, r); err != nil {
-		return Reply{}, err
 	}
 	in := commands.Intent{Kind: commands.KindRollback, App: r.App, Env: r.Env, Version: to,
 		Reason: fmt.Sprintf("Roll back button on run %s (from %s)", r.Ref(), from)}

@@ -1,0 +1,305 @@
+package runbook_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"shipmate/internal/runbook"
+)
+
+// slackUser is an identity on Slack, as the Slack adapter hands it over.
+func slackUser(id string) runbook.User { return runbook.User{Platform: "slack", ID: id} }
+
+// refusal returns err's message for the user, failing on no error or an
+// internal one.
+func refusal(t *testing.T, err error) string {
+	t.Helper()
+	var e *runbook.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	return e.Message
+}
+
+// One person is one person on every chat: rita asks on the console and
+// cannot approve as herself on Slack, nor count twice towards count: 2.
+func TestOnePersonAcrossPlatforms(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	h.deployTo("v1", "staging")
+	id := h.must("rita", "/deploy demo v1 production")
+	h.tickAll("rita", id)
+	before := h.run(id)
+	_, err := h.eng.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
+	contains(t, refusal(t, err), "you requested run #2: in production someone else with the release-manager role must approve it")
+	if r := h.run(id); r.Rev != before.Rev || len(r.Approvals) != 0 {
+		t.Fatalf("the refused approval changed the run: %+v", r)
+	}
+
+	// With two approvals needed, rita's two identities are one approver.
+	h.policy.Envs[2].Approval.Count = 2
+	h.cancelled(t, id)
+	id = h.must("bob", "/deploy demo v1 production")
+	h.tickAll("bob", id)
+	if err := h.act("rita", id, runbook.ButtonApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.eng.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
+	contains(t, refusal(t, err), "you already approved run")
+	if r := h.run(id); len(r.Approvals) != 1 || r.State != runbook.StateAwaitingApproval {
+		t.Fatalf("run after rita's second identity approved: %s with %d approvals", r.State, len(r.Approvals))
+	}
+	if err := h.act("rick", id, runbook.ButtonApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The texts name the person, whatever the platform.
+	if r := h.wantState(id, runbook.StateMonitoring); r.Approvals[0].By.String() != "rita" {
+		t.Errorf("first approval by %+v, want rita", r.Approvals[0].By)
+	}
+}
+
+// cancelled cancels run id as its requester, if it is still waiting.
+func (h *harness) cancelled(t *testing.T, id uint64) {
+	t.Helper()
+	if r := h.run(id); r.State.Terminal() {
+		return
+	}
+	if _, err := h.eng.Act(context.Background(), h.run(id).Requester, id, runbook.ButtonCancel, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Executors and jobs get the person's name from people:, or the platform
+// id; never a name the user chose.
+func TestJobsNameThePerson(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	res := h.eng.Parser().ParseLine("/deploy demo v1 dev")
+	u := slackUser("U0BOB")
+	if _, err := h.eng.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if got := fx.lastJob().Requester; got != "bob" {
+		t.Errorf("job requester %q, want bob (people: names U0BOB bob)", got)
+	}
+	r := h.run(1)
+	if r.Requester.Person != "bob" || h.eng.Message(r).Fields[0].Value != "bob" {
+		t.Errorf("requester %+v, message %+v; want bob", r.Requester, h.eng.Message(r).Fields[0])
+	}
+}
+
+func TestUnlockIsForHolderApproversAndOwners(t *testing.T) {
+	for _, tc := range []struct {
+		name, locker, line, who string
+		ok                      bool
+	}{
+		{"holder", "bob", "demo staging", "bob", true},
+		{"holder on another chat", "bob", "demo staging", "slack:U0BOB", true},
+		{"approver", "bob", "demo staging", "alice", true},
+		{"rollback owner", "bob", "demo staging", "dan", true},
+		{"another deployer", "bob", "demo staging", "ivan", false},
+		{"someone else's release manager", "bob", "demo staging", "rita", false},
+		{"code freeze: a deployer", "rita", "all production", "bob", false},
+		{"code freeze: the tech lead", "rita", "all production", "alice", false},
+		{"code freeze: incident response", "rita", "all production", "ivan", true},
+		{"code freeze: another release manager", "rita", "all production", "rick", true},
+		{"stranger", "bob", "demo staging", "nora", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := &fakeExec{}
+			h := newHarness(t, fx, fx)
+			if _, err := h.do(tc.locker, "/deploy lock "+tc.line+" code freeze"); err != nil {
+				t.Fatal(err)
+			}
+			u := user(tc.who)
+			if id, ok := strings.CutPrefix(tc.who, "slack:"); ok {
+				u = slackUser(id)
+			}
+			res := h.eng.Parser().ParseLine("/deploy unlock " + tc.line)
+			_, err := h.eng.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
+			locks, lerr := h.st.Locks(context.Background())
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if tc.ok {
+				if err != nil || len(locks) != 0 {
+					t.Fatalf("unlock by %s: %v, locks left %v", tc.who, err, locks)
+				}
+				return
+			}
+			contains(t, refusal(t, err), "may unlock")
+			if len(locks) != 1 {
+				t.Fatalf("a refused unlock left locks %v", locks)
+			}
+		})
+	}
+}
+
+// Ending monitoring makes a run succeed at once, skipping the window and
+// the validation: approvers or rollback owners, never the requester alone
+// where they may not approve their own deployment.
+func TestEndMonitoringIsForApproversAndOwners(t *testing.T) {
+	for _, tc := range []struct {
+		name, requester, env, who string
+		ok                        bool
+	}{
+		{"production: the requester, a release manager", "rick", "production", "rick", false},
+		{"production: another release manager", "rick", "production", "rita", true},
+		{"production: incident response", "rick", "production", "ivan", true},
+		{"production: a deployer", "rick", "production", "bob", false},
+		{"production: the tech lead", "rick", "production", "alice", false},
+		{"development: the requester (rollback owner)", "bob", "development", "bob", true},
+		{"development: someone else", "bob", "development", "alice", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := &fakeExec{}
+			h := newHarness(t, fx, fx)
+			h.policy.Envs[0].Monitor = 30 * time.Minute
+			var id uint64
+			if tc.env == "production" {
+				h.deployTo("v1", "staging")
+				id = h.must(tc.requester, "/deploy demo v1 production")
+				h.tickAll(tc.requester, id)
+				if err := h.act("rita", id, runbook.ButtonApprove, ""); err != nil && tc.requester != "rita" {
+					if err := h.act("rick", id, runbook.ButtonApprove, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				id = h.must(tc.requester, "/deploy demo v1 dev")
+			}
+			h.wantState(id, runbook.StateMonitoring)
+			err := h.act(tc.who, id, runbook.ButtonCancel, "")
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("end monitoring by %s: %v", tc.who, err)
+				}
+				h.wantState(id, runbook.StateSucceeded)
+				return
+			}
+			contains(t, refusal(t, err), "monitoring")
+			h.wantState(id, runbook.StateMonitoring)
+		})
+	}
+}
+
+func TestReadsNeedARole(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	h.deployTo("v1", "development")
+	for _, tc := range []struct {
+		who runbook.User
+		ok  bool
+	}{
+		{user("bob"), true},
+		{slackUser("U0RM"), true}, // rita on Slack: her roles are hers everywhere
+		{user("nora"), false},
+		{slackUser("U0NOBODY"), false},
+	} {
+		for _, line := range []string{"/deploy status", "/deploy history demo", "/deploy whereis demo"} {
+			res := h.eng.Parser().ParseLine(line)
+			rep, err := h.eng.Do(context.Background(), runbook.Request{User: tc.who, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
+			if tc.ok {
+				if err != nil || rep.Text == "" {
+					t.Errorf("%s by %s: %q, %v", line, tc.who, rep.Text, err)
+				}
+				continue
+			}
+			if msg := refusal(t, err); !strings.HasPrefix(msg, "you have no role in Shipmate") || rep.Text != "" {
+				t.Errorf("%s by %s: %q / %q, want no role", line, tc.who, msg, rep.Text)
+			}
+		}
+		if err := h.eng.MayRead(context.Background(), tc.who); (err == nil) != tc.ok {
+			t.Errorf("MayRead(%s) = %v, want ok %v", tc.who, err, tc.ok)
+		}
+	}
+}
+
+// A Roll back button acts only while its run describes what runs: after
+// v1 ok, v2 failed and held, v3 ok, v4 ok, Roll back on v2 must not take
+// the environment from v4 to v1.
+func TestStaleRollBackButtonRefused(t *testing.T) {
+	fx := &fakeExec{failVersions: map[string]bool{"v2": true}}
+	h := newHarness(t, fx, fx)
+	h.policy.Apps["demo"] = runbook.App{Name: "demo", Executor: "fake", HoldOnFailure: true}
+	v1 := h.deployTo("v1", "development")
+	v2 := h.deployTo("v2", "development")
+	h.wantState(v2, runbook.StateFailed)
+	v3 := h.deployTo("v3", "development")
+	v4 := h.deployTo("v4", "development")
+	h.wantState(v4, runbook.StateSucceeded)
+
+	for _, old := range []uint64{v1, v2, v3} {
+		before := fx.rollbacks.Load()
+		err := h.act("bob", old, runbook.ButtonRollback, "")
+		contains(t, refusal(t, err), "demo in development now runs v4, from run #4: roll back from there")
+		if fx.rollbacks.Load() != before {
+			t.Fatal("a stale Roll back ran a rollback")
+		}
+		if d, _, _ := h.st.Deployed(context.Background(), "demo", "development"); d.Version != "v4" {
+			t.Fatalf("development runs %s after a refused Roll back", d.Version)
+		}
+	}
+	// The current run's button names both versions and does what it says.
+	m := h.eng.Message(h.run(v4))
+	if len(m.Buttons) != 1 || m.Buttons[0].Confirm != "Roll demo in development back from v4 to v3?" {
+		t.Fatalf("buttons of the current run: %+v", m.Buttons)
+	}
+	if err := h.act("bob", v4, runbook.ButtonRollback, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := h.st.Deployed(context.Background(), "demo", "development"); d.Version != "v3" {
+		t.Fatalf("development runs %s after Roll back on v4, want v3", d.Version)
+	}
+	// Now the rollback is what runs: v4's button is stale too.
+	contains(t, refusal(t, h.act("bob", v4, runbook.ButtonRollback, "")), "now runs v3, from run #5")
+}
+
+// An Approve button approves what its message showed: clicked on a message
+// drawn for an artifact the version no longer resolves to, it is refused.
+func TestApproveBoundToWhatItShowed(t *testing.T) {
+	fx := &fakeExec{artifact: "sha256:aaa"}
+	h := newHarness(t, fx, fx)
+	id := h.must("bob", "/deploy demo v1 staging")
+	h.tickAll("alice", id)
+	seen := h.eng.Message(h.run(id)).Buttons[0].Value
+	// The tag moves after the message was drawn: execution resolves it
+	// again, voids the approval and asks again.
+	fx.setArtifact("sha256:bbb")
+	if err := h.act("alice", id, runbook.ButtonApprove, seen); err != nil {
+		t.Fatal(err)
+	}
+	r := h.wantState(id, runbook.StateAwaitingApproval)
+	if r.Artifact != "sha256:bbb" || len(r.Approvals) != 0 {
+		t.Fatalf("artifact %s approvals %d, want the new artifact and none", r.Artifact, len(r.Approvals))
+	}
+	contains(t, refusal(t, h.act("alice", id, runbook.ButtonApprove, seen)),
+		"run #1 changed since that message was drawn: demo v1 now resolves to sha256:bbb")
+	if r := h.run(id); len(r.Approvals) != 0 || fx.deploys.Load() != 0 {
+		t.Fatalf("a stale Approve counted: %d approvals, %d deploys", len(r.Approvals), fx.deploys.Load())
+	}
+	if err := h.act("alice", id, runbook.ButtonApprove, h.eng.Message(h.run(id)).Buttons[0].Value); err != nil {
+		t.Fatal(err)
+	}
+	h.wantState(id, runbook.StateSucceeded)
+}
+
+// A reason from a button's dialog gets the rules of a typed one.
+func TestRejectReasonBounded(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarness(t, fx, fx)
+	id := h.must("bob", "/deploy demo v1 staging")
+	contains(t, refusal(t, h.act("alice", id, runbook.ButtonReject, strings.Repeat("x", 501))), "reason is too long: 501 characters, at most 500")
+	contains(t, refusal(t, h.act("alice", id, runbook.ButtonReject, "bad\x1b[31m")), "control characters are not allowed")
+	h.wantState(id, runbook.StateChecklist)
+	if err := h.act("alice", id, runbook.ButtonReject, "  not   today "); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run(id); r.State != runbook.StateRejected || r.Note != "rejected by alice: not today" {
+		t.Fatalf("%s: %q", r.State, r.Note)
+	}
+}
