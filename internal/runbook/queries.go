@@ -161,7 +161,7 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 	if !e.same(held.Holder, u) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, 0) != nil {
 		who := append([]string{held.Holder.String() + " (who locked it)"}, env.Approval.Roles...)
 		who = append(who, slices.DeleteFunc(slices.Clone(env.Rollback), func(r string) bool { return r == RoleRequester })...)
-		return Reply{}, Errorf(EForbidden, "only %s may unlock %s in %s", roleList(slices.Compact(who)), in.App, env.Name)
+		return Reply{}, Errorf(EForbidden, "only %s may unlock %s in %s", roleList(uniq(who)), in.App, env.Name)
 	}
 	if _, _, err := e.store.Release(ctx, in.App, env.Name); err != nil {
 		return Reply{}, err

@@ -145,7 +145,18 @@ func ownerList(roles []string) string {
 			owners[i] = "whoever requested the deployment"
 		}
 	}
-	return roleList(slices.Compact(owners))
+	return roleList(uniq(owners))
+}
+
+// uniq drops repeated strings, keeping the first of each.
+func uniq(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // activeRun returns the run holding app's lock in env, if any.
