@@ -39,6 +39,12 @@ func TestConfigErrorsExit2(t *testing.T) {
 			name: "app without executor", old: "    executor: exec\n", new: "", marker: "  demo:",
 			want: `apps.demo: executor is required`,
 		},
+		{
+			name: "one identity given to two people", old: "roles:\n",
+			new:    "people:\n  rita: {web: rita, slack: U0RM}\n  rick: {web: rick, slack: U0RM}\nroles:\n",
+			marker: "  rick:",
+			want:   `people.rick.slack: slack id "U0RM" is also given at people.rita.slack: one identity is one person`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
