@@ -91,13 +91,7 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 // pend moves r to checklist, awaiting approval or approved, whichever its
 // environment's rules call for now, and sets the approval deadline.
 func (e *Engine) pend(r *Run, env *Environment, actor *User) Event {
-	to := StateApproved
-	switch {
-	case len(r.OpenItems()) > 0:
-		to = StateChecklist
-	case env.Approval.Count > len(r.Approvals):
-		to = StateAwaitingApproval
-	}
+	to := pendingState(len(r.OpenItems()), len(r.Approvals), env.Approval.Count)
 	if to != StateApproved && r.ExpiresAt.IsZero() {
 		r.ExpiresAt = e.now().Add(env.Approval.expiry())
 		r.RemindAt = env.Approval.remindAt(r.ExpiresAt)
@@ -219,18 +213,14 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 		if stepErr != nil {
 			return e.fail(r, stepErr), nil
 		}
-		switch during {
-		case StateDeploying:
-			if _, ok := e.executors[r.App].(Verifier); ok {
-				return []Event{e.move(r, StateVerifying, nil, "")}, nil
-			}
-			return e.verified(r), nil
+		_, verifies := e.executors[r.App].(Verifier)
+		switch next := stepDoneState(during, verifies, e.watched(r)); next {
+		case StateRolledBack:
+			return []Event{e.move(r, next, nil, fmt.Sprintf("rolled back to %s", job(r).Version))}, nil
 		case StateVerifying:
-			return e.verified(r), nil
-		case StateRollingBack:
-			return []Event{e.move(r, StateRolledBack, nil, fmt.Sprintf("rolled back to %s", job(r).Version))}, nil
+			return []Event{e.move(r, next, nil, "")}, nil
 		}
-		return nil, fmt.Errorf("afterStep: unexpected state %s", during)
+		return e.verified(r), nil
 	})
 	if errors.Is(err, errStop) {
 		return false, nil
@@ -265,13 +255,20 @@ func (e *Engine) stepJob(ctx context.Context, r *Run) Job {
 // errStop ends an update without saving, when the run moved on meanwhile.
 var errStop = errors.New("run moved on")
 
+// watched reports whether a deploy of r is monitored (or waits for its
+// post-deployment validation) once it is live.
+func (e *Engine) watched(r *Run) bool {
+	env, _ := e.policy.Env(r.Env)
+	return env != nil && (env.Monitor > 0 || len(r.Validation) > 0)
+}
+
 // verified moves a run whose deploy checked out to monitoring, or straight
 // to succeeded when its environment has no monitoring window.
 func (e *Engine) verified(r *Run) []Event {
-	env, _ := e.policy.Env(r.Env)
-	if env == nil || (env.Monitor <= 0 && len(r.Validation) == 0) {
+	if !e.watched(r) {
 		return []Event{e.move(r, StateSucceeded, nil, fmt.Sprintf("%s %s is live in %s", r.App, r.Version, r.Env))}
 	}
+	env, _ := e.policy.Env(r.Env)
 	now := e.now()
 	r.MonitorUntil = now.Add(max(env.Monitor, 0))
 	r.NextHealthAt = now.Add(env.healthEvery())
@@ -298,14 +295,14 @@ func (e *Engine) fail(r *Run, cause error) []Event {
 	if r.State == StateRollingBack {
 		return []Event{e.move(r, StateRollbackFailed, nil, "rollback failed: "+cause.Error())}
 	}
+	next := onFailure(r.State, r.Action, r.PreviousVersion, e.policy.Apps[r.App].HoldOnFailure)
 	evs := []Event{e.move(r, StateFailed, nil, fmt.Sprintf("%s failed: %v", r.State.Label(), cause))}
-	switch {
-	case r.Action != ActionDeploy:
-	case r.PreviousVersion == "":
+	switch next {
+	case failFirst:
 		r.Note += fmt.Sprintf("; nothing to roll back to (first deployment of %s to %s)", r.App, r.Env)
-	case e.policy.Apps[r.App].HoldOnFailure:
+	case failHold:
 		r.Note += "; left as is for a human (on_failure: hold): use Roll back when ready"
-	default:
+	case failRollBack:
 		evs = append(evs, e.move(r, StateRollingBack, nil, fmt.Sprintf("%s; rolling back to %s", r.Note, r.PreviousVersion)))
 	}
 	return evs

@@ -172,6 +172,9 @@ func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event
 // save stores r and reports the transition to the observer and, when
 // refresh is set, to chat.
 func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) error {
+	if err := checkTransitions(evs); err != nil {
+		return fmt.Errorf("run %s: %w", r.Ref(), err)
+	}
 	r.UpdatedAt = e.now()
 	if r.State.Terminal() && r.FinishedAt.IsZero() {
 		r.FinishedAt = r.UpdatedAt

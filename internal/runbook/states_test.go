@@ -1,0 +1,128 @@
+package runbook
+
+import (
+	"slices"
+	"testing"
+)
+
+// The table is the workflow: walk it from requested and check that every
+// state is reached, that terminal states lead nowhere and that every other
+// state has a way on.
+func TestTransitionTable(t *testing.T) {
+	seen := map[State]bool{StateRequested: true}
+	queue := []State{StateRequested}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, to := range transitions[s] {
+			if !slices.Contains(AllStates, to) {
+				t.Errorf("%s → %s: no such state", s, to)
+			}
+			if !seen[to] {
+				seen[to] = true
+				queue = append(queue, to)
+			}
+		}
+	}
+	for _, s := range AllStates {
+		if !seen[s] {
+			t.Errorf("%s cannot be reached from requested", s)
+		}
+		edges := slices.DeleteFunc(slices.Clone(transitions[s]), func(to State) bool { return to == s })
+		switch {
+		case s == StateFailed:
+			// Failed rests as terminal unless it rolls back in the same write.
+			if !slices.Equal(edges, []State{StateRollingBack}) {
+				t.Errorf("failed leads to %v, want rolling back only", edges)
+			}
+		case s.Terminal() && len(edges) > 0:
+			t.Errorf("terminal %s leads to %v", s, edges)
+		case !s.Terminal() && len(edges) == 0:
+			t.Errorf("%s leads nowhere but is not terminal", s)
+		}
+	}
+}
+
+func TestCheckTransitionsRefusesEdgesNotInTheTable(t *testing.T) {
+	for _, tc := range []struct {
+		from, to State
+		ok       bool
+	}{
+		{StateRequested, StateChecklist, true},
+		{StateApproved, StateDeploying, true},
+		{StateMonitoring, StateRollingBack, true},
+		{StateChecklist, StateDeploying, false}, // skipping approval
+		{StateSucceeded, StateDeploying, false}, // a finished run runs again
+		{StateRejected, StateApproved, false},
+		{StateDeploying, StateDeploying, false}, // a deploy started twice
+		{StateMonitoring, StateMonitoring, false},
+		{StateRolledBack, StateRollingBack, false},
+	} {
+		evs := []Event{{Type: EvNote}, {Type: EvTransition, From: tc.from, To: tc.to}}
+		if err := checkTransitions(evs); (err == nil) != tc.ok {
+			t.Errorf("%s → %s: %v, want ok %v", tc.from, tc.to, err, tc.ok)
+		}
+	}
+}
+
+func TestPendingState(t *testing.T) {
+	for _, tc := range []struct {
+		open, approvals, needed int
+		want                    State
+	}{
+		{3, 0, 1, StateChecklist},
+		{1, 1, 1, StateChecklist}, // an approval does not close the checklist
+		{0, 0, 1, StateAwaitingApproval},
+		{0, 1, 2, StateAwaitingApproval},
+		{0, 2, 2, StateApproved},
+		{0, 0, 0, StateApproved}, // approval: none
+	} {
+		if got := pendingState(tc.open, tc.approvals, tc.needed); got != tc.want {
+			t.Errorf("pendingState(%d open, %d of %d) = %s, want %s", tc.open, tc.approvals, tc.needed, got, tc.want)
+		}
+	}
+}
+
+func TestStepDoneState(t *testing.T) {
+	for _, tc := range []struct {
+		during            State
+		verifies, watched bool
+		want              State
+	}{
+		{StateDeploying, true, true, StateVerifying},
+		{StateDeploying, false, true, StateMonitoring},
+		{StateDeploying, false, false, StateSucceeded},
+		{StateVerifying, true, true, StateMonitoring},
+		{StateVerifying, true, false, StateSucceeded},
+		{StateRollingBack, true, true, StateRolledBack},
+	} {
+		if got := stepDoneState(tc.during, tc.verifies, tc.watched); got != tc.want {
+			t.Errorf("after %s (verifies %v, watched %v) = %s, want %s", tc.during, tc.verifies, tc.watched, got, tc.want)
+		}
+		if !allowed(tc.during, tc.want) {
+			t.Errorf("%s → %s is not in the table", tc.during, tc.want)
+		}
+	}
+}
+
+func TestOnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		during   State
+		action   Action
+		previous string
+		hold     bool
+		want     failure
+	}{
+		{StateDeploying, ActionDeploy, "v1", false, failRollBack},
+		{StateVerifying, ActionDeploy, "v1", false, failRollBack},
+		{StateMonitoring, ActionDeploy, "v1", false, failRollBack},
+		{StateDeploying, ActionDeploy, "", false, failFirst},
+		{StateDeploying, ActionDeploy, "v1", true, failHold},
+		{StateRollingBack, ActionDeploy, "v1", false, failFinal},
+		{StateRollingBack, ActionRollback, "v2", false, failFinal},
+	} {
+		if got := onFailure(tc.during, tc.action, tc.previous, tc.hold); got != tc.want {
+			t.Errorf("onFailure(%s, %s, %q, hold %v) = %d, want %d", tc.during, tc.action, tc.previous, tc.hold, got, tc.want)
+		}
+	}
+}
