@@ -23,7 +23,7 @@ func (e *Engine) Act(ctx context.Context, u User, id uint64, action ButtonAction
 	case ButtonCancel:
 		return e.cancelRun(ctx, u, id)
 	case ButtonTick, ButtonUntick:
-		return e.tick(ctx, u, id, arg, action == ButtonTick)
+		return e.tickItem(ctx, u, id, arg, action == ButtonTick)
 	case ButtonRollback:
 		return e.rollbackRun(ctx, u, id)
 	}
@@ -198,11 +198,11 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 			if st == nil {
 				return nil, Errorf(EConflict, "run %s is %s and cannot be stopped right now; try again in a moment", r.Ref(), r.State.Label())
 			}
-			return nil, errStop
+			return nil, errStepStopping
 		}
 		return nil, Errorf(EConflict, "run %s is %s: there is nothing to cancel", r.Ref(), r.State.Label())
 	})
-	if err == errStop {
+	if err == errStepStopping {
 		return Reply{Text: fmt.Sprintf("Stopping run %s; it will roll back.", r.Ref()), RunID: id, Private: true}, nil
 	}
 	if err != nil {
@@ -211,8 +211,8 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 	return Reply{Text: fmt.Sprintf("Run %s is %s.", r.Ref(), r.State.Label()), RunID: id, Private: true}, nil
 }
 
-// tick records a checklist item as done (or not) by u.
-func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done bool) (Reply, error) {
+// tickItem records a checklist item as done (or not) by u.
+func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, done bool) (Reply, error) {
 	r, env, err := e.loadRun(ctx, id)
 	if err != nil {
 		return Reply{}, err
@@ -246,7 +246,7 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 			return nil, Errorf(EPolicy, "“%s” is checked by Shipmate (%s); it cannot be ticked by hand", it.Label, it.Detail)
 		}
 		if it.Done == done {
-			return nil, errStop
+			return nil, errNoChange
 		}
 		changed = true
 		it.Done = done
@@ -267,7 +267,7 @@ func (e *Engine) tick(ctx context.Context, u User, id uint64, item string, done 
 		}
 		return evs, nil
 	})
-	if err == errStop {
+	if err == errNoChange {
 		return Reply{Text: "Nothing to change.", RunID: id, Private: true}, nil
 	}
 	if err != nil {
@@ -295,7 +295,7 @@ func (e *Engine) tickValidation(r *Run, u User, item string, done bool) ([]Event
 	}
 	it := &r.Validation[i]
 	if it.Done == done {
-		return nil, errStop
+		return nil, errNoChange
 	}
 	it.Done = done
 	it.By, it.At = &u, e.now()

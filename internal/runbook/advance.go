@@ -56,7 +56,7 @@ func (e *Engine) advance(ctx context.Context, id uint64, resumed bool) error {
 func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 	r, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 		if r.State != StateRequested {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		env, err := e.env(r.Env)
 		if err != nil {
@@ -79,7 +79,7 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 		evs = append(evs, checkEvs...)
 		return append(evs, e.pend(r, env, nil)), nil
 	})
-	if errors.Is(err, errStop) {
+	if errors.Is(err, errMovedOn) {
 		return true, nil
 	}
 	if err == nil && r.Action == ActionRollback {
@@ -130,7 +130,7 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 	}
 	r, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 		if r.State != StateApproved {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		env, err := e.env(r.Env)
 		if err != nil {
@@ -139,7 +139,7 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 		if ok, next := InWindows(env.Windows, e.now()); !ok && !r.Emergency {
 			note := fmt.Sprintf("approved; waiting for the %s deployment window (next opens %s)", r.Env, fmtTime(next))
 			if r.Note == note {
-				return nil, errStop
+				return nil, errMovedOn
 			}
 			r.Note = note
 			return []Event{e.event(EvNote, nil, note)}, nil
@@ -183,14 +183,14 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 		// after a crash the run is found deploying and never started twice.
 		return append(evs, e.move(r, StateDeploying, nil, "")), nil
 	})
-	if errors.Is(err, errStop) {
+	if errors.Is(err, errMovedOn) {
 		return false, nil
 	}
 	if err != nil || r.State != StateDeploying {
 		return err == nil && r.State == StateApproved, err
 	}
 	x, _ := e.executor(r.App)
-	stepErr, tail := e.runStep(ctx, r, "deploy", func(ctx context.Context, p Progress) error {
+	tail, stepErr := e.runStep(ctx, r, "deploy", func(ctx context.Context, p Progress) error {
 		return x.Deploy(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateDeploying, stepErr, tail)
@@ -205,7 +205,7 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 	}
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if r.State != during {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		if len(tail) > 0 {
 			r.Log = tail // a step that printed nothing leaves the last output shown
@@ -222,7 +222,7 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 		}
 		return e.verified(r), nil
 	})
-	if errors.Is(err, errStop) {
+	if errors.Is(err, errMovedOn) {
 		return false, nil
 	}
 	if err != nil {
@@ -239,12 +239,12 @@ func (e *Engine) stepJob(ctx context.Context, r *Run) Job {
 	j.Save = func(handle string) error {
 		_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 			if r.StepHandle == handle {
-				return nil, errStop
+				return nil, errMovedOn
 			}
 			r.StepHandle = handle
 			return []Event{e.event(EvStep, nil, "step handle: "+handle)}, nil
 		})
-		if errors.Is(err, errStop) {
+		if errors.Is(err, errMovedOn) {
 			return nil
 		}
 		return err
@@ -252,8 +252,17 @@ func (e *Engine) stepJob(ctx context.Context, r *Run) Job {
 	return j
 }
 
-// errStop ends an update without saving, when the run moved on meanwhile.
-var errStop = errors.New("run moved on")
+// Sentinels that end an update without saving anything; each caller turns
+// its own into the answer it means.
+var (
+	// errMovedOn: the run moved on meanwhile; there is nothing left to do.
+	errMovedOn = errors.New("run moved on")
+	// errNoChange: a tick or untick asked for what the item already is.
+	errNoChange = errors.New("nothing to change")
+	// errStepStopping: a running step was told to stop; its end is
+	// recorded when the executor returns.
+	errStepStopping = errors.New("stopping the step")
+)
 
 // watched reports whether a deploy of r is monitored (or waits for its
 // post-deployment validation) once it is live.
@@ -314,7 +323,7 @@ func (e *Engine) verify(ctx context.Context, r *Run) (bool, error) {
 	if !ok {
 		return e.afterStep(ctx, r.ID, StateVerifying, nil, r.Log)
 	}
-	stepErr, tail := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
+	tail, stepErr := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
 		return v.Verify(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateVerifying, stepErr, tail)
@@ -326,7 +335,7 @@ func (e *Engine) rollback(ctx context.Context, r *Run) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	stepErr, tail := e.runStep(ctx, r, "rollback", func(ctx context.Context, p Progress) error {
+	tail, stepErr := e.runStep(ctx, r, "rollback", func(ctx context.Context, p Progress) error {
 		return x.Rollback(ctx, e.stepJob(ctx, r), p)
 	})
 	return e.afterStep(ctx, r.ID, StateRollingBack, stepErr, tail)
@@ -337,7 +346,7 @@ func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
 	var unknown error
 	if ra, ok := e.executors[r.App].(Reattacher); ok {
 		during := r.State
-		stepErr, tail := e.runStep(ctx, r, "reattach", func(ctx context.Context, p Progress) error {
+		tail, stepErr := e.runStep(ctx, r, "reattach", func(ctx context.Context, p Progress) error {
 			return ra.Reattach(ctx, e.stepJob(ctx, r), p)
 		})
 		if !errors.Is(stepErr, ErrOutcomeUnknown) || ctx.Err() != nil {
@@ -347,7 +356,7 @@ func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
 	}
 	_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 		if r.State != StateDeploying && r.State != StateRollingBack {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		what := "deploying " + r.Version
 		if j := job(r); j.Action == ActionRollback {
@@ -360,16 +369,16 @@ func (e *Engine) reattach(ctx context.Context, r *Run) (bool, error) {
 		return []Event{e.move(r, StateInterrupted, nil, fmt.Sprintf(
 			"%s. Check %s in %s, then deploy again or roll back", note, r.App, r.Env))}, nil
 	})
-	if errors.Is(err, errStop) {
+	if errors.Is(err, errMovedOn) {
 		err = nil
 	}
 	return false, err
 }
 
 // runStep runs one executor call for r, streaming its output to the event
-// log and the chat message, and returns its error and the output's tail.
+// log and the chat message, and returns the output's tail and its error.
 // A user's cancel (see Act) cancels the step's context.
-func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(context.Context, Progress) error) (error, []string) {
+func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(context.Context, Progress) error) (tail []string, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := &step{cancel: cancel}
@@ -416,7 +425,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 	}()
 
 	began := time.Now()
-	err := fn(sctx, out.add)
+	err = fn(sctx, out.add)
 	e.obs.Step(r.Env, name, time.Since(began), err)
 	close(done)
 	<-flushed
@@ -437,8 +446,8 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
 		}
 	}
-	_, tail := out.take()
-	return err, tail
+	_, tail = out.take()
+	return tail, err
 }
 
 // output collects step output lines as they arrive.

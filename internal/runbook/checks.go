@@ -78,7 +78,7 @@ func failingChecks(r *Run) []string {
 func (e *Engine) recheck(ctx context.Context, id uint64) error {
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if r.State != StateChecklist || r.RecheckAt.IsZero() || e.now().Before(r.RecheckAt) {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		env, err := e.env(r.Env)
 		if err != nil {

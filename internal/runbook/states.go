@@ -80,9 +80,9 @@ type failure int
 
 const (
 	failRollBack failure = iota
-	failFinal              // not a deploy (a rollback run's step)
-	failFirst              // nothing ran before: nothing to go back to
-	failHold               // on_failure: hold
+	failFinal            // not a deploy (a rollback run's step)
+	failFirst            // nothing ran before: nothing to go back to
+	failHold             // on_failure: hold
 )
 
 func onFailure(during State, action Action, previous string, hold bool) failure {

@@ -34,7 +34,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 					if evs, ok := e.expireIfDue(r); ok {
 						return evs, nil
 					}
-					return nil, errStop
+					return nil, errMovedOn
 				})
 			case !r.RemindAt.IsZero() && !now.Before(r.RemindAt):
 				err = e.remind(ctx, r.ID)
@@ -42,7 +42,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 		case StateMonitoring:
 			err = e.monitor(ctx, r)
 		}
-		if err != nil && !errors.Is(err, errStop) {
+		if err != nil && !errors.Is(err, errMovedOn) {
 			errs = append(errs, fmt.Errorf("run #%d: %w", r.ID, err))
 		}
 	}
@@ -78,7 +78,7 @@ func itemLabels(items []CheckItem) string {
 func (e *Engine) remind(ctx context.Context, id uint64) error {
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if r.RemindAt.IsZero() || (r.State != StateChecklist && r.State != StateAwaitingApproval) {
-			return nil, errStop
+			return nil, errMovedOn
 		}
 		r.RemindAt = time.Time{}
 		return []Event{e.event(EvReminder, nil, "reminder posted")}, nil
@@ -111,7 +111,7 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		var err error
 		r, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 			if r.State != StateMonitoring || r.AwaitingValidation {
-				return nil, errStop
+				return nil, errMovedOn
 			}
 			if open := r.OpenValidation(); len(open) > 0 {
 				r.AwaitingValidation, told = true, true
@@ -150,7 +150,7 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		e.obs.Step(j.Env, "health", 0, herr)
 		r, err := e.update(ctx, j.RunID, func(r *Run) ([]Event, error) {
 			if r.State != StateMonitoring {
-				return nil, errStop
+				return nil, errMovedOn
 			}
 			if herr != nil {
 				return e.fail(r, fmt.Errorf("health check: %w", herr)), nil
@@ -160,7 +160,7 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 			return nil, nil
 		})
 		if err != nil {
-			if !errors.Is(err, errStop) {
+			if !errors.Is(err, errMovedOn) {
 				e.log.Error().Err(err).Uint64("run", j.RunID).Msg("record health check")
 			}
 			return
