@@ -57,6 +57,7 @@ func (e *Engine) approve(ctx context.Context, u User, id uint64, seen string) (R
 	}
 	var done bool
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+		done = false // fn may run again on a newer revision
 		env, err := e.env(r.Env)
 		if err != nil {
 			return nil, err
@@ -226,6 +227,7 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 	}
 	changed := false
 	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
+		changed = false // fn may run again on a newer revision
 		if evs, ok := e.expireIfDue(r); ok {
 			return evs, nil
 		}

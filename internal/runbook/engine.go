@@ -61,13 +61,11 @@ type Engine struct {
 
 	draining atomic.Bool
 
-	runMu [64]sync.Mutex // serialise changes to a run: striped by id
-
-	mu      sync.Mutex
-	busy    map[uint64]bool  // a goroutine is advancing this run
-	steps   map[uint64]*step // executor steps in flight
-	checks  map[uint64]bool  // health checks in flight
-	pending map[uint64]bool  // kicked while busy: advance again after
+	mu       sync.Mutex
+	busy     map[uint64]bool   // a goroutine is advancing this run
+	steps    map[uint64]*step  // executor steps in flight
+	inFlight map[asideKey]bool // timer work in flight (health checks, re-checks, notices)
+	pending  map[uint64]bool   // kicked while busy: advance again after
 }
 
 // step is an executor call in flight, so that it can be cancelled.
@@ -93,7 +91,7 @@ func New(cfg Config) *Engine {
 		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
 		parser: newParser(cfg.Policy), people: newPeople(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
-		checks: map[uint64]bool{}, pending: map[uint64]bool{},
+		inFlight: map[asideKey]bool{}, pending: map[uint64]bool{},
 	}
 }
 
@@ -140,33 +138,33 @@ func (e *Engine) Close() {
 
 func (e *Engine) now() time.Time { return e.clock.Now().UTC() }
 
-// lockRun serialises work on one run.
-func (e *Engine) lockRun(id uint64) func() {
-	m := &e.runMu[id%uint64(len(e.runMu))]
-	m.Lock()
-	return m.Unlock
-}
+// maxUpdateTries bounds how often update decides again on a run that keeps
+// changing under it.
+const maxUpdateTries = 50
 
 // update loads run id, lets fn change it, and saves it with the events fn
-// returns. fn returning an error saves nothing. Messages are refreshed after.
+// returns if the run is still at the revision fn saw; if it changed
+// meanwhile, update reads it again and lets fn decide again. Nothing is
+// locked while fn runs, so fn may call slow things (an executor's resolve,
+// a checker, a group look-up) without holding up anyone; fn must do
+// nothing but decide, since it may run more than once. fn returning an
+// error saves nothing. The run's message is refreshed after.
 func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event, error)) (*Run, error) {
-	unlock := e.lockRun(id)
-	defer unlock()
-	r, err := e.store.Run(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	unposted := r.Origin.MessageRef == ""
-	evs, err := fn(r)
-	if err != nil {
+	for try := 1; ; try++ {
+		r, err := e.store.Run(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := fn(r)
+		if err != nil {
+			return r, err
+		}
+		err = e.save(ctx, r, true, evs...)
+		if errors.Is(err, ErrStale) && try < maxUpdateTries {
+			continue
+		}
 		return r, err
 	}
-	// A message fn has just posted already shows r: no edit is needed.
-	justPosted := unposted && r.Origin.MessageRef != ""
-	if err := e.save(ctx, r, !justPosted, evs...); err != nil {
-		return r, err
-	}
-	return r, nil
 }
 
 // save stores r and reports the transition to the observer and, when
@@ -226,7 +224,8 @@ func (e *Engine) refresh(ctx context.Context, r *Run, newLog ...string) {
 	}
 }
 
-// post sends the run's first message and remembers its reference.
+// post sends the run's first message, once its state is stored, and then
+// stores the message's reference with the run.
 func (e *Engine) post(ctx context.Context, r *Run) {
 	chat, ok := e.chats[r.Origin.Platform]
 	if !ok || r.Origin.MessageRef != "" {
@@ -237,7 +236,29 @@ func (e *Engine) post(ctx context.Context, r *Run) {
 		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post message")
 		return
 	}
-	r.Origin.MessageRef = ref
+	for try := 1; ; try++ {
+		cur, err := e.store.Run(ctx, r.ID)
+		if err != nil {
+			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("store the run's message")
+			return
+		}
+		if cur.Origin.MessageRef != "" {
+			return
+		}
+		cur.Origin.MessageRef = ref
+		// The message was drawn from an earlier revision: when the run
+		// moved on meanwhile, it is edited to show where it is now.
+		err = e.save(ctx, cur, cur.Rev != r.Rev)
+		if errors.Is(err, ErrStale) && try < maxUpdateTries {
+			continue
+		}
+		if err != nil {
+			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("store the run's message")
+			return
+		}
+		r.Origin.MessageRef = ref
+		return
+	}
 }
 
 // notify posts a one-off line about a run to its channel.
@@ -267,6 +288,35 @@ func (e *Engine) spawn(fn func(ctx context.Context)) {
 		}()
 		fn(e.ctx)
 	}()
+}
+
+// asideKey names one kind of timer work on one run.
+type asideKey struct {
+	run  uint64
+	what string
+}
+
+// aside runs fn in the background unless the same work on the same run is
+// still in flight. Timers hand their outside calls (health checks, checks
+// against Jenkins, chat notices) to it, so that a slow or hung service
+// never holds up the clock for every other run.
+func (e *Engine) aside(id uint64, what string, fn func(ctx context.Context)) {
+	k := asideKey{id, what}
+	e.mu.Lock()
+	if e.inFlight[k] {
+		e.mu.Unlock()
+		return
+	}
+	e.inFlight[k] = true
+	e.mu.Unlock()
+	e.spawn(func(ctx context.Context) {
+		defer func() {
+			e.mu.Lock()
+			delete(e.inFlight, k)
+			e.mu.Unlock()
+		}()
+		fn(ctx)
+	})
 }
 
 // kick advances run id in the background unless that is already happening,

@@ -18,6 +18,11 @@ func (e *Engine) advance(ctx context.Context, id uint64, resumed bool) error {
 		if err != nil {
 			return err
 		}
+		if r.State != StateRequested && r.Origin.MessageRef == "" {
+			// Stored, but its message never went out (the bot stopped in
+			// between): post it now.
+			e.post(ctx, r)
+		}
 		var next bool
 		switch r.State {
 		case StateRequested:
@@ -62,9 +67,6 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The message is posted once the run knows where it stands, so it
-		// shows its checklist and buttons from the start.
-		defer e.post(ctx, r)
 		if r.Action == ActionRollback {
 			return []Event{e.move(r, StateRollingBack, nil, "")}, nil
 		}
@@ -81,6 +83,12 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 	})
 	if errors.Is(err, errMovedOn) {
 		return true, nil
+	}
+	if err == nil {
+		// The message is posted once the run's state is stored and it
+		// knows where it stands, so it shows its checklist and buttons
+		// from the start.
+		e.post(ctx, r)
 	}
 	if err == nil && r.Action == ActionRollback {
 		e.tellOriginal(ctx, r.RollbackOf, r)

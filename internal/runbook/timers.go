@@ -28,7 +28,12 @@ func (e *Engine) Tick(ctx context.Context) error {
 			switch {
 			case r.State == StateChecklist && !r.RecheckAt.IsZero() && !now.Before(r.RecheckAt) &&
 				(r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)):
-				err = e.recheck(ctx, r.ID)
+				id := r.ID
+				e.aside(id, "recheck", func(ctx context.Context) {
+					if err := e.recheck(ctx, id); err != nil && !errors.Is(err, errMovedOn) && ctx.Err() == nil {
+						e.log.Error().Err(err).Uint64("run", id).Msg("re-check automated items")
+					}
+				})
 			case !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt):
 				_, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 					if evs, ok := e.expireIfDue(r); ok {
@@ -95,7 +100,7 @@ func (e *Engine) remind(ctx context.Context, id uint64) error {
 	if r.State == StateChecklist {
 		what = fmt.Sprintf("its checklist (%d open) and approval", len(r.OpenItems()))
 	}
-	e.notify(ctx, r, fmt.Sprintf("Reminder: run %s (%s, requested by %s) still needs %s by %s. It expires at %s.",
+	e.notifyAside(r, fmt.Sprintf("Reminder: run %s (%s, requested by %s) still needs %s by %s. It expires at %s.",
 		r.Ref(), r.Title(), r.Requester, what, who, fmtTime(r.ExpiresAt)))
 	return nil
 }
@@ -110,6 +115,7 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		told := false
 		var err error
 		r, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+			told = false // fn may run again on a newer revision
 			if r.State != StateMonitoring || r.AwaitingValidation {
 				return nil, errMovedOn
 			}
@@ -122,27 +128,15 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		if err != nil || !told {
 			return err
 		}
-		e.notify(ctx, r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.",
+		e.notifyAside(r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.",
 			r.Ref(), r.Title(), len(r.OpenValidation()), itemLabels(r.OpenValidation())))
 	}
 	hc, ok := e.executors[r.App].(HealthChecker)
 	if !ok || now.Before(r.NextHealthAt) {
 		return nil
 	}
-	e.mu.Lock()
-	if e.checks[r.ID] {
-		e.mu.Unlock()
-		return nil
-	}
-	e.checks[r.ID] = true
-	e.mu.Unlock()
 	j := job(r)
-	e.spawn(func(ctx context.Context) {
-		defer func() {
-			e.mu.Lock()
-			delete(e.checks, j.RunID)
-			e.mu.Unlock()
-		}()
+	e.aside(r.ID, "health", func(ctx context.Context) {
 		herr := hc.Health(ctx, j)
 		if ctx.Err() != nil {
 			return
@@ -170,4 +164,10 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		}
 	})
 	return nil
+}
+
+// notifyAside posts a notice about r in the background: the timer that
+// decided on it does not wait for the chat.
+func (e *Engine) notifyAside(r *Run, text string) {
+	e.aside(r.ID, "notice", func(ctx context.Context) { e.notify(ctx, r, text) })
 }

@@ -1,0 +1,143 @@
+package runbook_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	rb "shipmate/internal/runbook"
+)
+
+// hangingExec is fakeExec whose Resolve of a version starting with "hang"
+// waits until released (or its context ends), telling entered when it
+// starts.
+type hangingExec struct {
+	*fakeExec
+	entered chan string
+	release chan struct{}
+}
+
+func (x hangingExec) Resolve(ctx context.Context, j rb.Job) (string, error) {
+	if strings.HasPrefix(j.Version, "hang") {
+		x.entered <- j.Version
+		select {
+		case <-x.release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return x.fakeExec.Resolve(ctx, j)
+}
+
+// hangingChecker is a checker whose checks wait until released, as a hung
+// Jenkins would.
+type hangingChecker struct {
+	once    sync.Once
+	hang    chan struct{}
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *hangingChecker) Check(ctx context.Context, j rb.Job, item string) (rb.CheckResult, error) {
+	select {
+	case <-c.hang:
+	default:
+		return rb.CheckResult{OK: false, Detail: "no build yet"}, nil
+	}
+	c.once.Do(func() { close(c.entered) })
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+	}
+	return rb.CheckResult{OK: true, Detail: "ci/demo #1: SUCCESS"}, nil
+}
+
+// waitFor fails t unless ch yields within a generous bound: the bound only
+// turns a hang into a failure, it is not what the test measures.
+func waitFor[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: never happened", what)
+	}
+	var zero T
+	return zero
+}
+
+// Nothing slow happens under a lock: while one run's resolve hangs, its
+// own Cancel and another run's whole deployment go through.
+func TestHangingResolveHoldsNobody(t *testing.T) {
+	fx := &fakeExec{}
+	x := hangingExec{fakeExec: fx, entered: make(chan string, 1), release: make(chan struct{})}
+	h := newHarness(t, x, fx)
+	defer close(x.release)
+	rep, err := h.do("bob", "/deploy demo hang-1 staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the resolve starting", x.entered)
+
+	// Another deployment, start to finish, while the resolve hangs.
+	if _, err := h.do("bob", "/deploy demo v2 dev"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for h.state(2) != rb.StateSucceeded {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	waitFor(t, "v2 reaching development", done)
+
+	// The hanging run's requester cancels it: answered at once.
+	answered := make(chan error, 1)
+	go func() { _, err := h.eng.Act(context.Background(), user("bob"), rep.RunID, rb.ButtonCancel, ""); answered <- err }()
+	if err := waitFor(t, "the cancel's answer", answered); err != nil {
+		t.Fatal(err)
+	}
+	h.wantState(rep.RunID, rb.StateCancelled)
+	x.release <- struct{}{}
+	h.settle()
+	// The resolve's late answer changed nothing.
+	if r := h.wantState(rep.RunID, rb.StateCancelled); r.Artifact != "" || fx.deploys.Load() != 1 {
+		t.Fatalf("after the late resolve: artifact %q, deploys %d", r.Artifact, fx.deploys.Load())
+	}
+}
+
+// The clock never waits on an outside service: Tick returns while a
+// re-check against a hung Jenkins is in flight, and expires another run in
+// the same tick.
+func TestTickDoesNotWaitForAHungCheck(t *testing.T) {
+	fx := &fakeExec{}
+	ck := &hangingChecker{hang: make(chan struct{}), entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarnessWith(t, fx, fx, func(c *rb.Config) {
+		c.Policy.Apps["demo"] = rb.App{Name: "demo", Checks: []string{"tests"}}
+		c.Checkers = map[string]rb.Checker{"demo": ck}
+	})
+	checked := h.must("bob", "/deploy demo v1 staging")
+	h.wantState(checked, rb.StateChecklist)
+	h.policy.Envs[0].Approval = rb.ApprovalRule{Roles: []string{"tech-lead"}, Count: 1, Expires: time.Minute}
+	expiring := h.must("bob", "/deploy demo v1 dev")
+	h.wantState(expiring, rb.StateAwaitingApproval)
+
+	close(ck.hang)
+	h.clock.Add(2 * time.Minute) // the re-check is due, the dev request expired
+	ticked := make(chan error, 1)
+	go func() { ticked <- h.eng.Tick(context.Background()) }()
+	if err := waitFor(t, "Tick returning", ticked); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the re-check starting", ck.entered)
+	h.wantState(expiring, rb.StateExpired)
+	h.wantState(checked, rb.StateChecklist)
+	close(ck.release)
+	h.settle()
+	if it := h.run(checked).Checklist[1]; it.Key != "tests" || !it.Done || it.By == nil || it.By.ID != "shipmate" {
+		t.Fatalf("after the check passed: %+v, want tests ticked by Shipmate", it)
+	}
+}
