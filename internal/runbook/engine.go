@@ -35,6 +35,11 @@ type Config struct {
 	// OutputFlush is how often streamed step output is written to the store
 	// and shown in chat (default 1s).
 	OutputFlush time.Duration
+	// OutputHead and OutputTail bound the output a step keeps in the
+	// store: its first and its last lines (DefaultOutputHead and
+	// DefaultOutputTail when zero), with a line saying how many between
+	// them were left out.
+	OutputHead, OutputTail int
 }
 
 // Engine runs the deployment workflow. It keeps no state of its own beyond
@@ -51,6 +56,8 @@ type Engine struct {
 	log       zerolog.Logger
 	obs       Observer
 	flush     time.Duration
+	outHead   int
+	outTail   int
 	parser    *commands.Parser
 	people    people
 
@@ -85,10 +92,17 @@ func New(cfg Config) *Engine {
 	if cfg.OutputFlush <= 0 {
 		cfg.OutputFlush = time.Second
 	}
+	if cfg.OutputHead <= 0 {
+		cfg.OutputHead = DefaultOutputHead
+	}
+	if cfg.OutputTail <= 0 {
+		cfg.OutputTail = DefaultOutputTail
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
 		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
+		outHead: cfg.OutputHead, outTail: cfg.OutputTail,
 		parser: newParser(cfg.Policy), people: newPeople(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		inFlight: map[asideKey]bool{}, pending: map[uint64]bool{},

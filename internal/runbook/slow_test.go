@@ -2,6 +2,8 @@ package runbook_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -140,4 +142,60 @@ func TestTickDoesNotWaitForAHungCheck(t *testing.T) {
 	if it := h.run(checked).Checklist[1]; it.Key != "tests" || !it.Done || it.By == nil || it.By.ID != "shipmate" {
 		t.Fatalf("after the check passed: %+v, want tests ticked by Shipmate", it)
 	}
+}
+
+// floodExec prints its lines in its deploy step, as fast as it can.
+type floodExec struct {
+	*fakeExec
+	lines int
+}
+
+func (x floodExec) Deploy(ctx context.Context, j rb.Job, p rb.Progress) error {
+	for i := 1; i <= x.lines; i++ {
+		p(fmt.Sprintf("deploying: step %d of %d: copying files to the servers", i, x.lines))
+	}
+	return nil
+}
+
+// A step that prints a million lines leaves its first and last lines in
+// the store, and how many were left out between them: the store's growth
+// does not follow the output.
+func TestMillionLinesStayBounded(t *testing.T) {
+	fx := &fakeExec{}
+	const lines = 1_000_000
+	h := newHarness(t, floodExec{fakeExec: fx, lines: lines}, fx)
+	before := fileSize(t, h.path)
+	id := h.must("bob", "/deploy demo v1 dev")
+	h.wantState(id, rb.StateSucceeded)
+	var out []string
+	for _, ev := range h.events(id) {
+		if ev.Type == rb.EvOutput {
+			out = append(out, ev.Detail)
+		}
+	}
+	want := rb.DefaultOutputHead + 1 + rb.DefaultOutputTail
+	if len(out) != want {
+		t.Fatalf("%d output lines stored, want %d", len(out), want)
+	}
+	if got := out[rb.DefaultOutputHead]; got != fmt.Sprintf("deploy: … %d lines left out …", lines-rb.DefaultOutputHead-rb.DefaultOutputTail) {
+		t.Errorf("the marker line is %q", got)
+	}
+	if last := out[len(out)-1]; !strings.Contains(last, fmt.Sprintf("step %d of %d", lines, lines)) {
+		t.Errorf("the last line stored is %q, want the step's last", last)
+	}
+	if r := h.run(id); len(r.Log) == 0 || !strings.Contains(r.Log[len(r.Log)-1], fmt.Sprintf("step %d of", lines)) {
+		t.Errorf("the message's tail ends %q", r.Log)
+	}
+	if grown := fileSize(t, h.path) - before; grown > 4<<20 {
+		t.Errorf("the store grew by %d bytes for one run", grown)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -399,22 +397,16 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 		e.mu.Unlock()
 	}()
 
-	out := &output{}
+	out := newOutput(e.outHead, e.outTail)
 	view := *r
 	flush := func() {
-		lines, tail := out.take()
-		if len(lines) == 0 {
+		stored, shown, tail := out.take()
+		e.storeOutput(ctx, r.ID, name, stored)
+		if len(shown) == 0 {
 			return
 		}
-		evs := make([]Event, len(lines))
-		for i, l := range lines {
-			evs[i] = e.event(EvOutput, nil, name+": "+l)
-		}
-		if err := e.store.AppendEvents(ctx, r.ID, evs...); err != nil {
-			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("store step output")
-		}
 		view.Log = tail
-		e.refresh(ctx, &view, lines...)
+		e.refresh(ctx, &view, shown...)
 	}
 	done := make(chan struct{})
 	flushed := make(chan struct{})
@@ -438,6 +430,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 	close(done)
 	<-flushed
 	flush()
+	e.storeOutput(ctx, r.ID, name, out.rest())
 
 	e.mu.Lock()
 	by := st.cancelledBy
@@ -454,32 +447,20 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
 		}
 	}
-	_, tail = out.take()
+	_, _, tail = out.take()
 	return tail, err
 }
 
-// output collects step output lines as they arrive.
-type output struct {
-	mu    sync.Mutex
-	fresh []string
-	tail  []string
-}
-
-func (o *output) add(line string) {
-	line = strings.TrimRight(line, "\r\n")
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.fresh = append(o.fresh, line)
-	o.tail = append(o.tail, line)
-	if len(o.tail) > logTail {
-		o.tail = o.tail[len(o.tail)-logTail:]
+// storeOutput appends lines of a step's output to the run's trail.
+func (e *Engine) storeOutput(ctx context.Context, id uint64, step string, lines []string) {
+	if len(lines) == 0 {
+		return
 	}
-}
-
-// take returns the lines added since the last take, and the current tail.
-func (o *output) take() (fresh, tail []string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	fresh, o.fresh = o.fresh, nil
-	return fresh, append([]string(nil), o.tail...)
+	evs := make([]Event, len(lines))
+	for i, l := range lines {
+		evs[i] = e.event(EvOutput, nil, step+": "+l)
+	}
+	if err := e.store.AppendEvents(ctx, id, evs...); err != nil {
+		e.log.Warn().Err(err).Uint64("run", id).Msg("store step output")
+	}
 }

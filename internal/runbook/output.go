@@ -1,0 +1,107 @@
+package runbook
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Defaults for how much of a step's output is kept.
+const (
+	// DefaultOutputHead lines of each step are stored as they come.
+	DefaultOutputHead = 500
+	// DefaultOutputTail lines, the last ones after the head, are stored
+	// when the step ends, after a line saying how many were left out.
+	DefaultOutputTail = 2000
+	// maxLineRunes cuts a single line that never ends.
+	maxLineRunes = 4096
+)
+
+// output collects a step's output as it arrives, in bounded memory however
+// much the step prints: the head, stored as it comes; the last lines after
+// it, stored at the end; the lines not yet shown in chat (the newest of
+// them); and the tail the run's message shows.
+type output struct {
+	mu         sync.Mutex
+	head, keep int
+	seen       int      // lines added
+	stored     []string // head lines not yet taken for the store
+	later      []string // the newest lines after the head (at most 2×keep)
+	shown      []string // lines not yet shown in chat (at most 2×keep)
+	unshown    int      // lines dropped from shown since the last take
+	tail       []string // what the message shows
+}
+
+func newOutput(head, keep int) *output {
+	return &output{head: head, keep: max(keep, logTail)}
+}
+
+// keepLast appends line to s, trimming it to its last n lines now and
+// then, so that adding is cheap and s stays under 2n lines. It returns how
+// many lines it dropped.
+func keepLast(s []string, line string, n int) ([]string, int) {
+	s = append(s, line)
+	if len(s) <= 2*n {
+		return s, 0
+	}
+	drop := len(s) - n
+	return append(s[:0:0], s[drop:]...), drop
+}
+
+func (o *output) add(line string) {
+	line = strings.TrimRight(line, "\r\n")
+	if utf8.RuneCountInString(line) > maxLineRunes {
+		line = string([]rune(line)[:maxLineRunes]) + "…"
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen++
+	if o.seen <= o.head {
+		o.stored = append(o.stored, line)
+	} else {
+		o.later, _ = keepLast(o.later, line, o.keep)
+	}
+	var dropped int
+	o.shown, dropped = keepLast(o.shown, line, o.keep)
+	o.unshown += dropped
+	o.tail = append(o.tail, line)
+	if len(o.tail) > logTail {
+		o.tail = o.tail[len(o.tail)-logTail:]
+	}
+}
+
+// take returns the head lines to store now, the lines to show in chat
+// since the last take (with a line saying how many were skipped, when the
+// step printed faster than chat could be told), and the current tail.
+func (o *output) take() (stored, shown, tail []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	stored, o.stored = o.stored, nil
+	shown, o.shown = o.shown, nil
+	if len(shown) > o.keep {
+		o.unshown += len(shown) - o.keep
+		shown = shown[len(shown)-o.keep:]
+	}
+	if o.unshown > 0 {
+		shown = append([]string{fmt.Sprintf("… %d lines not shown here …", o.unshown)}, shown...)
+		o.unshown = 0
+	}
+	return stored, shown, append([]string(nil), o.tail...)
+}
+
+// rest returns what is stored when the step ends: the last lines after the
+// head, after a line saying how many were left out between them.
+func (o *output) rest() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	later := o.later
+	if len(later) > o.keep {
+		later = later[len(later)-o.keep:]
+	}
+	if left := o.seen - o.head - len(later); left > 0 {
+		later = append([]string{fmt.Sprintf("… %d lines left out …", left)}, later...)
+	}
+	o.later = nil
+	return later
+}
