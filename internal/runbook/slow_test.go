@@ -98,7 +98,10 @@ func TestHangingResolveHoldsNobody(t *testing.T) {
 
 	// The hanging run's requester cancels it: answered at once.
 	answered := make(chan error, 1)
-	go func() { _, err := h.eng.Act(context.Background(), user("bob"), rep.RunID, rb.ButtonCancel, ""); answered <- err }()
+	go func() {
+		_, err := h.eng.Act(context.Background(), user("bob"), rep.RunID, rb.ButtonCancel, "")
+		answered <- err
+	}()
 	if err := waitFor(t, "the cancel's answer", answered); err != nil {
 		t.Fatal(err)
 	}
