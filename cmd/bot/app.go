@@ -199,7 +199,7 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	}
 	m.engine = runbook.New(runbook.Config{
 		Store: st, Policy: &cfg.Policy, Executors: executors, Checkers: checkers, Chats: chats, Groups: groups,
-		Log: log, Observer: m.metrics,
+		Log: log, Observer: m.metrics, Secrets: cfg.Secrets(),
 	})
 	late.e = m.engine
 	if slackAPI != nil {

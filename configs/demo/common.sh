@@ -33,7 +33,7 @@ case $run in
 esac
 
 # The demo "environment" is one file holding the version it runs.
-dir=${SHIPMATE_DEMO_DIR:-data/demo}
+dir=${DEMO_DIR:-data/demo}
 state=$dir/$env.version
 
 # bad reports whether a version is one of the demo's broken builds: anything

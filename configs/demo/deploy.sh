@@ -1,7 +1,7 @@
 #!/bin/sh
 # Demo deploy for Shipmate's exec executor: pretends to roll out
 # $SHIPMATE_VERSION of $SHIPMATE_APP and records it in
-# ${SHIPMATE_DEMO_DIR:-data/demo}/$SHIPMATE_ENV.version.
+# ${DEMO_DIR:-data/demo}/$SHIPMATE_ENV.version.
 # A version starting with "bad" or containing "fail" fails its health check.
 set -eu
 . "$(dirname "$0")/common.sh"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Demo rollback for Shipmate's exec executor: puts $SHIPMATE_VERSION back in
-# place of $SHIPMATE_PREVIOUS_VERSION in ${SHIPMATE_DEMO_DIR:-data/demo}/$SHIPMATE_ENV.version.
+# place of $SHIPMATE_PREVIOUS_VERSION in ${DEMO_DIR:-data/demo}/$SHIPMATE_ENV.version.
 set -eu
 . "$(dirname "$0")/common.sh"
 

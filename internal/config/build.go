@@ -409,9 +409,32 @@ func buildExec(d *decoder, path string, r *rawApp, app *AppConfig) error {
 			return d.errorf(index(apath, 0), "the program must not be empty")
 		}
 	}
+	for k := range x.Env {
+		if !isEnvName(k) || strings.HasPrefix(k, "SHIPMATE_") {
+			return d.errorf(join(join(epath, "env"), k), "invalid variable name (letters, digits and _, not starting with a digit; SHIPMATE_* are Shipmate's)")
+		}
+	}
+	for i, k := range x.PassEnv {
+		if !isEnvName(k) || strings.HasPrefix(k, "SHIPMATE_") {
+			return d.errorf(index(join(epath, "pass_env"), i), "invalid variable name %q (letters, digits and _, not starting with a digit; SHIPMATE_* are Shipmate's)", k)
+		}
+	}
 	cp := *x
 	app.Exec = &cp
 	return nil
+}
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // isHeaderName reports whether s is a valid HTTP header name (an RFC 9110

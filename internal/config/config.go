@@ -166,3 +166,19 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 func yamlError(err error) error {
 	return fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 }
+
+// Secrets lists the secret values the configuration holds (tokens, signing
+// secrets), so that the engine can keep them out of step output, notes and
+// errors.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range []string{c.Chat.Slack.BotToken, c.Chat.Slack.SigningSecret, c.Chat.Slack.AppToken, c.Chat.Discord.BotToken} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if c.Jenkins != nil && c.Jenkins.Token != "" {
+		out = append(out, c.Jenkins.Token)
+	}
+	return out
+}

@@ -87,19 +87,20 @@ func TestExample(t *testing.T) {
 		t.Errorf("production window contains %v", friday)
 	}
 
+	if diff := cmp.Diff(runbook.Person{IDs: map[string][]string{"web": {"rita"}, "slack": {"U0RM"}, "discord": {"100000000000000003"}}},
+		p.People["rita"]); diff != "" {
+		t.Errorf("rita (-want +got):\n%s", diff)
+	}
 	wantRoles := map[string]runbook.Role{
 		"release-manager": {
-			Members: map[string][]string{"web": {"rita"}, "slack": {"U0RM"}, "discord": {"100000000000000003"}},
+			People:  []string{"rita"},
+			Members: map[string][]string{},
 			Groups:  map[string][]string{"slack": {"S0RELEASE"}, "discord": {"876543210987654321"}},
 		},
 		"deployer": {
-			Members: map[string][]string{
-				"web":   {"alice", "bob", "rita", "dan", "ivan"},
-				"slack": {"U0DEV", "U0LEAD", "U0RM", "U0OPS", "U0INC"},
-				"discord": {"100000000000000001", "100000000000000002", "100000000000000003",
-					"100000000000000004", "100000000000000005"},
-			},
-			Groups: map[string][]string{"discord": {"876543210987654320"}},
+			People:  []string{"alice", "bob", "rita", "dan", "ivan"},
+			Members: map[string][]string{},
+			Groups:  map[string][]string{"discord": {"876543210987654320"}},
 		},
 	}
 	for name, want := range wantRoles {
@@ -107,8 +108,8 @@ func TestExample(t *testing.T) {
 			t.Errorf("role %s (-want +got):\n%s", name, diff)
 		}
 	}
-	if len(p.Roles) != 5 {
-		t.Errorf("got %d roles, want 5", len(p.Roles))
+	if len(p.Roles) != 6 || len(p.People) != 5 {
+		t.Errorf("got %d roles and %d people, want 6 and 5", len(p.Roles), len(p.People))
 	}
 	if len(p.Validation) != 7 || p.Validation["features"] != "User-facing features working" {
 		t.Errorf("validation = %v, want the handbook's 7 items", p.Validation)

@@ -40,6 +40,9 @@ type Config struct {
 	// DefaultOutputTail when zero), with a line saying how many between
 	// them were left out.
 	OutputHead, OutputTail int
+	// Secrets are values (tokens, passwords) replaced by *** in whatever
+	// the engine stores or shows: step output, notes, errors.
+	Secrets []string
 }
 
 // Engine runs the deployment workflow. It keeps no state of its own beyond
@@ -58,6 +61,7 @@ type Engine struct {
 	flush     time.Duration
 	outHead   int
 	outTail   int
+	redact    redactor
 	parser    *commands.Parser
 	people    people
 
@@ -102,7 +106,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
 		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
-		outHead: cfg.OutputHead, outTail: cfg.OutputTail,
+		outHead: cfg.OutputHead, outTail: cfg.OutputTail, redact: newRedactor(cfg.Secrets),
 		parser: newParser(cfg.Policy), people: newPeople(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		inFlight: map[asideKey]bool{}, pending: map[uint64]bool{},
@@ -207,6 +211,7 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 
 // move changes r's state and returns the transition event.
 func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
+	detail = e.redact.text(detail)
 	ev := Event{At: e.now(), Type: EvTransition, Actor: actor, From: r.State, To: to, Detail: detail}
 	switch to {
 	case StateDeploying, StateVerifying, StateRollingBack:
@@ -220,7 +225,7 @@ func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
 }
 
 func (e *Engine) event(typ string, actor *User, detail string) Event {
-	return Event{At: e.now(), Type: typ, Actor: actor, Detail: detail}
+	return Event{At: e.now(), Type: typ, Actor: actor, Detail: e.redact.text(detail)}
 }
 
 // refresh posts or updates the run's chat message. Chat failures are logged,

@@ -25,6 +25,7 @@ const (
 type output struct {
 	mu         sync.Mutex
 	head, keep int
+	redact     redactor
 	seen       int      // lines added
 	stored     []string // head lines not yet taken for the store
 	later      []string // the newest lines after the head (at most 2×keep)
@@ -33,8 +34,8 @@ type output struct {
 	tail       []string // what the message shows
 }
 
-func newOutput(head, keep int) *output {
-	return &output{head: head, keep: max(keep, logTail)}
+func newOutput(head, keep int, redact redactor) *output {
+	return &output{head: head, keep: max(keep, logTail), redact: redact}
 }
 
 // keepLast appends line to s, trimming it to its last n lines now and
@@ -50,7 +51,7 @@ func keepLast(s []string, line string, n int) ([]string, int) {
 }
 
 func (o *output) add(line string) {
-	line = strings.TrimRight(line, "\r\n")
+	line = o.redact.text(strings.TrimRight(line, "\r\n"))
 	if utf8.RuneCountInString(line) > maxLineRunes {
 		line = string([]rune(line)[:maxLineRunes]) + "…"
 	}

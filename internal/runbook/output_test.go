@@ -8,7 +8,7 @@ import (
 )
 
 func TestOutputKeepsHeadAndTail(t *testing.T) {
-	o := newOutput(3, 12)
+	o := newOutput(3, 12, redactor{})
 	var stored, shown []string
 	for i := 1; i <= 100; i++ {
 		o.add(fmt.Sprintf("line %d\n", i))
@@ -32,7 +32,7 @@ func TestOutputKeepsHeadAndTail(t *testing.T) {
 }
 
 func TestOutputShownWhenChatFallsBehind(t *testing.T) {
-	o := newOutput(500, 20)
+	o := newOutput(500, 20, redactor{})
 	for i := 1; i <= 1000; i++ {
 		o.add(fmt.Sprint(i))
 	}
@@ -46,7 +46,7 @@ func TestOutputShownWhenChatFallsBehind(t *testing.T) {
 }
 
 func TestOutputCutsEndlessLines(t *testing.T) {
-	o := newOutput(10, 10)
+	o := newOutput(10, 10, redactor{})
 	o.add(strings.Repeat("x", 1<<20))
 	s, _, _ := o.take()
 	if n := len([]rune(s[0])); n != maxLineRunes+1 || !strings.HasSuffix(s[0], "…") {

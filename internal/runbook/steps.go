@@ -397,7 +397,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 		e.mu.Unlock()
 	}()
 
-	out := newOutput(e.outHead, e.outTail)
+	out := newOutput(e.outHead, e.outTail, e.redact)
 	view := *r
 	flush := func() {
 		stored, shown, tail := out.take()
@@ -425,7 +425,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 	}()
 
 	began := time.Now()
-	err = fn(sctx, out.add)
+	err = e.redact.err(fn(sctx, out.add))
 	e.obs.Step(r.Env, name, time.Since(began), err)
 	close(done)
 	<-flushed

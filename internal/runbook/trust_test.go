@@ -303,3 +303,39 @@ func TestRejectReasonBounded(t *testing.T) {
 		t.Fatalf("%s: %q", r.State, r.Note)
 	}
 }
+
+// leakyExec prints the secrets it was handed, and fails naming one.
+type leakyExec struct{ *fakeExec }
+
+func (x leakyExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
+	p("env: SLACK_BOT_TOKEN=xoxb-1234-secret JENKINS_TOKEN=11aa22bb33cc")
+	return errors.New("login as deploy:11aa22bb33cc refused")
+}
+
+// Every secret Shipmate knows is *** in step output, notes and errors,
+// before it is stored or shown.
+func TestSecretsNeverStoredOrShown(t *testing.T) {
+	fx := &fakeExec{}
+	h := newHarnessWith(t, leakyExec{fx}, fx, func(c *runbook.Config) {
+		c.Secrets = []string{"xoxb-1234-secret", "11aa22bb33cc", "short"}
+	})
+	id := h.must("bob", "/deploy demo v1 dev")
+	r := h.wantState(id, runbook.StateFailed)
+	var all strings.Builder
+	for _, ev := range h.events(id) {
+		all.WriteString(ev.Detail + "\n")
+	}
+	all.WriteString(r.Note + "\n" + strings.Join(r.Log, "\n"))
+	for _, m := range h.chat.posts {
+		all.WriteString(m.PlainText())
+	}
+	got := all.String()
+	for _, secret := range []string{"xoxb-1234-secret", "11aa22bb33cc"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%s was stored or shown:\n%s", secret, got)
+		}
+	}
+	if !strings.Contains(got, "SLACK_BOT_TOKEN=*** JENKINS_TOKEN=***") || !strings.Contains(r.Note, "login as deploy:*** refused") {
+		t.Errorf("the output and the error lost more than the secrets:\n%s", got)
+	}
+}

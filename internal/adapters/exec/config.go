@@ -18,6 +18,13 @@ type Config struct {
 	Resolve []string `yaml:"resolve"`
 	// Dir is the working directory (default: the bot's).
 	Dir string `yaml:"dir"`
+	// Env sets variables for the commands. Commands start from a minimal
+	// environment (PATH, HOME, LANG, TZ and the SHIPMATE_* variables), never
+	// from the bot's, which holds its tokens.
+	Env map[string]string `yaml:"env"`
+	// PassEnv names variables of the bot's own environment that the
+	// commands get too.
+	PassEnv []string `yaml:"pass_env"`
 	// Timeout bounds each command; the whole process group is killed then
 	// (default 5m).
 	Timeout time.Duration `yaml:"timeout"`

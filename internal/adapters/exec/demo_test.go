@@ -30,16 +30,21 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// demoConfig is the demo configuration, run from dir.
-func demoConfig(dir, scripts string) Config {
+// demoConfig is the demo configuration, run from dir, keeping its state in
+// state ("": the scripts' default, data/demo).
+func demoConfig(dir, scripts, state string) Config {
 	sh := func(name string) []string { return []string{"sh", filepath.Join(scripts, name)} }
-	return Config{
+	cfg := Config{
 		Deploy:   sh("deploy.sh"),
 		Rollback: sh("rollback.sh"),
 		Verify:   sh("verify.sh"),
 		Health:   sh("health.sh"),
 		Dir:      dir,
 	}
+	if state != "" {
+		cfg.Env = map[string]string{"DEMO_DIR": state}
+	}
+	return cfg
 }
 
 func readVersion(t *testing.T, path string) string {
@@ -54,9 +59,8 @@ func readVersion(t *testing.T, path string) string {
 func TestDemoScripts(t *testing.T) {
 	root := repoRoot(t)
 	state := t.TempDir()
-	t.Setenv("SHIPMATE_DEMO_DIR", state)
 	// As configured: relative script paths, run from the repository root.
-	e := mustNew(t, demoConfig(root, "configs/demo"))
+	e := mustNew(t, demoConfig(root, "configs/demo", state))
 	ctx := t.Context()
 	versionFile := filepath.Join(state, "staging.version")
 
@@ -155,10 +159,9 @@ func TestDemoScripts(t *testing.T) {
 
 func TestDemoHealthIsQuiet(t *testing.T) {
 	root := repoRoot(t)
-	t.Setenv("SHIPMATE_DEMO_DIR", t.TempDir())
-	cfg := demoConfig(root, "configs/demo")
+	cfg := demoConfig(root, "configs/demo", t.TempDir())
 	// Health has no Progress; run health.sh as a deploy to see its output.
-	quiet := mustNew(t, Config{Deploy: cfg.Health, Dir: root})
+	quiet := mustNew(t, Config{Deploy: cfg.Health, Dir: root, Env: cfg.Env})
 	e := mustNew(t, cfg)
 
 	j := runbook.Job{App: "shop", Env: "prod", Version: "3.1.0"}
@@ -175,9 +178,8 @@ func TestDemoHealthIsQuiet(t *testing.T) {
 }
 
 func TestDemoDefaultDir(t *testing.T) {
-	t.Setenv("SHIPMATE_DEMO_DIR", "")
 	dir := t.TempDir()
-	e := mustNew(t, demoConfig(dir, filepath.Join(repoRoot(t), "configs", "demo")))
+	e := mustNew(t, demoConfig(dir, filepath.Join(repoRoot(t), "configs", "demo"), ""))
 	j := runbook.Job{App: "shop", Env: "qa", Version: "0.9.0"}
 	if err := e.Deploy(t.Context(), j, nil); err != nil {
 		t.Fatal(err)

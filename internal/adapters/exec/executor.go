@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -152,7 +153,7 @@ func (e *Executor) Resolve(ctx context.Context, j runbook.Job) (string, error) {
 // run runs argv for j as action and returns the last non-empty line of its
 // output, trimmed.
 func (e *Executor) run(ctx context.Context, action string, argv []string, j runbook.Job, p runbook.Progress) (string, error) {
-	env, err := jobEnv(os.Environ(), action, j)
+	env, err := jobEnv(e.baseEnv(), action, j)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", action, err)
 	}
@@ -215,6 +216,30 @@ func exitError(action string, code int, how, last string) error {
 		msg += ": " + last
 	}
 	return errors.New(msg)
+}
+
+// minimalEnv is what every command gets of the bot's own environment.
+var minimalEnv = []string{"PATH", "HOME", "LANG", "TZ"}
+
+// baseEnv is the environment commands start from: the minimal variables
+// and those named in pass_env, from the bot's environment, then env.
+func (e *Executor) baseEnv() []string {
+	var env []string
+	for _, k := range append(slices.Clone(minimalEnv), e.cfg.PassEnv...) {
+		if v, ok := os.LookupEnv(k); ok && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
+			env = append(env, k+"="+v)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(e.cfg.Env))
+	env = slices.DeleteFunc(env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		_, set := e.cfg.Env[k]
+		return set
+	})
+	for _, k := range keys {
+		env = append(env, k+"="+e.cfg.Env[k])
+	}
+	return env
 }
 
 // envVar is one SHIPMATE_* variable; an optional one is left out when empty.

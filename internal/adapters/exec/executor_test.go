@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,9 +54,43 @@ func TestNewDefaultsAndCopies(t *testing.T) {
 	}
 }
 
+// Steps get a minimal environment, what pass_env names and what env sets:
+// never the bot's tokens, which a script printing its environment would put
+// into chat and the audit trail.
+func TestStepsGetOnlyWhatTheyNeed(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-secret-token")
+	t.Setenv("JENKINS_TOKEN", "jenkins-secret")
+	t.Setenv("KUBECONFIG", "/etc/kube/config")
+	t.Setenv("TZ", "Europe/Paris")
+	var out []string
+	argv := script(t, "env | LC_ALL=C sort\n")
+	e := mustNew(t, Config{Deploy: argv, Rollback: argv, PassEnv: []string{"KUBECONFIG"},
+		Env: map[string]string{"REGION": "eu-west-1", "TZ": "UTC"}})
+	if err := e.Deploy(t.Context(), runbook.Job{RunID: 1, App: "shop", Env: "prod", Version: "1.0", Requester: "rita"},
+		func(l string) { out = append(out, l) }); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range out {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	for k, want := range map[string]string{"KUBECONFIG": "/etc/kube/config", "REGION": "eu-west-1", "TZ": "UTC",
+		"SHIPMATE_APP": "shop", "SHIPMATE_REQUESTER": "rita", "PATH": os.Getenv("PATH")} {
+		if got[k] != want {
+			t.Errorf("%s=%q, want %q", k, got[k], want)
+		}
+	}
+	for _, secret := range []string{"xoxb-secret-token", "jenkins-secret"} {
+		if slices.ContainsFunc(out, func(l string) bool { return strings.Contains(l, secret) }) {
+			t.Errorf("a step saw %s: %q", secret, out)
+		}
+	}
+}
+
 func TestEnvironment(t *testing.T) {
-	// What the bot inherited: a stale job variable must not leak into a job
-	// without one, and everything else passes through.
+	// What the bot inherited does not reach the commands: neither a stale
+	// job variable nor anything else.
 	t.Setenv("SHIPMATE_ARTIFACT", "stale")
 	t.Setenv("SHIPMATE_TEST_INHERITED", "kept")
 
@@ -79,27 +114,27 @@ func TestEnvironment(t *testing.T) {
 		{"deploy", func() error { return e.Deploy(ctx, deploy, nil) }, []string{
 			"SHIPMATE_ACTION=deploy", "SHIPMATE_APP=shop", "SHIPMATE_ARTIFACT=sha256:abc", "SHIPMATE_ENV=prod",
 			"SHIPMATE_PREVIOUS_VERSION=1.3.0", "SHIPMATE_REQUESTER=U123", "SHIPMATE_RUN_ID=42",
-			"SHIPMATE_TEST_INHERITED=kept", "SHIPMATE_VERSION=1.4.0",
+			"SHIPMATE_VERSION=1.4.0",
 		}},
 		{"rollback", func() error { return e.Rollback(ctx, rollback, nil) }, []string{
 			"SHIPMATE_ACTION=rollback", "SHIPMATE_APP=shop", "SHIPMATE_ENV=prod",
 			"SHIPMATE_PREVIOUS_VERSION=1.4.0", "SHIPMATE_REQUESTER=U456", "SHIPMATE_RUN_ID=43",
-			"SHIPMATE_TEST_INHERITED=kept", "SHIPMATE_VERSION=1.3.0",
+			"SHIPMATE_VERSION=1.3.0",
 		}},
 		{"verify", func() error { return e.Verify(ctx, first, nil) }, []string{
 			"SHIPMATE_ACTION=verify", "SHIPMATE_APP=shop", "SHIPMATE_ENV=staging",
 			"SHIPMATE_REQUESTER=U1", "SHIPMATE_RUN_ID=1",
-			"SHIPMATE_TEST_INHERITED=kept", "SHIPMATE_VERSION=0.1.0",
+			"SHIPMATE_VERSION=0.1.0",
 		}},
 		{"health", func() error { return e.Health(ctx, deploy) }, []string{
 			"SHIPMATE_ACTION=health", "SHIPMATE_APP=shop", "SHIPMATE_ARTIFACT=sha256:abc", "SHIPMATE_ENV=prod",
 			"SHIPMATE_PREVIOUS_VERSION=1.3.0", "SHIPMATE_REQUESTER=U123", "SHIPMATE_RUN_ID=42",
-			"SHIPMATE_TEST_INHERITED=kept", "SHIPMATE_VERSION=1.4.0",
+			"SHIPMATE_VERSION=1.4.0",
 		}},
 		{"resolve", func() error { _, err := e.Resolve(ctx, first); return err }, []string{
 			"SHIPMATE_ACTION=resolve", "SHIPMATE_APP=shop", "SHIPMATE_ENV=staging",
 			"SHIPMATE_REQUESTER=U1", "SHIPMATE_RUN_ID=1",
-			"SHIPMATE_TEST_INHERITED=kept", "SHIPMATE_VERSION=0.1.0",
+			"SHIPMATE_VERSION=0.1.0",
 		}},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
