@@ -55,6 +55,9 @@ type fakeJob struct {
 	waiting       *fakeItem
 	alreadyQueued string
 
+	// scriptFor, if set, gives each build its script from its parameters.
+	scriptFor func(params url.Values) buildScript
+
 	queueDelay  int      // looks at a new queue item before its build starts
 	cancelAfter int      // looks after which Jenkins cancels the item (0: never)
 	why         []string // queue reasons, one per look, the last repeated
@@ -77,6 +80,8 @@ type buildScript struct {
 	tailLag int
 	// onStep runs (with the fake locked) when chunk step (from 1) is written.
 	onStep func(f *fakeJenkins, step int)
+	// forever keeps the build running after its chunks, until stopped.
+	forever bool
 }
 
 type fakeItem struct {
@@ -133,7 +138,11 @@ func (f *fakeJenkins) startBuild(job string, params url.Values) *fakeBuild {
 }
 
 func (f *fakeJenkins) newBuild(j *fakeJob, params url.Values) *fakeBuild {
-	b := &fakeBuild{job: j, number: j.next, params: params, script: j.script, timestamp: time.Now().UnixMilli()}
+	script := j.script
+	if j.scriptFor != nil {
+		script = j.scriptFor(params)
+	}
+	b := &fakeBuild{job: j, number: j.next, params: params, script: script, timestamp: time.Now().UnixMilli()}
 	j.next++
 	j.builds = append(j.builds, b)
 	return b
@@ -540,6 +549,9 @@ func (b *fakeBuild) advance(f *fakeJenkins) {
 		if b.script.onStep != nil {
 			b.script.onStep(f, b.step)
 		}
+		return
+	}
+	if b.script.forever {
 		return
 	}
 	b.done, b.result = true, b.script.result
