@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -65,26 +64,6 @@ var static embed.FS
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
 
-// CheckListen refuses a local console (no user header) on an address other
-// than loopback: anyone who could reach it could pick any name.
-func CheckListen(listen, userHeader string) error {
-	if userHeader != "" {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("listen %q: %v", listen, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("required when listen (%q) is not a loopback address: a local console lets anyone pick any user; "+
-		"put it behind an authenticating proxy and set chat.web.user_header, or listen on 127.0.0.1", listen)
-}
-
 // New returns the console's handler.
 func New(eng Engine, runs Runs, chat *Chat, opt Options) *Handler {
 	h := &Handler{eng: eng, runs: runs, chat: chat, opt: opt, mux: http.NewServeMux()}
@@ -103,6 +82,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin")
+	if !h.admit(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

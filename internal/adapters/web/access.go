@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// Who may reach the console. A local console (no user header) answers only
+// requests addressed to a loopback name of its own listener, so that a page
+// whose domain re-resolves to 127.0.0.1 (DNS rebinding) is not the console's
+// origin.
+
+// CheckListen refuses a local console (no user header) on an address other
+// than loopback: anyone who could reach it could pick any name.
+func CheckListen(listen, userHeader string) error {
+	if userHeader != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: %v", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("required when listen (%q) is not a loopback address: a local console lets anyone pick any user; "+
+		"put it behind an authenticating proxy and set chat.web.user_header, or listen on 127.0.0.1", listen)
+}
+
+// admit answers, and returns false for, a request the console must not
+// act on: on a local console, one not addressed to it by a loopback name.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) bool {
+	if h.opt.UserHeader == "" {
+		if err := localRequest(r); err != nil {
+			refuse(w, http.StatusMisdirectedRequest, err.Error())
+			return false
+		}
+		return true
+	}
+	return true
+}
+
+// localRequest checks that a request to a local console names it by a
+// loopback address or localhost and the port it came in on, and that a
+// state-changing request's Origin, when the browser sends one, does too.
+func localRequest(r *http.Request) error {
+	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return errors.New("this console answers only on its own listener")
+	}
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return errors.New("this console answers only on its own listener")
+	}
+	if !loopbackAuthority(r.Host, port) {
+		return fmt.Errorf("this console answers only to 127.0.0.1:%s, [::1]:%s or localhost:%s, not to %q", port, port, port, r.Host)
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !loopbackAuthority(u.Host, port) {
+			return fmt.Errorf("cross-origin request refused: %q is not this console", o)
+		}
+	}
+	return nil
+}
+
+// loopbackAuthority reports whether hostport (a Host header or an origin's
+// host) names a loopback address or localhost with port; without a port,
+// it stands for port 80.
+func loopbackAuthority(hostport, port string) bool {
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, p = hostport, "80"
+		if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+			host = host[1 : len(host)-1]
+		}
+	}
+	if p != port {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
