@@ -13,7 +13,14 @@ import (
 // Who may reach the console. A local console (no user header) answers only
 // requests addressed to a loopback name of its own listener, so that a page
 // whose domain re-resolves to 127.0.0.1 (DNS rebinding) is not the console's
-// origin.
+// origin. Behind a proxy, the user header is believed only from the
+// proxy's addresses.
+
+// LoopbackProxies are the trusted proxies when none are configured: a proxy
+// on the bot's own machine.
+func LoopbackProxies() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
 
 // CheckListen refuses a local console (no user header) on an address other
 // than loopback: anyone who could reach it could pick any name.
@@ -36,7 +43,8 @@ func CheckListen(listen, userHeader string) error {
 }
 
 // admit answers, and returns false for, a request the console must not
-// act on: on a local console, one not addressed to it by a loopback name.
+// act on: on a local console one not addressed to it by a loopback name;
+// behind a proxy one carrying the user header from anywhere but the proxy.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request) bool {
 	if h.opt.UserHeader == "" {
 		if err := localRequest(r); err != nil {
@@ -45,7 +53,35 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return true
 	}
+	if len(r.Header.Values(h.opt.UserHeader)) > 0 && !h.trusted(r.RemoteAddr) {
+		// The header's value is whatever the sender chose: not logged.
+		h.opt.Log.Warn().Str("source", r.RemoteAddr).Str("method", r.Method).Str("path", r.URL.Path).
+			Str("header", h.opt.UserHeader).Msg("web: user header from an address that is not a trusted proxy refused")
+		refuse(w, http.StatusUnauthorized, "the "+h.opt.UserHeader+
+			" header is only accepted from a trusted proxy (chat.web.trusted_proxies)")
+		return false
+	}
 	return true
+}
+
+// trusted reports whether remote (host:port, as in Request.RemoteAddr) is
+// one of the trusted proxies.
+func (h *Handler) trusted(remote string) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	proxies := h.opt.TrustedProxies
+	if proxies == nil {
+		proxies = LoopbackProxies()
+	}
+	for _, p := range proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // localRequest checks that a request to a local console names it by a

@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 )
 
@@ -202,5 +204,51 @@ func TestHostNamesOfTheLocalAddress(t *testing.T) {
 	c.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/timeline", nil))
 	if w.Code != http.StatusMisdirectedRequest {
 		t.Errorf("request without a local address = %d, want 421", w.Code)
+	}
+}
+
+// Behind a proxy the user header is the user, so it is believed only from
+// the proxy: sent straight to the port from anywhere else it gets 401, is
+// logged with where it came from, and does nothing.
+func TestUserHeaderOnlyFromTrustedProxies(t *testing.T) {
+	log := &logtest.Buffer{}
+	c := startConsole(t, consoleOptions{userHeader: "X-Forwarded-User",
+		trustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, log: log})
+	hdr := jsonHeader()
+	hdr.Set("X-Forwarded-User", "rita")
+	code, rep := c.post(t, "/api/command", hdr, map[string]string{"text": "/deploy demo v1 dev"})
+	if code != http.StatusUnauthorized || !rep.Error || !strings.Contains(rep.Text, "trusted proxy") {
+		t.Errorf("deploy with the header from 127.0.0.1 = %d %+v, want 401 naming the trusted proxies", code, rep)
+	}
+	c.noRuns(t)
+	for _, path := range []string{"/api/whoami", "/api/timeline", "/api/runs/1", "/api/stream"} {
+		resp, data := c.refusal(t, http.MethodGet, path, http.Header{"X-Forwarded-User": {"rita"}}, "")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s with the header from 127.0.0.1 = %d %s, want 401", path, resp.StatusCode, data)
+		}
+	}
+
+	var warned []string
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "not a trusted proxy") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 5 || !strings.Contains(warned[0], `"level":"warn"`) || !strings.Contains(warned[0], `"source":"127.0.0.1:`) ||
+		!strings.Contains(warned[0], `"path":"/api/command"`) {
+		t.Errorf("log of the refusals = %q, want 5 warnings naming the source address and the path", warned)
+	}
+	for _, line := range warned {
+		if strings.Contains(line, "rita") {
+			t.Errorf("a refusal logged what the header said: %s", line)
+		}
+	}
+
+	// With the source among the trusted proxies the same request works.
+	c = startConsole(t, consoleOptions{userHeader: "X-Forwarded-User",
+		trustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.0/8")}})
+	code, rep = c.post(t, "/api/command", hdr, map[string]string{"text": "/deploy demo v1 dev"})
+	if code != http.StatusOK || rep.Error || rep.RunID != 1 {
+		t.Errorf("deploy with the header from a trusted proxy = %d %+v, want run #1", code, rep)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -44,6 +45,10 @@ type Options struct {
 	// UserHeader, when set, names the header an authenticating proxy sets
 	// to the user; the user is that header and nothing else.
 	UserHeader string
+	// TrustedProxies are the source addresses the user header is believed
+	// from (nil: LoopbackProxies). A request carrying it from elsewhere
+	// reached the port around the proxy: it gets 401.
+	TrustedProxies []netip.Prefix
 	// Users are the names a local console offers to pick from.
 	Users []string
 	Log   zerolog.Logger

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -93,9 +94,10 @@ func newConsole(t *testing.T, userHeader string) *console {
 
 // consoleOptions are what tests vary about the console they start.
 type consoleOptions struct {
-	userHeader string
-	listen     string    // the listener's address; empty: 127.0.0.1:0
-	log        io.Writer // gets the console's log too, when set
+	userHeader     string
+	trustedProxies []netip.Prefix // nil: the console's default
+	listen         string         // the listener's address; empty: 127.0.0.1:0
+	log            io.Writer      // gets the console's log too, when set
 }
 
 // startConsole starts a console as o says.
@@ -130,7 +132,7 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	if err := eng.Resume(context.Background()); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	h := web.New(eng, st, chat, web.Options{UserHeader: o.userHeader, Users: users, Log: log})
+	h := web.New(eng, st, chat, web.Options{UserHeader: o.userHeader, TrustedProxies: o.trustedProxies, Users: users, Log: log})
 	srv := httptest.NewUnstartedServer(h)
 	if o.listen != "" {
 		ln, err := net.Listen("tcp", o.listen)
