@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,7 @@ type Main struct {
 	ln      net.Listener
 	srv     *http.Server
 	onClose []func() // run when the server shuts down (ends open streams)
+	readKey string   // lets bot export read through the console; never logged
 	onStop  []func() // run by Close (stops cluster informers)
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
@@ -223,8 +225,9 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	}
 	if webChat != nil {
 		m.onClose = append(m.onClose, webChat.Close)
+		m.readKey = rand.Text()
 		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
-			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), Log: log,
+			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), ReadKey: m.readKey, Log: log,
 		}))
 	}
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -237,16 +240,11 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	for _, f := range m.onClose {
 		m.srv.RegisterOnShutdown(f)
 	}
-	// Tools on this machine (bot export) find the bot here, even when it
-	// listens on a port picked at start.
-	if err := os.WriteFile(addrFile(cfg.Store), []byte(m.Addr()+"\n"), 0o600); err != nil {
+	if err := writeAddrFile(cfg.Store, m.Addr(), m.readKey); err != nil {
 		log.Warn().Err(err).Msg("cannot record the listen address next to the store")
 	}
 	return m, nil
 }
-
-// addrFile is where a running bot records its listen address.
-func addrFile(store string) string { return store + ".addr" }
 
 // webUsers lists the people a local console offers, from roles.*.web.
 func webUsers(p *runbook.Policy) []string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -130,4 +131,14 @@ func loopbackAuthority(hostport, port string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// readKey reports whether r carries the console's read key as a bearer
+// token.
+func (h *Handler) readKey(r *http.Request) bool {
+	if h.opt.ReadKey == "" {
+		return false
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(token), []byte(h.opt.ReadKey)) == 1
 }

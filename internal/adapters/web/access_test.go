@@ -252,3 +252,31 @@ func TestUserHeaderOnlyFromTrustedProxies(t *testing.T) {
 		t.Errorf("deploy with the header from a trusted proxy = %d %+v, want run #1", code, rep)
 	}
 }
+
+// bot export reads through a console behind a proxy with the key the bot
+// left next to the store, without a user header; nothing else does.
+func TestReadKeyReadsWithoutAUser(t *testing.T) {
+	c := startConsole(t, consoleOptions{userHeader: "X-Forwarded-User", readKey: "k3y"})
+	hdr := jsonHeader()
+	hdr.Set("X-Forwarded-User", "bob")
+	if code, rep := c.post(t, "/api/command", hdr, map[string]string{"text": "/deploy demo v1 dev"}); code != http.StatusOK || rep.RunID != 1 {
+		t.Fatalf("bob's deploy: %d %+v", code, rep)
+	}
+	var rec runbook.Record
+	resp, data := c.do(t, http.MethodGet, "/api/runs/1", http.Header{"Authorization": {"Bearer k3y"}}, "")
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &rec) != nil || rec.Run.ID != 1 {
+		t.Errorf("GET /api/runs/1 with the read key = %d %s, want run #1", resp.StatusCode, data)
+	}
+	for _, auth := range []string{"Bearer k3", "Bearer k3yy", "k3y", "Basic k3y", ""} {
+		resp, data := c.do(t, http.MethodGet, "/api/runs/1", http.Header{"Authorization": {auth}}, "")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /api/runs/1 with Authorization %q = %d %s, want 401", auth, resp.StatusCode, data)
+		}
+	}
+	// It reads; it does not act.
+	hdr = jsonHeader()
+	hdr.Set("Authorization", "Bearer k3y")
+	if code, rep := c.post(t, "/api/command", hdr, map[string]string{"user": "bob", "text": "/deploy demo v2 dev"}); code != http.StatusForbidden || !rep.Error {
+		t.Errorf("deploy with the read key = %d %+v, want 403", code, rep)
+	}
+}

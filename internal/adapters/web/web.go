@@ -51,7 +51,12 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Users are the names a local console offers to pick from.
 	Users []string
-	Log   zerolog.Logger
+	// ReadKey, when set, lets a request carrying it as a bearer token
+	// (Authorization: Bearer <key>) read without a user: bot export, on
+	// the bot's machine, finds it next to the store, whose file it could
+	// read itself were the bot not running. Never log it.
+	ReadKey string
+	Log     zerolog.Logger
 }
 
 // Handler serves the console and its API.
@@ -115,10 +120,10 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 // signedIn lets a read through only with the proxy's user header, when
 // the console has one: a proxy route that forgot authentication must not
 // show the runs, their trails and output to anyone. A local console
-// (loopback only) reads freely.
+// (loopback only) reads freely, and so does the holder of the read key.
 func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if h.opt.UserHeader != "" {
+		if h.opt.UserHeader != "" && !h.readKey(r) {
 			if _, err := h.user(r, ""); err != nil {
 				refuse(w, http.StatusUnauthorized, err.Error())
 				return

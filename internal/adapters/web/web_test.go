@@ -96,8 +96,9 @@ func newConsole(t *testing.T, userHeader string) *console {
 type consoleOptions struct {
 	userHeader     string
 	trustedProxies []netip.Prefix // nil: the console's default
-	listen         string         // the listener's address; empty: 127.0.0.1:0
-	log            io.Writer      // gets the console's log too, when set
+	readKey        string
+	listen         string    // the listener's address; empty: 127.0.0.1:0
+	log            io.Writer // gets the console's log too, when set
 }
 
 // startConsole starts a console as o says.
@@ -132,7 +133,7 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	if err := eng.Resume(context.Background()); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	h := web.New(eng, st, chat, web.Options{UserHeader: o.userHeader, TrustedProxies: o.trustedProxies, Users: users, Log: log})
+	h := web.New(eng, st, chat, web.Options{UserHeader: o.userHeader, TrustedProxies: o.trustedProxies, Users: users, ReadKey: o.readKey, Log: log})
 	srv := httptest.NewUnstartedServer(h)
 	if o.listen != "" {
 		ln, err := net.Listen("tcp", o.listen)
