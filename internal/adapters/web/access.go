@@ -9,13 +9,15 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"shipmate/internal/runbook"
 )
 
 // Who may reach the console. A local console (no user header) answers only
 // requests addressed to a loopback name of its own listener, so that a page
 // whose domain re-resolves to 127.0.0.1 (DNS rebinding) is not the console's
 // origin. Behind a proxy, the user header is believed only from the
-// proxy's addresses.
+// proxy's addresses, and reads need a role.
 
 // LoopbackProxies are the trusted proxies when none are configured: a proxy
 // on the bot's own machine.
@@ -131,6 +133,36 @@ func loopbackAuthority(hostport, port string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// signedIn lets a read through only with the proxy's user header, when
+// the console has one, and only for someone who holds a role: a proxy
+// route that forgot authentication, or a colleague without a role, must
+// not see the runs, their trails and output. A local console (loopback
+// only, its users the configured people) reads freely, and so does the
+// holder of the read key.
+func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.opt.UserHeader == "" || h.readKey(r) {
+			next(w, r)
+			return
+		}
+		u, err := h.user(r, "")
+		if err != nil {
+			refuse(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		if err := h.eng.MayRead(r.Context(), u); err != nil {
+			if runbook.ErrorCode(err) != runbook.EForbidden {
+				h.opt.Log.Error().Err(err).Msg("web: check who may read")
+				refuse(w, http.StatusInternalServerError, "cannot check your roles")
+				return
+			}
+			refuse(w, http.StatusForbidden, runbook.ErrorMessage(err))
+			return
+		}
+		next(w, r)
+	}
 }
 
 // readKey reports whether r carries the console's read key as a bearer

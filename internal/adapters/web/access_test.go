@@ -280,3 +280,25 @@ func TestReadKeyReadsWithoutAUser(t *testing.T) {
 		t.Errorf("deploy with the read key = %d %+v, want 403", code, rep)
 	}
 }
+
+// Behind a proxy everyone in the company may be signed in; only those who
+// hold a role in Shipmate see its runs, trails and output.
+func TestReadsNeedARole(t *testing.T) {
+	c := newConsole(t, "X-Forwarded-User")
+	hdr := jsonHeader()
+	hdr.Set("X-Forwarded-User", "bob")
+	if code, rep := c.post(t, "/api/command", hdr, map[string]string{"text": "/deploy demo v1 dev"}); code != http.StatusOK || rep.RunID != 1 {
+		t.Fatalf("bob's deploy: %d %+v", code, rep)
+	}
+	for _, path := range []string{"/api/timeline", "/api/runs/1", "/api/stream"} {
+		resp, data := c.refusal(t, http.MethodGet, path, http.Header{"X-Forwarded-User": {"carol"}}, "")
+		var rep reply
+		if resp.StatusCode != http.StatusForbidden || json.Unmarshal(data, &rep) != nil || !strings.HasPrefix(rep.Text, "you have no role in Shipmate") {
+			t.Errorf("GET %s as carol, who has no role = %d %s, want 403 saying so", path, resp.StatusCode, data)
+		}
+		resp, data = c.refusal(t, http.MethodGet, path, http.Header{"X-Forwarded-User": {"bob"}}, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s as bob, a deployer = %d %s, want 200", path, resp.StatusCode, data)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Engine interface {
 	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
 	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
 	Message(r *runbook.Run) runbook.Message
+	// MayRead refuses, with an *Error for the user, someone who may not
+	// read runs: anyone without a role.
+	MayRead(ctx context.Context, u runbook.User) error
 }
 
 // Runs is what the console reads from the store.
@@ -115,22 +118,6 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 		return runbook.User{}, fmt.Errorf("pick who you are: %q is not a console user", picked)
 	}
 	return runbook.User{Platform: Platform, ID: picked}, nil
-}
-
-// signedIn lets a read through only with the proxy's user header, when
-// the console has one: a proxy route that forgot authentication must not
-// show the runs, their trails and output to anyone. A local console
-// (loopback only) reads freely, and so does the holder of the read key.
-func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if h.opt.UserHeader != "" && !h.readKey(r) {
-			if _, err := h.user(r, ""); err != nil {
-				refuse(w, http.StatusUnauthorized, err.Error())
-				return
-			}
-		}
-		next(w, r)
-	}
 }
 
 // sameOrigin protects state-changing requests against cross-site use: they
