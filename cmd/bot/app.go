@@ -227,7 +227,8 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 		m.onClose = append(m.onClose, webChat.Close)
 		m.readKey = rand.Text()
 		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
-			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), ReadKey: m.readKey, Log: log,
+			UserHeader: cfg.Chat.Web.UserHeader, TrustedProxies: cfg.Chat.Web.TrustedProxies,
+			Users: webUsers(&cfg.Policy), ReadKey: m.readKey, Log: log,
 		}))
 	}
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}

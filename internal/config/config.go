@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -111,6 +112,9 @@ type WebConfig struct {
 	// an authenticating proxy in front of the console sets to the user id.
 	// Empty means a local console where users pick their name.
 	UserHeader string
+	// TrustedProxies are the addresses UserHeader is believed from
+	// (default: loopback); from anywhere else it gets 401.
+	TrustedProxies []netip.Prefix
 }
 
 // Load reads and parses the configuration file at path. lookup supplies

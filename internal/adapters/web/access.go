@@ -41,8 +41,8 @@ func CheckListen(listen, userHeader string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("required when listen (%q) is not a loopback address: a local console lets anyone pick any user; "+
-		"put it behind an authenticating proxy and set chat.web.user_header, or listen on 127.0.0.1", listen)
+	return fmt.Errorf("%q is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: "+
+		"set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1", listen)
 }
 
 // admit answers, and returns false for, a request the console must not
