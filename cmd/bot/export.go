@@ -42,7 +42,7 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
 		addr, key, err := readAddrFile(cfg.Store)
 		if err != nil {
-			addr = cfg.Listen
+			addr = cfg.ConsoleListen()
 		}
 		if rec, err = exportHTTP(addr, key, id); err != nil {
 			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
@@ -86,14 +86,14 @@ func exportHTTP(listen, key string, id uint64) (*runbook.Record, error) {
 	return &rec, nil
 }
 
-// addrFile is where a running bot records its listen address and the
-// console's read key.
+// addrFile is where a running bot records the web console's address and
+// read key.
 func addrFile(store string) string { return store + ".addr" }
 
-// writeAddrFile records addr and key for tools on this machine (bot
-// export): they find the bot even when it listens on a port picked at
-// start, and read through the console with the key. Only the store's
-// owner may read it, as only they may read the store.
+// writeAddrFile records the console's addr and key for tools on this
+// machine (bot export): they find the console even on a port picked at
+// start or on a listener of its own, and read through it with the key.
+// Only the store's owner may read it, as only they may read the store.
 func writeAddrFile(store, addr, key string) error {
 	path := addrFile(store)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -29,9 +30,18 @@ func buildChat(d *decoder, raw *rawConfig, c *Config) error {
 // listens. A local console (no user header) must listen on loopback only.
 func buildWeb(d *decoder, raw *rawConfig, c *Config) error {
 	r := raw.Chat.Web
-	w := WebConfig{Enabled: r.Enabled, UserHeader: r.UserHeader, TrustedProxies: web.LoopbackProxies()}
+	w := WebConfig{Enabled: r.Enabled, UserHeader: r.UserHeader, Listen: r.Listen, TrustedProxies: web.LoopbackProxies()}
 	if h := w.UserHeader; h != "" && !isHeaderName(h) {
 		return d.errorf("chat.web.user_header", "invalid header name %q", h)
+	}
+	if w.Listen != "" {
+		_, port, err := net.SplitHostPort(w.Listen)
+		if err != nil {
+			return d.errorf("chat.web.listen", "want host:port such as %q, got %q", "127.0.0.1:8081", w.Listen)
+		}
+		if w.Listen == c.Listen && port != "0" {
+			return d.errorf("chat.web.listen", "%q is listen's address too: leave chat.web.listen out to serve the console there", w.Listen)
+		}
 	}
 	if r.TrustedProxies != nil {
 		proxies, err := trustedProxies(d, *r.TrustedProxies, w.UserHeader)
@@ -41,8 +51,12 @@ func buildWeb(d *decoder, raw *rawConfig, c *Config) error {
 		w.TrustedProxies = proxies
 	}
 	if w.Enabled {
-		if err := web.CheckListen(c.Listen, w.UserHeader); err != nil {
-			return d.errorf("listen", "%v", err)
+		key, listen := "listen", c.Listen
+		if w.Listen != "" {
+			key, listen = "chat.web.listen", w.Listen
+		}
+		if err := web.CheckListen(listen, w.UserHeader); err != nil {
+			return d.errorf(key, "%v", err)
 		}
 	}
 	c.Chat.Web = w

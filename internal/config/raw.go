@@ -108,6 +108,7 @@ type rawSlack struct {
 type rawWeb struct {
 	Enabled    bool   `yaml:"enabled"`
 	UserHeader string `yaml:"user_header"`
+	Listen     string `yaml:"listen"`
 	// TrustedProxies is nil when the key is absent, and an empty list
 	// when it is written as [].
 	TrustedProxies *[]string `yaml:"trusted_proxies"`

@@ -1,5 +1,6 @@
-// Package web is Shipmate's own chat surface: a console served on the bot's
-// listener that works like a chat channel, and the JSON API behind it.
+// Package web is Shipmate's own chat surface: a console that works like a
+// chat channel, served on the bot's listener or one of its own, and the
+// JSON API behind it.
 package web
 
 import (
