@@ -79,7 +79,15 @@ type timelineEntry struct {
 
 var client = &http.Client{Timeout: 5 * time.Second}
 
-// do sends a request to the bot and decodes a JSON answer into out (when
+// consoleAddr is where the bot serves the web console and its API.
+func (b *bot) consoleAddr() string {
+	if b.console != "" {
+		return b.console
+	}
+	return b.addr
+}
+
+// do sends a request to the bot's console API and decodes a JSON answer into out (when
 // not nil). It returns the status code; transport errors fail the test.
 func (b *bot) do(method, path string, body, out any) int {
 	b.t.Helper()
@@ -91,7 +99,7 @@ func (b *bot) do(method, path string, body, out any) int {
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, "http://"+b.addr+path, rd)
+	req, err := http.NewRequest(method, "http://"+b.consoleAddr()+path, rd)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -31,10 +31,13 @@ type bot struct {
 	name string
 	cmd  *exec.Cmd
 	addr string // host:port it listens on
-	log  *logWriter
-	out  lockedBuffer // stdout
-	done chan struct{}
-	err  error // cmd.Wait's result, once done is closed
+	// console is the web console's own listener, when chat.web.listen
+	// gives it one.
+	console string
+	log     *logWriter
+	out     lockedBuffer // stdout
+	done    chan struct{}
+	err     error // cmd.Wait's result, once done is closed
 }
 
 // startBot starts the bot in dir on config and waits until it listens.
@@ -72,7 +75,8 @@ func launch(t *testing.T, name, dir, config string, extra ...string) (*bot, erro
 		}
 	})
 	select {
-	case b.addr = <-b.log.listening:
+	case l := <-b.log.listening:
+		b.addr, b.console = l.addr, l.console
 		return b, nil
 	case <-b.done:
 		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, b.err, b.log.String())
@@ -142,10 +146,13 @@ type logWriter struct {
 	mu        sync.Mutex
 	all       bytes.Buffer
 	partial   []byte
-	listening chan string
+	listening chan listening
 }
 
-func newLogWriter() *logWriter { return &logWriter{listening: make(chan string, 1)} }
+// listening is what the "listening" log line says.
+type listening struct{ addr, console string }
+
+func newLogWriter() *logWriter { return &logWriter{listening: make(chan listening, 1)} }
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -162,10 +169,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		var entry struct {
 			Message string `json:"message"`
 			Addr    string `json:"addr"`
+			Console string `json:"console"`
 		}
 		if json.Unmarshal(line, &entry) == nil && entry.Message == "listening" && entry.Addr != "" {
 			select {
-			case w.listening <- entry.Addr:
+			case w.listening <- listening{entry.Addr, entry.Console}:
 			default:
 			}
 		}

@@ -45,6 +45,12 @@ func TestConfigErrorsExit2(t *testing.T) {
 			marker: "  rick:",
 			want:   `people.rick.slack: slack id "U0RM" is also given at people.rita.slack: one identity is one person`,
 		},
+		{
+			name: "local console on a public listener of its own", old: "    enabled: true\n", new: "    enabled: true\n    listen: \"0.0.0.0:0\"\n",
+			marker: `listen: "0.0.0.0:0"`,
+			want: `chat.web.listen: "0.0.0.0:0" is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: ` +
+				`set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

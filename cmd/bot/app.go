@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,8 +45,12 @@ type Main struct {
 	slackCh *slackadapter.Chat
 	ln      net.Listener
 	srv     *http.Server
-	onClose []func() // run when the server shuts down (ends open streams)
-	onStop  []func() // run by Close (stops cluster informers)
+	// console is the web console's own server, when chat.web.listen
+	// gives it one.
+	console   *http.Server
+	consoleLn net.Listener
+	readKey   string   // lets bot export read through the console; never logged
+	onStop    []func() // run by Close (stops cluster informers)
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
 	// background tracks what runs beside the main loop (chat adapters
@@ -221,51 +223,11 @@ func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main,
 	if m.discord != nil {
 		m.discord.Routes(mux)
 	}
-	if webChat != nil {
-		m.onClose = append(m.onClose, webChat.Close)
-		mux.Handle("/", web.New(m.engine, st, webChat, web.Options{
-			UserHeader: cfg.Chat.Web.UserHeader, Users: webUsers(&cfg.Policy), Log: log,
-		}))
-	}
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
+	if err := m.listen(mux, webChat); err != nil {
 		_ = st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	m.ln = ln
-	for _, f := range m.onClose {
-		m.srv.RegisterOnShutdown(f)
-	}
-	// Tools on this machine (bot export) find the bot here, even when it
-	// listens on a port picked at start.
-	if err := os.WriteFile(addrFile(cfg.Store), []byte(m.Addr()+"\n"), 0o600); err != nil {
-		log.Warn().Err(err).Msg("cannot record the listen address next to the store")
+		return nil, err
 	}
 	return m, nil
-}
-
-// addrFile is where a running bot records its listen address.
-func addrFile(store string) string { return store + ".addr" }
-
-// webUsers lists the people a local console offers, from roles.*.web.
-func webUsers(p *runbook.Policy) []string {
-	var users []string
-	add := func(ids []string) {
-		for _, u := range ids {
-			if !slices.Contains(users, u) {
-				users = append(users, u)
-			}
-		}
-	}
-	for _, role := range p.Roles {
-		add(role.Members[web.Platform])
-		for _, name := range role.People {
-			add(p.People[name].IDs[web.Platform])
-		}
-	}
-	slices.Sort(users)
-	return users
 }
 
 // ready answers /readyz: the store is open and readable and the bot is not
@@ -302,9 +264,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.engine.Resume(ctx); err != nil {
 		return err
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- m.srv.Serve(m.ln) }()
-	m.log.Info().Str("addr", m.ln.Addr().String()).Str("store", m.store.Path()).Msg("listening")
+	serveErr := make(chan error, 2)
+	m.serve(serveErr)
 	// Chat services connect once the server listens (Discord checks an
 	// interactions endpoint by calling it), each on its own, retried until
 	// it works: one being down must keep neither the console nor the
@@ -368,10 +329,7 @@ loop:
 			m.log.Warn().Err(err).Msg("slack: not every message update was sent")
 		}
 	}
-	if err := m.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return m.shutdown(sctx)
 }
 
 // pruneEvery is how often the store drops what it no longer needs.
@@ -433,6 +391,9 @@ func (m *Main) Close() {
 	}
 	m.background.Wait()
 	_ = m.srv.Close()
+	if m.console != nil {
+		_ = m.console.Close()
+	}
 	m.engine.Close()
 	if m.slack != nil {
 		m.slack.Close()

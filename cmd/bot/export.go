@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -40,11 +40,11 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 			return err
 		}
 	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
-		addr := cfg.Listen
-		if b, err := os.ReadFile(addrFile(cfg.Store)); err == nil {
-			addr = strings.TrimSpace(string(b))
+		addr, key, err := readAddrFile(cfg.Store)
+		if err != nil {
+			addr = cfg.ConsoleListen()
 		}
-		if rec, err = exportHTTP(addr, cfg.Chat.Web.UserHeader, id); err != nil {
+		if rec, err = exportHTTP(addr, key, id); err != nil {
 			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
 		}
 	default:
@@ -56,20 +56,16 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 }
 
 // exportHTTP asks the bot at listen for run id's record. Behind a proxy the
-// console reads only for a signed-in user: export, run on the bot's own
-// machine with its configuration, signs in as "export:<login>" directly.
-func exportHTTP(listen, userHeader string, id uint64) (*runbook.Record, error) {
+// console reads only for a signed-in user with a role: export, run on the
+// bot's machine, reads with the key the bot recorded next to the store.
+func exportHTTP(listen, key string, id uint64) (*runbook.Record, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/api/runs/%d", listen, id), nil)
 	if err != nil {
 		return nil, err
 	}
-	if userHeader != "" {
-		who := "export"
-		if u, err := user.Current(); err == nil && u.Username != "" {
-			who += ":" + u.Username
-		}
-		req.Header.Set(userHeader, who)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -88,4 +84,35 @@ func exportHTTP(listen, userHeader string, id uint64) (*runbook.Record, error) {
 		return nil, err
 	}
 	return &rec, nil
+}
+
+// addrFile is where a running bot records the web console's address and
+// read key.
+func addrFile(store string) string { return store + ".addr" }
+
+// writeAddrFile records the console's addr and key for tools on this
+// machine (bot export): they find the console even on a port picked at
+// start or on a listener of its own, and read through it with the key.
+// Only the store's owner may read it, as only they may read the store.
+func writeAddrFile(store, addr, key string) error {
+	path := addrFile(store)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s\n%s\n", addr, key)
+	return errors.Join(err, f.Close())
+}
+
+// readAddrFile returns what writeAddrFile recorded.
+func readAddrFile(store string) (addr, key string, err error) {
+	data, err := os.ReadFile(addrFile(store))
+	if err != nil {
+		return "", "", err
+	}
+	addr, key, _ = strings.Cut(strings.TrimSpace(string(data)), "\n")
+	return strings.TrimSpace(addr), strings.TrimSpace(key), nil
 }

@@ -58,14 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-		if cfg.Chat.Web.Enabled {
-			if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
-				fmt.Fprintf(stderr, "shipmate: --listen: %v\n", err)
-				return exitConfig
-			}
-		}
+	if err := overrideListen(cfg, *listen); err != nil {
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitConfig
 	}
 	switch sub {
 	case "check":
@@ -123,6 +118,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Msg("stopped")
 	return exitOK
+}
+
+// overrideListen moves the main listener to listen (--listen), when set. A
+// local console that comes along, having no listener of its own, must
+// stay on loopback.
+func overrideListen(cfg *config.Config, listen string) error {
+	if listen == "" {
+		return nil
+	}
+	cfg.Listen = listen
+	if cfg.Chat.Web.Enabled && cfg.Chat.Web.Listen == "" {
+		if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+	}
+	return nil
 }
 
 // loadConfig reads the configuration. Without an explicit --config and

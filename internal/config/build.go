@@ -10,7 +10,6 @@ import (
 
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
-	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
 )
 
@@ -55,7 +54,6 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 			Apps:       make(map[string]runbook.App, len(raw.Apps)),
 		},
 		Apps: make(map[string]AppConfig, len(raw.Apps)),
-		Chat: ChatConfig{Web: WebConfig{Enabled: raw.Chat.Web.Enabled, UserHeader: raw.Chat.Web.UserHeader}},
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -66,17 +64,8 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	if c.Store == "" {
 		c.Store = DefaultStore
 	}
-	if h := c.Chat.Web.UserHeader; h != "" && !isHeaderName(h) {
-		return nil, d.errorf("chat.web.user_header", "invalid header name %q", h)
-	}
-	if err := buildSlack(d, raw, c); err != nil {
+	if err := buildChat(d, raw, c); err != nil {
 		return nil, err
-	}
-	if dc := raw.Chat.Discord; dc != nil && dc.Enabled() {
-		if err := dc.Validate(); err != nil {
-			return nil, keyError(d, "chat.discord", err)
-		}
-		c.Chat.Discord = *dc
 	}
 	if raw.Jenkins != nil && raw.Jenkins.URL != "" {
 		j := *raw.Jenkins
@@ -84,11 +73,6 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 			return nil, keyError(d, "jenkins", err)
 		}
 		c.Jenkins = &j
-	}
-	if c.Chat.Web.Enabled {
-		if err := web.CheckListen(c.Listen, c.Chat.Web.UserHeader); err != nil {
-			return nil, d.errorf("chat.web.user_header", "%v", err)
-		}
 	}
 	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildEnvs, buildApps} {
 		if err := step(d, raw, c); err != nil {
@@ -435,52 +419,6 @@ func isEnvName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// isHeaderName reports whether s is a valid HTTP header name (an RFC 9110
-// token).
-func isHeaderName(s string) bool {
-	for _, c := range s {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", c):
-		default:
-			return false
-		}
-	}
-	return s != ""
-}
-
-// buildSlack checks the Slack keys. Empty values (an unset ${VAR}) leave the
-// adapter off; a bot token without a way to verify requests is refused.
-func buildSlack(d *decoder, raw *rawConfig, c *Config) error {
-	r := raw.Chat.Slack
-	s := SlackConfig{BotToken: r.BotToken, SigningSecret: r.SigningSecret, AppToken: r.AppToken,
-		APIURL: r.APIURL, AnnounceChannel: r.AnnounceChannel}
-	if s.BotToken == "" {
-		c.Chat.Slack = SlackConfig{}
-		return nil
-	}
-	if !strings.HasPrefix(s.BotToken, "xoxb-") {
-		return d.errorf("chat.slack.bot_token", "want a bot token starting with xoxb-")
-	}
-	if s.AppToken != "" && !strings.HasPrefix(s.AppToken, "xapp-") {
-		return d.errorf("chat.slack.app_token", "want an app-level token starting with xapp-")
-	}
-	if s.AppToken == "" && s.SigningSecret == "" {
-		return d.errorf("chat.slack.signing_secret", "required to verify Slack's requests (or set app_token for Socket Mode)")
-	}
-	if s.APIURL != "" {
-		u, err := url.Parse(s.APIURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return d.errorf("chat.slack.api_url", "want an http(s) URL such as https://slack.com/api/, got %q", s.APIURL)
-		}
-		if !strings.HasSuffix(s.APIURL, "/") {
-			s.APIURL += "/"
-		}
-	}
-	c.Chat.Slack = s
-	return nil
 }
 
 // keyError words an adapter's Validate error ("key: message") with the

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -41,8 +42,9 @@ const (
 
 // Config is a loaded and checked configuration.
 type Config struct {
-	// Listen is the address of the one HTTP server (chat endpoints, web
-	// console, health and metrics).
+	// Listen is the address of the main HTTP server: chat endpoints,
+	// health and metrics, and the web console unless Chat.Web.Listen
+	// gives it a server of its own.
 	Listen string
 	// Store is the bbolt file, created with its folder.
 	Store string
@@ -111,6 +113,20 @@ type WebConfig struct {
 	// an authenticating proxy in front of the console sets to the user id.
 	// Empty means a local console where users pick their name.
 	UserHeader string
+	// TrustedProxies are the addresses UserHeader is believed from
+	// (default: loopback); from anywhere else it gets 401.
+	TrustedProxies []netip.Prefix
+	// Listen, when set, gives the console and its API a server of their
+	// own on this address, and the main listener does not serve them.
+	Listen string
+}
+
+// ConsoleListen is the address the web console is served on.
+func (c *Config) ConsoleListen() string {
+	if c.Chat.Web.Listen != "" {
+		return c.Chat.Web.Listen
+	}
+	return c.Listen
 }
 
 // Load reads and parses the configuration file at path. lookup supplies

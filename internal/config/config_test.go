@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ import (
 // windowsEqual compares windows by their spec, as Window's fields are
 // unexported.
 var windowsEqual = cmp.Comparer(func(a, b runbook.Window) bool { return a.String() == b.String() })
+
+// prefixesEqual compares address ranges, whose fields are unexported.
+var prefixesEqual = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
 
 func noVars(string) (string, bool) { return "", false }
 
@@ -188,7 +192,7 @@ func TestShippedConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(fromFile, def, windowsEqual); diff != "" {
+	if diff := cmp.Diff(fromFile, def, windowsEqual, prefixesEqual); diff != "" {
 		t.Errorf("configs.Default differs from configs/shipmate.yaml (-file +embedded):\n%s", diff)
 	}
 	want := &exec.Config{

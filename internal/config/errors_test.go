@@ -128,6 +128,28 @@ func TestErrors(t *testing.T) {
 			`listen: want host:port such as "127.0.0.1:8080", got "8080" (line 1)`},
 		{"bad user header", "apps:\n", "chat: {web: {user_header: \"X User\"}}\napps:\n",
 			`chat.web.user_header: invalid header name "X User" (line 20)`},
+
+		// The web console: where it listens and whom it believes.
+		{"local console on a public listen", "roles:\n", "listen: \"0.0.0.0:8080\"\nchat: {web: {enabled: true}}\nroles:\n",
+			`listen: "0.0.0.0:8080" is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: ` +
+				`set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1 (line 1)`},
+		{"local console on a public listener of its own", "apps:\n", "chat:\n  web:\n    enabled: true\n    listen: \"0.0.0.0:0\"\napps:\n",
+			`chat.web.listen: "0.0.0.0:0" is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: ` +
+				`set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1 (line 23)`},
+		{"console listen without a port", "apps:\n", "chat: {web: {enabled: true, listen: \"8081\"}}\napps:\n",
+			`chat.web.listen: want host:port such as "127.0.0.1:8081", got "8081" (line 20)`},
+		{"console listen is listen", "roles:\n", "listen: \"127.0.0.1:8080\"\nchat: {web: {enabled: true, listen: \"127.0.0.1:8080\"}}\nroles:\n",
+			`chat.web.listen: "127.0.0.1:8080" is listen's address too: leave chat.web.listen out to serve the console there (line 2)`},
+		{"trusted proxy not a range", "apps:\n", "chat:\n  web:\n    user_header: X-Forwarded-User\n    trusted_proxies:\n      - 10.0.0.0/8\n      - 10.0.0.1\napps:\n",
+			`chat.web.trusted_proxies[1]: want an address range such as 10.0.0.0/8 or 192.0.2.7/32, got "10.0.0.1" (line 25)`},
+		{"trusted proxy a name", "apps:\n", "chat: {web: {user_header: X-Forwarded-User, trusted_proxies: [proxy.internal/32]}}\napps:\n",
+			`chat.web.trusted_proxies[0]: want an address range such as 10.0.0.0/8 or 192.0.2.7/32, got "proxy.internal/32" (line 20)`},
+		{"no trusted proxy", "apps:\n", "chat:\n  web:\n    user_header: X-Forwarded-User\n    trusted_proxies: []\napps:\n",
+			`chat.web.trusted_proxies: empty: nobody could sign in, as X-Forwarded-User is believed only from these addresses (leave the key out for loopback only) (line 23)`},
+		{"every IPv4 address trusted", "apps:\n", "chat:\n  web:\n    user_header: X-Forwarded-User\n    trusted_proxies:\n      - 10.0.0.0/8\n      - 0.0.0.0/0\napps:\n",
+			`chat.web.trusted_proxies[1]: 0.0.0.0/0 trusts every address: anyone who reaches the console could name any user (line 25)`},
+		{"every IPv6 address trusted", "apps:\n", "chat: {web: {user_header: X-Forwarded-User, trusted_proxies: [\"::/0\"]}}\napps:\n",
+			`chat.web.trusted_proxies[0]: ::/0 trusts every address: anyone who reaches the console could name any user (line 20)`},
 		{"bad variable", "monitor: 5m", "monitor: ${X",
 			`environments.staging.monitor: unterminated ${ in "${X" (write $$ for a literal $) (line 11)`},
 

@@ -108,6 +108,10 @@ type rawSlack struct {
 type rawWeb struct {
 	Enabled    bool   `yaml:"enabled"`
 	UserHeader string `yaml:"user_header"`
+	Listen     string `yaml:"listen"`
+	// TrustedProxies is nil when the key is absent, and an empty list
+	// when it is written as [].
+	TrustedProxies *[]string `yaml:"trusted_proxies"`
 }
 
 // idList is one id or a list of them: people: {rita: {slack: U0RM}}.

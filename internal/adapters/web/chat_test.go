@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -222,7 +223,10 @@ func TestLaggingStreamIsToldToResync(t *testing.T) {
 	w := newStallingWriter()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/stream", nil)
+	// As a listener on 127.0.0.1:80 hands it over: a local console answers
+	// only requests for its own address.
+	local := context.WithValue(ctx, http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80})
+	req := httptest.NewRequestWithContext(local, http.MethodGet, "http://127.0.0.1/api/stream", nil)
 	done := make(chan struct{})
 	go func() { defer close(done); h.ServeHTTP(w, req) }()
 	w.waitFor(t, ": connected\n\n")

@@ -1,5 +1,6 @@
-// Package web is Shipmate's own chat surface: a console served on the bot's
-// listener that works like a chat channel, and the JSON API behind it.
+// Package web is Shipmate's own chat surface: a console that works like a
+// chat channel, served on the bot's listener or one of its own, and the
+// JSON API behind it.
 package web
 
 import (
@@ -10,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,6 +33,9 @@ type Engine interface {
 	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
 	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
 	Message(r *runbook.Run) runbook.Message
+	// MayRead refuses, with an *Error for the user, someone who may not
+	// read runs: anyone without a role.
+	MayRead(ctx context.Context, u runbook.User) error
 }
 
 // Runs is what the console reads from the store.
@@ -45,9 +49,18 @@ type Options struct {
 	// UserHeader, when set, names the header an authenticating proxy sets
 	// to the user; the user is that header and nothing else.
 	UserHeader string
+	// TrustedProxies are the source addresses the user header is believed
+	// from (nil: LoopbackProxies). A request carrying it from elsewhere
+	// reached the port around the proxy: it gets 401.
+	TrustedProxies []netip.Prefix
 	// Users are the names a local console offers to pick from.
 	Users []string
-	Log   zerolog.Logger
+	// ReadKey, when set, lets a request carrying it as a bearer token
+	// (Authorization: Bearer <key>) read without a user: bot export, on
+	// the bot's machine, finds it next to the store, whose file it could
+	// read itself were the bot not running. Never log it.
+	ReadKey string
+	Log     zerolog.Logger
 }
 
 // Handler serves the console and its API.
@@ -64,26 +77,6 @@ var static embed.FS
 
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
-
-// CheckListen refuses a local console (no user header) on an address other
-// than loopback: anyone who could reach it could pick any name.
-func CheckListen(listen, userHeader string) error {
-	if userHeader != "" {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("listen %q: %v", listen, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("required when listen (%q) is not a loopback address: a local console lets anyone pick any user; "+
-		"put it behind an authenticating proxy and set chat.web.user_header, or listen on 127.0.0.1", listen)
-}
 
 // New returns the console's handler.
 func New(eng Engine, runs Runs, chat *Chat, opt Options) *Handler {
@@ -103,6 +96,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin")
+	if !h.admit(w, r) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -123,22 +119,6 @@ func (h *Handler) user(r *http.Request, picked string) (runbook.User, error) {
 		return runbook.User{}, fmt.Errorf("pick who you are: %q is not a console user", picked)
 	}
 	return runbook.User{Platform: Platform, ID: picked}, nil
-}
-
-// signedIn lets a read through only with the proxy's user header, when
-// the console has one: a proxy route that forgot authentication must not
-// show the runs, their trails and output to anyone. A local console
-// (loopback only) reads freely.
-func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if h.opt.UserHeader != "" {
-			if _, err := h.user(r, ""); err != nil {
-				refuse(w, http.StatusUnauthorized, err.Error())
-				return
-			}
-		}
-		next(w, r)
-	}
 }
 
 // sameOrigin protects state-changing requests against cross-site use: they

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -76,6 +78,7 @@ func (x *fakeExec) Rollback(ctx context.Context, j runbook.Job, p runbook.Progre
 // console is a running web console: a real engine on a real store behind a
 // real HTTP server.
 type console struct {
+	h     *web.Handler
 	srv   *httptest.Server
 	store *store.Store
 	chat  *web.Chat
@@ -85,6 +88,21 @@ type console struct {
 // newConsole starts a console. userHeader empty makes it a local console
 // where users pick their name.
 func newConsole(t *testing.T, userHeader string) *console {
+	t.Helper()
+	return startConsole(t, consoleOptions{userHeader: userHeader})
+}
+
+// consoleOptions are what tests vary about the console they start.
+type consoleOptions struct {
+	userHeader     string
+	trustedProxies []netip.Prefix // nil: the console's default
+	readKey        string
+	listen         string    // the listener's address; empty: 127.0.0.1:0
+	log            io.Writer // gets the console's log too, when set
+}
+
+// startConsole starts a console as o says.
+func startConsole(t *testing.T, o consoleOptions) *console {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
 	if err != nil {
@@ -98,7 +116,11 @@ func newConsole(t *testing.T, userHeader string) *console {
 	clock := func() time.Time { return now }
 	chat := web.NewChat(clock)
 	x := &fakeExec{}
-	log := zerolog.New(zerolog.NewTestWriter(t))
+	var out io.Writer = zerolog.NewTestWriter(t)
+	if o.log != nil {
+		out = zerolog.MultiLevelWriter(out, o.log)
+	}
+	log := zerolog.New(out)
 	eng := runbook.New(runbook.Config{
 		Store:     st,
 		Policy:    testPolicy(),
@@ -111,14 +133,23 @@ func newConsole(t *testing.T, userHeader string) *console {
 	if err := eng.Resume(context.Background()); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	h := web.New(eng, st, chat, web.Options{UserHeader: userHeader, Users: users, Log: log})
-	srv := httptest.NewServer(h)
+	h := web.New(eng, st, chat, web.Options{UserHeader: o.userHeader, TrustedProxies: o.trustedProxies, Users: users, ReadKey: o.readKey, Log: log})
+	srv := httptest.NewUnstartedServer(h)
+	if o.listen != "" {
+		ln, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", o.listen, err)
+		}
+		_ = srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		// Open event streams never end on their own.
 		srv.CloseClientConnections()
 		srv.Close()
 	})
-	return &console{srv: srv, store: st, chat: chat, exec: x}
+	return &console{h: h, srv: srv, store: st, chat: chat, exec: x}
 }
 
 // reply is the JSON answer to a command or action.
@@ -143,6 +174,10 @@ func (c *console) do(t *testing.T, method, path string, hdr http.Header, body st
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
+	}
+	// As a browser does, the request names the site it is for.
+	if host := hdr.Get("Host"); host != "" {
+		req.Host = host
 	}
 	resp, err := c.srv.Client().Do(req)
 	if err != nil {
@@ -753,34 +788,42 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 		}
 		return h
 	}
+	// A local console answers a request from another origin as not meant
+	// for it at all.
+	const misdirected = http.StatusMisdirectedRequest
 	for _, tc := range []struct {
-		name string
-		hdr  http.Header
-		body string
-		want string // in the reply text
+		name   string
+		hdr    http.Header
+		body   string
+		want   string // in the reply text
+		status int    // 0: 400
 	}{
-		{"text/plain", with("Content-Type", "text/plain"), deploy, "application/json"},
-		{"form", with("Content-Type", "application/x-www-form-urlencoded"), "user=bob&text=%2Fdeploy+demo+v1+dev", "application/json"},
-		{"multipart", with("Content-Type", "multipart/form-data; boundary=x"), deploy, "application/json"},
-		{"no content type", with(), deploy, "application/json"},
-		{"other origin", with("Content-Type", "application/json", "Origin", "https://evil.example"), deploy, "cross-origin"},
-		{"other port", with("Content-Type", "application/json", "Origin", "http://127.0.0.1:1"), deploy, "cross-origin"},
-		{"null origin", with("Content-Type", "application/json", "Origin", "null"), deploy, "cross-origin"},
-		{"cross-site fetch", with("Content-Type", "application/json", "Sec-Fetch-Site", "cross-site"), deploy, "cross-site"},
-		{"same-site fetch", with("Content-Type", "application/json", "Sec-Fetch-Site", "same-site"), deploy, "cross-site"},
-		{"unknown field", jsonHeader(), `{"user":"bob","admin":true,"text":"/deploy demo v1 dev"}`, `unknown field "admin"`},
-		{"not an object", jsonHeader(), `"/deploy demo v1 dev"`, "bad request body"},
-		{"too large", jsonHeader(), `{"user":"bob","text":"/deploy demo v1 dev` + strings.Repeat(" ", 64<<10) + `"}`, "too large"},
+		{"text/plain", with("Content-Type", "text/plain"), deploy, "application/json", 0},
+		{"form", with("Content-Type", "application/x-www-form-urlencoded"), "user=bob&text=%2Fdeploy+demo+v1+dev", "application/json", 0},
+		{"multipart", with("Content-Type", "multipart/form-data; boundary=x"), deploy, "application/json", 0},
+		{"no content type", with(), deploy, "application/json", 0},
+		{"other origin", with("Content-Type", "application/json", "Origin", "https://evil.example"), deploy, "cross-origin", misdirected},
+		{"other port", with("Content-Type", "application/json", "Origin", "http://127.0.0.1:1"), deploy, "cross-origin", misdirected},
+		{"null origin", with("Content-Type", "application/json", "Origin", "null"), deploy, "cross-origin", misdirected},
+		{"cross-site fetch", with("Content-Type", "application/json", "Sec-Fetch-Site", "cross-site"), deploy, "cross-site", 0},
+		{"same-site fetch", with("Content-Type", "application/json", "Sec-Fetch-Site", "same-site"), deploy, "cross-site", 0},
+		{"unknown field", jsonHeader(), `{"user":"bob","admin":true,"text":"/deploy demo v1 dev"}`, `unknown field "admin"`, 0},
+		{"not an object", jsonHeader(), `"/deploy demo v1 dev"`, "bad request body", 0},
+		{"too large", jsonHeader(), `{"user":"bob","text":"/deploy demo v1 dev` + strings.Repeat(" ", 64<<10) + `"}`, "too large", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			status := tc.status
+			if status == 0 {
+				status = http.StatusBadRequest
+			}
 			for _, path := range []string{"/api/command", "/api/runs/1/action"} {
 				resp, data := c.do(t, http.MethodPost, path, tc.hdr, tc.body)
 				var rep reply
 				if err := json.Unmarshal(data, &rep); err != nil {
 					t.Fatalf("POST %s: %d %q: %v", path, resp.StatusCode, data, err)
 				}
-				if resp.StatusCode != http.StatusBadRequest || !rep.Error || !strings.Contains(rep.Text, tc.want) {
-					t.Errorf("POST %s = %d %+v, want 400 mentioning %q", path, resp.StatusCode, rep, tc.want)
+				if resp.StatusCode != status || !rep.Error || !strings.Contains(rep.Text, tc.want) {
+					t.Errorf("POST %s = %d %+v, want %d mentioning %q", path, resp.StatusCode, rep, status, tc.want)
 				}
 			}
 		})
