@@ -156,7 +156,8 @@ func TestExample(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.Store != "data/shipmate.db" {
 		t.Errorf("listen, store = %q, %q", c.Listen, c.Store)
 	}
-	if diff := cmp.Diff(ChatConfig{Web: WebConfig{Enabled: true}}, c.Chat); diff != "" {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	if diff := cmp.Diff(ChatConfig{Web: WebConfig{Enabled: true, TrustedProxies: loopback}}, c.Chat, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("chat (-want +got):\n%s", diff)
 	}
 }
