@@ -302,6 +302,8 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 	c.say("/deploy demo v3.0.0 staging")
 	c.as("alice")
 	tickAll(1, "merged", "tests", "artifact", "plan")
+	// A box shows ticked as soon as it is clicked: wait for the server.
+	c.waitFor("staging awaiting approval", runSel(1, `[data-state="awaiting_approval"]`))
 	c.click("alice approves staging", runSel(1, ` button[data-action="approve"]`))
 	c.waitFor("staging run", runSel(1, `[data-state="succeeded"]`))
 
@@ -309,6 +311,7 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 	c.say("/deploy demo v3.0.0 production")
 	c.as("rita")
 	tickAll(2, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
+	c.waitFor("production awaiting approval", runSel(2, `[data-state="awaiting_approval"]`))
 	c.click("rita approves production", runSel(2, ` button[data-action="approve"]`))
 	c.waitFor("monitoring with the validation", runSel(2, `[data-state="monitoring"] .checklist input[data-item="features"]:not(:checked):not(:disabled)`))
 	if got := c.text("read the list's title", runSel(2, ` .items-title`)); got != "Post-deployment validation" {

@@ -5,19 +5,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
-	"time"
 
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
 )
-
-// newServer is an HTTP server with the bot's timeouts.
-func newServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-}
 
 // listen builds the HTTP servers and binds their listeners: the main one
 // on listen with mux, and the web console (when webChat is not nil) on the
@@ -43,13 +36,13 @@ func (m *Main) listen(mux *http.ServeMux, webChat *web.Chat) error {
 		// The console's open streams end when its server shuts down.
 		consoleSrv.RegisterOnShutdown(webChat.Close)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listenLimited(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.ln = ln
 	if m.console != nil {
-		if m.consoleLn, err = net.Listen("tcp", cfg.Chat.Web.Listen); err != nil {
+		if m.consoleLn, err = listenLimited(cfg.Chat.Web.Listen); err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("chat.web.listen: %w", err)
 		}

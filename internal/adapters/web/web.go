@@ -319,6 +319,9 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 // stream sends message posts and updates as server-sent events.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	// A stream is open for as long as the page is: the server's write
+	// deadline is for ordinary answers. Keepalives still find a gone page.
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
