@@ -33,7 +33,9 @@ func TestExampleTrustBoundary(t *testing.T) {
 		return x.interaction(2, who, map[string]any{"id": "C1", "name": "deploy", "type": 1,
 			"options": []map[string]any{{"name": name, "type": 1, "options": opts}}}, nil)
 	}
-	opt := func(name, value string) map[string]any { return map[string]any{"name": name, "type": 3, "value": value} }
+	opt := func(name, value string) map[string]any {
+		return map[string]any{"name": name, "type": 3, "value": value}
+	}
 
 	v1 := x.deployStaging("v1")
 	x.deployStaging("v2")
