@@ -1,11 +1,17 @@
 package discord
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/google/go-cmp/cmp"
 
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 )
 
@@ -64,5 +70,57 @@ func TestUserIdentity(t *testing.T) {
 	dm := &discordgo.Interaction{User: &discordgo.User{ID: "U6", Username: "six"}}
 	if u := user(dm); u.ID != "U6" || u.String() != "U6" || u.Groups != nil {
 		t.Fatalf("DM user: %+v", u)
+	}
+}
+
+// renderTestJSON is what a golden file holds: the body Post sends for m.
+func renderTestJSON(t *testing.T, m runbook.Message) []byte {
+	t.Helper()
+	r := render(m)
+	// Without HTML escaping, so that the goldens show "<script>" and "&" as
+	// Discord receives them rather than as "\u003c" and "\u0026".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	err := enc.Encode(&discordgo.MessageSend{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Run messages as Discord receives them, in testdata/*.golden.json
+// (rewritten with -update).
+func TestRenderGolden(t *testing.T) {
+	for _, tc := range chattest.Fixtures(Platform) {
+		t.Run(tc.Name, func(t *testing.T) {
+			got := renderTestJSON(t, tc.Message)
+			path := filepath.Join("testdata", tc.Name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("rendering differs from %s (run with -update if the change is intended):\n%s", path, got)
+			}
+			// discordgo reads the golden back to the same embeds and components.
+			var back discordgo.Message
+			if err := json.Unmarshal(want, &back); err != nil {
+				t.Fatalf("discordgo cannot read %s: %v", path, err)
+			}
+			r := render(tc.Message)
+			if len(r.Components) == 0 && len(back.Components) == 0 {
+				back.Components = r.Components // none either way
+			}
+			if diff := cmp.Diff(key(r), key(rendered{Embeds: back.Embeds, Components: back.Components})); diff != "" {
+				t.Errorf("%s read back differs (-rendered +read):\n%s", path, diff)
+			}
+		})
 	}
 }
