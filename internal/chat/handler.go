@@ -115,6 +115,13 @@ func (h *Handler) logInternal(err error, what, name string) {
 // tried; the first refusal is returned.
 func (h *Handler) Tick(ctx context.Context, u runbook.User, id uint64, control func([]runbook.CheckItem) []runbook.CheckItem,
 	selected []string, shown map[string]bool) error {
+	err := h.tick(ctx, u, id, control, selected, shown)
+	h.logInternal(err, "action", "checklist")
+	return err
+}
+
+func (h *Handler) tick(ctx context.Context, u runbook.User, id uint64, control func([]runbook.CheckItem) []runbook.CheckItem,
+	selected []string, shown map[string]bool) error {
 	r, err := h.Runs.Run(ctx, id)
 	if err != nil {
 		if errors.Is(err, runbook.ErrRunNotFound) {
