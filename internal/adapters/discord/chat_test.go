@@ -13,15 +13,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"shipmate/internal/adapters/discord/discordtest"
+	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
-func newTestChat(t *testing.T, f *discordtest.Server) *Chat {
+func newTestChat(t *testing.T, f *discordtest.Server) *chat.Chat {
 	return newTestChatWith(t, f, chatOptions{minInterval: 100 * time.Millisecond})
 }
 
-func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *Chat {
+func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *chat.Chat {
 	t.Helper()
 	s, err := discordgo.New("Bot test-token")
 	if err != nil {
@@ -34,7 +35,7 @@ func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *Chat
 	return c
 }
 
-func flush(t *testing.T, c *Chat) {
+func flush(t *testing.T, c *chat.Chat) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -118,7 +118,7 @@ func TestRenderGolden(t *testing.T) {
 			if len(r.Components) == 0 && len(back.Components) == 0 {
 				back.Components = r.Components // none either way
 			}
-			if diff := cmp.Diff(key(r), key(rendered{Embeds: back.Embeds, Components: back.Components})); diff != "" {
+			if diff := cmp.Diff(r.Key(), rendered{Embeds: back.Embeds, Components: back.Components}.Key()); diff != "" {
 				t.Errorf("%s read back differs (-rendered +read):\n%s", path, diff)
 			}
 		})
