@@ -14,6 +14,7 @@ import (
 
 	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/chat"
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
@@ -216,4 +217,23 @@ func TestChatAnnounceAfterRestart(t *testing.T) {
 	if len(edits) != 1 || !strings.Contains(string(edits[0].Body), "🚀 #5 demo v3 → production") {
 		t.Fatalf("summary edits after the restart: %v", edits)
 	}
+}
+
+// The Discord chat keeps the contract of every chat.
+func TestChatContract(t *testing.T) {
+	chattest.Run(t, func(t *testing.T) chattest.Platform {
+		f := discordtest.New(t)
+		c := newTestChatWith(t, f, chatOptions{minInterval: 300 * time.Millisecond})
+		return chattest.Platform{Chat: c, Channel: testChannel, Close: c.Close,
+			Shows: func(id string) string { return string(f.Message(id)) },
+			Edits: func(id string) int { return len(f.Exact("PATCH", "/channels/"+testChannel+"/messages/"+id)) },
+			Thread: func(id string) string {
+				var b strings.Builder
+				for _, call := range f.Exact("POST", "/channels/"+id+"/messages") {
+					b.Write(call.Body)
+				}
+				return b.String()
+			},
+		}
+	})
 }

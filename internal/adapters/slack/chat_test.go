@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
@@ -576,4 +577,36 @@ func TestChatAnnounceAfterRestart(t *testing.T) {
 	if got := f.LatestText("CANN", ann[0].TS); got != renderSummary(done) {
 		t.Errorf("summary after the restart = %q, want %q", got, renderSummary(done))
 	}
+}
+
+// The Slack chat keeps the contract of every chat.
+func TestChatContract(t *testing.T) {
+	chattest.Run(t, func(t *testing.T) chattest.Platform {
+		f := newFakeSlack(t)
+		c := NewChat(f.Client(), ChatOptions{MinInterval: 300 * time.Millisecond, Log: zerolog.Nop()})
+		t.Cleanup(c.Close)
+		const channel = "C1"
+		return chattest.Platform{Chat: c, Channel: channel, Close: c.Close,
+			Shows: func(ts string) string {
+				m, _ := f.Message(channel, ts)
+				return m.Text + m.Blocks
+			},
+			Edits: func(ts string) int {
+				n := 0
+				for _, u := range f.Updates() {
+					if u.TS == ts {
+						n++
+					}
+				}
+				return n
+			},
+			Thread: func(ts string) string {
+				var b strings.Builder
+				for _, r := range f.ThreadReplies(ts) {
+					b.WriteString(r.Text + r.Blocks + "\n")
+				}
+				return b.String()
+			},
+		}
+	})
 }

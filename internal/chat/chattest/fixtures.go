@@ -1,5 +1,3 @@
-// Package chattest holds what the tests of every chat share: the run
-// messages their golden files render.
 package chattest
 
 import (
