@@ -127,12 +127,7 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 		return "", c.errorf("%w", ErrClosed)
 	}
 	d := c.r.Message(m)
-	var id string
-	err := c.Try(ctx, func(ctx context.Context) error {
-		var err error
-		id, err = c.snd.Post(ctx, channel, d)
-		return err
-	})
+	id, err := c.post(ctx, channel, d)
 	if err != nil {
 		return "", c.errorf("post to %s: %w", channel, err)
 	}
@@ -149,6 +144,17 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 		c.announce(ctx, m)
 	}
 	return id, nil
+}
+
+// post posts d to channel, with a few tries, and returns its id.
+func (c *Chat) post(ctx context.Context, channel string, d Drawing) (string, error) {
+	var id string
+	err := c.Try(ctx, func(ctx context.Context) error {
+		var err error
+		id, err = c.snd.Post(ctx, channel, d)
+		return err
+	})
+	return id, err
 }
 
 // Update implements runbook.Chat. It queues m as the message's new content
@@ -219,12 +225,7 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 	c.mu.Unlock()
 	d := c.r.Summary(m)
 	channel := c.opt.AnnounceChannel
-	var id string
-	err := c.Try(ctx, func(ctx context.Context) error {
-		var err error
-		id, err = c.snd.Post(ctx, channel, d)
-		return err
-	})
+	id, err := c.post(ctx, channel, d)
 	if err != nil {
 		c.log.Warn().Str("channel", channel).Uint64("run", m.RunID).Str("error", err.Error()).
 			Msg(c.opt.Platform + ": announce a run")
