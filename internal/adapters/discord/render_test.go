@@ -1,9 +1,7 @@
 package discord
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,17 +75,7 @@ func TestUserIdentity(t *testing.T) {
 func renderTestJSON(t *testing.T, m runbook.Message) []byte {
 	t.Helper()
 	r := render(m)
-	// Without HTML escaping, so that the goldens show "<script>" and "&" as
-	// Discord receives them rather than as "\u003c" and "\u0026".
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(&discordgo.MessageSend{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return chattest.GoldenJSON(t, &discordgo.MessageSend{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()})
 }
 
 // Run messages as Discord receives them, in testdata/*.golden.json
@@ -95,20 +83,8 @@ func renderTestJSON(t *testing.T, m runbook.Message) []byte {
 func TestRenderGolden(t *testing.T) {
 	for _, tc := range chattest.Fixtures(Platform) {
 		t.Run(tc.Name, func(t *testing.T) {
-			got := renderTestJSON(t, tc.Message)
+			want := chattest.Golden(t, tc.Name+".golden.json", renderTestJSON(t, tc.Message), *update)
 			path := filepath.Join("testdata", tc.Name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendering differs from %s (run with -update if the change is intended):\n%s", path, got)
-			}
 			// discordgo reads the golden back to the same embeds and components.
 			var back discordgo.Message
 			if err := json.Unmarshal(want, &back); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -30,42 +29,18 @@ func renderTestMessage(r *runbook.Run) runbook.Message { return chattest.Fixture
 // renderTestRun is run #12, demo v1.2 to production, in state s.
 func renderTestRun(s runbook.State) *runbook.Run { return chattest.FixtureRun(Platform, s) }
 
-// renderTestJSON is what a golden file holds.
+// renderTestJSON is what a golden file holds: the text and blocks Slack
+// gets for m.
 func renderTestJSON(t *testing.T, m runbook.Message) []byte {
 	t.Helper()
-	// json.MarshalIndent, but without HTML escaping, so that the goldens
-	// show "&lt;" and "<@U0RM>" as Slack receives them rather than as
-	// "\u0026lt;" and "\u003c@U0RM\u003e". Both decode to the same JSON.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"text": renderText(m), "blocks": renderBlocks(m)}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return chattest.GoldenJSON(t, map[string]any{"text": renderText(m), "blocks": renderBlocks(m)})
 }
 
 func TestRenderGolden(t *testing.T) {
 	for _, tc := range chattest.Fixtures(Platform) {
 		t.Run(tc.Name, func(t *testing.T) {
-			got := renderTestJSON(t, tc.Message)
+			want := chattest.Golden(t, tc.Name+".golden.json", renderTestJSON(t, tc.Message), *update)
 			path := filepath.Join("testdata", tc.Name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendering differs from %s (run with -update if the change is intended):\n%s", path, got)
-			}
 
 			// Slack's library reads the golden JSON back to the same blocks.
 			var back struct {
