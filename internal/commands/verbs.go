@@ -13,25 +13,32 @@ type verb struct {
 	// name is the subcommand word, or "" for the command's bare form
 	// (/deploy <app> ..., /rollback <app> ...).
 	name string
-	// args is the argument synopsis shown in usage lines and help.
-	args string
+	// args are the verb's positional arguments, shown in usage lines and
+	// help, and registered as options where commands are typed.
+	args []*arg
 	// flags are the flags the verb accepts; any other flag is an error.
 	flags   []*flag
 	summary string
-	parse   func(p *Parser, c *call) (Result, error)
+	// brief is the summary in a few words, for platforms that list
+	// commands in a menu (Discord).
+	brief string
+	parse func(p *Parser, c *call) (Result, error)
 }
 
 // flag is one --flag the parser knows. A flag with a value placeholder takes
-// one argument; one without is a switch.
+// one argument; one without is a switch. Where commands are typed, it is
+// the option named option.
 type flag struct {
-	name  string
-	value string
+	name   string
+	value  string
+	option string
+	desc   string
 }
 
 var (
-	flagReason    = &flag{name: "--reason", value: `"..."`}
-	flagDryRun    = &flag{name: "--dry-run"}
-	flagEmergency = &flag{name: "--emergency"}
+	flagReason    = &flag{name: "--reason", value: `"..."`, option: "reason", desc: "Why"}
+	flagDryRun    = &flag{name: "--dry-run", option: "dry_run", desc: "Only say what would happen"}
+	flagEmergency = &flag{name: "--emergency", option: "emergency", desc: "Deploy outside the environment's windows (break-glass)"}
 
 	allFlags = []*flag{flagReason, flagDryRun, flagEmergency}
 )
@@ -45,61 +52,72 @@ func init() {
 	verbs = []*verb{
 		{
 			command: "deploy",
-			args:    "<app> <version> [to] <env>",
+			args:    []*arg{argApp, argVersion, argToEnv},
 			flags:   []*flag{flagReason, flagDryRun, flagEmergency},
 			summary: "Deploy a version of an app to an environment.",
+			brief:   "Deploy a version of an app to an environment",
 			parse:   parseDeploy,
 		},
 		{
 			command: "rollback",
-			args:    "<app> <env> [to <version>]",
+			args:    []*arg{argApp, argEnv, argToVersion},
 			flags:   []*flag{flagReason},
 			summary: "Roll an app back to its last good version, or to the version named.",
+			brief:   "Roll an app back to its last good version",
 			parse:   parseRollback,
 		},
 		{
-			command: "deploy", name: "status", args: "[app]",
+			command: "deploy", name: "status", args: []*arg{argAppOpt},
 			summary: "Show what is deploying now, for every app or for one.",
+			brief:   "Show what is deploying now",
 			parse:   parseStatus,
 		},
 		{
-			command: "deploy", name: "history", args: "<app> [env]",
+			command: "deploy", name: "history", args: []*arg{argApp, argEnvOpt},
 			summary: "List recent deployments of an app, in every environment or in one.",
+			brief:   "List recent deployments of an app",
 			parse:   parseHistory,
 		},
 		{
-			command: "deploy", name: "whereis", args: "<app>",
+			command: "deploy", name: "whereis", args: []*arg{argApp},
 			summary: "Show which version of an app runs in each environment.",
+			brief:   "Show which version of an app runs where",
 			parse:   parseWhereIs,
 		},
 		{
-			command: "deploy", name: "lock", args: "<app|all> <env> [reason words...]",
+			command: "deploy", name: "lock", args: []*arg{argAppOrAll, argEnv, argReason},
 			summary: "Stop deployments of an app, or of all apps, to an environment.",
+			brief:   "Stop deployments to an environment",
 			parse:   parseLock,
 		},
 		{
-			command: "deploy", name: "unlock", args: "<app|all> <env>",
+			command: "deploy", name: "unlock", args: []*arg{argAppOrAll, argEnv},
 			summary: "Allow deployments again after a lock.",
+			brief:   "Allow deployments again",
 			parse:   parseUnlock,
 		},
 		{
-			command: "deploy", name: "cancel", args: "<id>",
+			command: "deploy", name: "cancel", args: []*arg{argRunID},
 			summary: "Cancel a run that has not finished.",
+			brief:   "Cancel a run",
 			parse:   runParser(KindCancel),
 		},
 		{
-			command: "deploy", name: "approve", args: "<id>",
+			command: "deploy", name: "approve", args: []*arg{argRunID},
 			summary: "Approve a run that is waiting for approval.",
+			brief:   "Approve a run",
 			parse:   runParser(KindApprove),
 		},
 		{
-			command: "deploy", name: "reject", args: "<id> [reason words...]",
+			command: "deploy", name: "reject", args: []*arg{argRunID, argReason},
 			summary: "Reject a run that is waiting for approval.",
+			brief:   "Reject a run",
 			parse:   parseReject,
 		},
 		{
-			command: "deploy", name: "help", args: "[verb]",
+			command: "deploy", name: "help", args: []*arg{argVerb},
 			summary: "Show this help, or how to use one verb.",
+			brief:   "Show how to use Shipmate",
 			parse:   parseHelp,
 		},
 	}
@@ -112,8 +130,8 @@ func (v *verb) usage() string {
 	if v.name != "" {
 		parts = append(parts, v.name)
 	}
-	if v.args != "" {
-		parts = append(parts, v.args)
+	for _, a := range v.args {
+		parts = append(parts, a.synopsis)
 	}
 	for _, f := range v.flags {
 		parts = append(parts, "["+f.synopsis()+"]")
@@ -201,59 +219,6 @@ func nearVerb(word string) string {
 		}
 	}
 	return ""
-}
-
-// Help returns the help text: every verb's usage and summary, then the
-// environments with their aliases and, when the parser knows them, the apps.
-func (p *Parser) Help() string {
-	var b strings.Builder
-	b.WriteString("Shipmate commands:\n")
-	for _, v := range verbs {
-		fmt.Fprintf(&b, "  %s\n      %s\n", v.usage(), v.summary)
-	}
-	b.WriteString("Environments:")
-	n := 0
-	for _, e := range p.Envs {
-		if e.Name == "" {
-			continue
-		}
-		n++
-		b.WriteString("\n  " + e.Name)
-		if aliases := nonEmpty(e.Aliases); len(aliases) > 0 {
-			b.WriteString(" (" + strings.Join(aliases, ", ") + ")")
-		}
-	}
-	if n == 0 {
-		b.WriteString(" none configured")
-	}
-	if len(p.Apps) > 0 {
-		b.WriteString("\nApps: " + strings.Join(p.Apps, ", "))
-	}
-	return b.String()
-}
-
-func parseHelp(p *Parser, c *call) (Result, error) {
-	if err := c.wantArgs(0, 1); err != nil {
-		return Result{}, err
-	}
-	if len(c.args) == 0 {
-		return Result{Reply: p.Help()}, nil
-	}
-	word := asciiLower(c.args[0])
-	for _, v := range verbs {
-		if v.name == word || (v.name == "" && v.command == word) {
-			return Result{Reply: "usage: " + v.usage() + "\n" + v.summary}, nil
-		}
-	}
-	var names []string
-	for _, v := range verbs {
-		if v.name == "" {
-			names = append(names, v.command)
-		} else {
-			names = append(names, v.name)
-		}
-	}
-	return Result{}, fmt.Errorf("no help for %s (verbs: %s)", quote(c.args[0]), strings.Join(names, ", "))
 }
 
 func parseDeploy(p *Parser, c *call) (Result, error) {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,41 +18,21 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
-	"shipmate/internal/adapters/chatref"
+	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
 )
 
 // Platform is the name Discord users and runs carry.
 const Platform = "discord"
 
-// Engine is what the adapter needs of the runbook engine.
-type Engine interface {
-	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
-	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
-	// Message is what a run's message shows (for the question a button
-	// asks before acting).
-	Message(r *runbook.Run) runbook.Message
-}
-
-// Runs reads runs, to turn a checklist selection into ticks.
-type Runs interface {
-	Run(ctx context.Context, id uint64) (*runbook.Run, error)
-}
-
-// Deduper remembers interactions, so that a repeated delivery acts once.
-type Deduper interface {
-	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
-}
-
 // Options configure the adapter.
 type Options struct {
 	Config  Config
-	Engine  Engine
-	Runs    Runs
-	Deduper Deduper
+	Engine  chat.Engine
+	Runs    chat.Runs
+	Deduper chat.Deduper
 	// Apps and Envs (names and aliases) become the commands' choices.
 	Apps []string
 	Envs []runbook.Environment
@@ -63,7 +42,7 @@ type Options struct {
 	AnnounceEnv string
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it (nil: in memory only).
-	Refs  chatref.Store
+	Refs  chat.RefStore
 	Clock func() time.Time
 	Log   zerolog.Logger
 	// HTTPClient makes the REST calls (default: one with a 30 s timeout).
@@ -77,7 +56,8 @@ type Options struct {
 type Adapter struct {
 	opt     Options
 	s       *discordgo.Session
-	chat    *Chat
+	chat    *chat.Chat
+	h       *chat.Handler
 	pubKey  []byte
 	ready   atomic.Bool
 	gateway atomic.Bool // the gateway session is open
@@ -89,9 +69,6 @@ type Adapter struct {
 
 // Timing of interactions.
 const (
-	// dedupeTTL is how long an interaction id is remembered: its token
-	// lives 15 minutes.
-	dedupeTTL = time.Hour
 	// maxSkew is how far a request's timestamp may be from now.
 	maxSkew = 5 * time.Minute
 	// maxBody is the most Shipmate reads of one request.
@@ -134,7 +111,8 @@ func New(opt Options) (*Adapter, error) {
 	discordgoLogger(opt.Log)
 	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, chatOptions{
 		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv,
-		guildID: opt.Config.GuildID, refs: opt.Refs})}
+		guildID: opt.Config.GuildID, refs: opt.Refs}),
+		h: &chat.Handler{Platform: Platform, Engine: opt.Engine, Runs: opt.Runs, Deduper: opt.Deduper, Now: opt.Clock, Log: opt.Log}}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	} else {
@@ -154,54 +132,6 @@ func New(opt Options) (*Adapter, error) {
 	return a, nil
 }
 
-// gatewayOpenTimeout bounds opening the gateway when Start's context has
-// no deadline of its own.
-const gatewayOpenTimeout = 30 * time.Second
-
-// openGateway opens the gateway session within ctx. discordgo's Open takes
-// no context and reads Hello and READY without a deadline, so the
-// connections it dials while opening are closed if ctx ends first.
-func (a *Adapter) openGateway(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, gatewayOpenTimeout)
-	defer cancel()
-	var mu sync.Mutex
-	var conns []net.Conn
-	opening := true
-	d := *websocket.DefaultDialer
-	d.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if opening {
-			conns = append(conns, c)
-		}
-		return c, nil
-	}
-	a.s.Dialer = &d
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	err := a.s.Open()
-	stopped := stop()
-	mu.Lock()
-	opening, conns = false, nil
-	mu.Unlock()
-	if !stopped {
-		if err == nil {
-			_ = a.s.Close() // its connection was closed under it
-		}
-		return fmt.Errorf("no answer in time: %w", context.Cause(ctx))
-	}
-	return err
-}
-
 // Chat returns the adapter's runbook.Chat, which also implements
 // runbook.Threader.
 func (a *Adapter) Chat() runbook.Chat { return a.chat }
@@ -211,7 +141,7 @@ func (a *Adapter) Chat() runbook.Chat { return a.chat }
 // session and serves its interactions.
 func (a *Adapter) Start(ctx context.Context) error {
 	cmds := applicationCommands(a.opt.Apps, a.opt.Envs)
-	err := syncRetry(ctx, func() error {
+	err := a.chat.Try(ctx, func(ctx context.Context) error {
 		_, err := a.s.ApplicationCommandBulkOverwrite(a.opt.Config.ApplicationID, a.opt.Config.GuildID, cmds,
 			discordgo.WithContext(ctx))
 		return err
@@ -242,8 +172,8 @@ func (a *Adapter) Ready() error {
 	return nil
 }
 
-// Close closes the gateway, sends the edits still queued (for up to 10 s)
-// and waits for follow-ups in flight.
+// Close closes the gateway, waits for follow-ups in flight and closes the
+// chat, which sends the edits still queued.
 func (a *Adapter) Close() {
 	a.mu.Lock()
 	was := a.closed
@@ -256,37 +186,7 @@ func (a *Adapter) Close() {
 		_ = a.s.Close()
 	}
 	a.wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.chat.Flush(ctx); err != nil {
-		a.opt.Log.Warn().Err(err).Msg("discord: edits still queued at close")
-	}
 	a.chat.Close()
-}
-
-// gatewayInteraction answers an interaction received over the gateway
-// through the callback endpoint. discordgo calls it on a goroutine of its
-// own; Close waits for it, and once closed the adapter takes no more.
-func (a *Adapter) gatewayInteraction(ic *discordgo.Interaction) {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		a.opt.Log.Info().Str("interaction", ic.ID).Msg("discord: shutting down; an interaction was left unanswered")
-		return
-	}
-	a.wg.Add(1)
-	a.mu.Unlock()
-	defer a.wg.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
-	resp, later := a.handle(ctx, ic)
-	cancel()
-	// The answer has its own time: work that ran late must still be told.
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.s.InteractionRespond(ic, resp, discordgo.WithContext(ctx)); err != nil {
-		a.opt.Log.Warn().Err(err).Msg("discord: answer an interaction")
-	}
-	a.after(later)
 }
 
 // after runs what follows an answer (a follow-up) in the background.
@@ -316,12 +216,12 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 	case discordgo.InteractionPing:
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	case discordgo.InteractionApplicationCommand:
-		if !a.first(ctx, ic.ID) {
+		if !a.h.First(ctx, "", ic.ID) {
 			return ephemeral("That request was received already."), nil
 		}
 		return ephemeral(a.command(ctx, ic)), nil
 	case discordgo.InteractionMessageComponent:
-		if !a.first(ctx, ic.ID) {
+		if !a.h.First(ctx, "", ic.ID) {
 			return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
 		}
 		return a.component(ctx, ic)
@@ -329,41 +229,17 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 	return ephemeral("Shipmate does not handle that kind of interaction."), nil
 }
 
-// first reports whether the interaction id is new. A store failure errs on
-// acting: the engine's own state checks still refuse a repeated action.
-func (a *Adapter) first(ctx context.Context, id string) bool {
-	if a.opt.Deduper == nil || id == "" {
-		return true
-	}
-	ok, err := a.opt.Deduper.Once(ctx, "discord:"+id, dedupeTTL, a.opt.Clock())
-	if err != nil {
-		a.opt.Log.Warn().Err(err).Msg("discord: dedupe")
-		return true
-	}
-	return ok
-}
-
 // command runs a slash command and returns what only its user sees.
 func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) string {
 	command, text, ok := commandText(ic.ApplicationCommandData())
 	if !ok {
-		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
+		return chat.UnknownCommand
 	}
-	u := user(ic)
-	origin := runbook.Origin{Platform: Platform, Channel: ic.ChannelID}
-	rep, handled, err := a.opt.Engine.Command(ctx, u, origin, command, text)
-	switch {
-	case !handled:
-		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
-	case err != nil:
-		if runbook.ErrorCode(err) == runbook.EInternal {
-			a.opt.Log.Error().Err(err).Str("command", command).Msg("discord: command failed")
-		}
-		return runbook.ErrorMessage(err)
-	case rep.Text == "":
-		return "Done."
+	reply, _ := a.h.Command(ctx, user(ic), ic.ChannelID, command, text)
+	if reply == "" {
+		return "Done." // Discord wants some content
 	}
-	return rep.Text
+	return reply
 }
 
 // component carries out a button press or checklist selection. On the
@@ -395,16 +271,13 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	case action == customChecklist:
 		err = a.checklist(ctx, u, id, data.Values, shownDefaults(ic.Message, data.CustomID))
 	default:
-		_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(action), seen)
-	}
-	if err != nil && runbook.ErrorCode(err) == runbook.EInternal {
-		a.opt.Log.Error().Err(err).Str("action", action).Msg("discord: action failed")
+		err = a.h.Act(ctx, u, id, runbook.ButtonAction(action), seen)
 	}
 	if mode == customYes {
 		if err != nil {
 			return updateEphemeral(runbook.ErrorMessage(err)), nil
 		}
-		return updateEphemeral(fmt.Sprintf("Done: %s run #%d.", actionVerb(runbook.ButtonAction(action)), id)), nil
+		return updateEphemeral(chat.Done(runbook.ButtonAction(action), id)), nil
 	}
 	ack := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	if err == nil {
@@ -417,87 +290,37 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 // user, and the buttons to go ahead or not. The question is the run's
 // current one: a button the run no longer offers is refused.
 func (a *Adapter) ask(ctx context.Context, id uint64, action runbook.ButtonAction) *discordgo.InteractionResponse {
-	r, err := a.opt.Runs.Run(ctx, id)
-	if errors.Is(err, runbook.ErrRunNotFound) {
-		return ephemeral(fmt.Sprintf("There is no run #%d.", id))
+	b, refusal := a.h.Question(ctx, id, action)
+	if refusal != "" {
+		return ephemeral(refusal)
 	}
-	if err != nil {
-		a.opt.Log.Error().Err(err).Uint64("run", id).Msg("discord: read a run")
-		return ephemeral(runbook.ErrorMessage(err))
-	}
-	m := a.opt.Engine.Message(r)
-	for _, b := range m.Buttons {
-		if b.Action != action || b.Confirm == "" {
-			continue
-		}
-		idText := strconv.FormatUint(id, 10)
-		resp := ephemeral(b.Confirm)
-		resp.Data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
-			discordgo.Button{Label: clip(b.Label, 80), Style: discordgo.DangerButton,
-				CustomID: customYes + ":" + string(action) + ":" + idText},
-			discordgo.Button{Label: "No", Style: discordgo.SecondaryButton, CustomID: customNo + ":" + idText},
-		}}}
-		return resp
-	}
-	return ephemeral(fmt.Sprintf("Run #%d no longer offers that: it is %s.", id, strings.ToLower(r.State.Label())))
-}
-
-// actionVerb names what an action did, for the answer to a confirmation.
-func actionVerb(a runbook.ButtonAction) string {
-	switch a {
-	case runbook.ButtonReject:
-		return "rejected"
-	case runbook.ButtonRollback:
-		return "rolling back"
-	case runbook.ButtonCancel:
-		return "stopping"
-	}
-	return string(a)
+	idText := strconv.FormatUint(id, 10)
+	resp := ephemeral(b.Confirm)
+	resp.Data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+		discordgo.Button{Label: clip(b.Label, 80), Style: discordgo.DangerButton,
+			CustomID: customYes + ":" + string(action) + ":" + idText},
+		discordgo.Button{Label: "No", Style: discordgo.SecondaryButton, CustomID: customNo + ":" + idText},
+	}}}
+	return resp
 }
 
 // checklist turns a select's values (every option selected after the
-// click) into ticks and unticks. What this click changed is judged against
-// the defaults of the clicked message (shown), not against the store: a
-// message edited late must not untick what others ticked since.
+// click) into ticks and unticks of the options the select shows, judged
+// against their defaults in the clicked message (shown).
 func (a *Adapter) checklist(ctx context.Context, u runbook.User, id uint64, values []string, shown map[string]bool) error {
-	r, err := a.opt.Runs.Run(ctx, id)
-	if err != nil {
-		if errors.Is(err, runbook.ErrRunNotFound) {
-			return runbook.Errorf(runbook.ENotFound, "there is no run #%d", id)
-		}
-		return err
-	}
-	selected := map[string]bool{}
-	for _, v := range values {
-		selected[v] = true
-	}
-	var errs []error
-	for _, it := range r.Tickable() {
-		if it.Auto {
-			continue
-		}
-		was, inMessage := shown[it.Key]
-		if shown != nil && !inMessage {
-			continue // not an option of the clicked select
-		}
+	inSelect := func(items []runbook.CheckItem) []runbook.CheckItem {
 		if shown == nil {
-			was = it.Done
+			return items
 		}
-		if selected[it.Key] == was || selected[it.Key] == it.Done {
-			continue // not this click's change, or already so
+		var out []runbook.CheckItem
+		for _, it := range items {
+			if _, ok := shown[it.Key]; ok {
+				out = append(out, it)
+			}
 		}
-		action := runbook.ButtonUntick
-		if selected[it.Key] {
-			action = runbook.ButtonTick
-		}
-		if _, err := a.opt.Engine.Act(ctx, u, id, action, it.Key); err != nil {
-			errs = append(errs, err)
-		}
+		return out
 	}
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return a.h.Tick(ctx, u, id, inSelect, values, shown)
 }
 
 // followUp sends text to the interaction's user only.
@@ -505,7 +328,7 @@ func (a *Adapter) followUp(ctx context.Context, ic *discordgo.Interaction, text 
 	if ic.AppID == "" {
 		ic.AppID = a.opt.Config.ApplicationID
 	}
-	err := syncRetry(ctx, func() error {
+	err := a.chat.Try(ctx, func(ctx context.Context) error {
 		_, err := a.s.FollowupMessageCreate(ic, false, &discordgo.WebhookParams{
 			Content: clip(text, maxContent), Flags: discordgo.MessageFlagsEphemeral,
 			AllowedMentions: noMentions(),
@@ -571,28 +394,4 @@ func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	return base.RoundTrip(r)
-}
-
-// discordgo logs through a package variable; its lines (gateway errors,
-// reconnects) go to the latest adapter's logger instead of stderr.
-var (
-	dgLogOnce sync.Once
-	dgLog     atomic.Pointer[zerolog.Logger]
-)
-
-func discordgoLogger(l zerolog.Logger) {
-	dgLog.Store(&l)
-	dgLogOnce.Do(func() {
-		discordgo.Logger = func(level, _ int, format string, a ...any) {
-			l := dgLog.Load()
-			ev := l.Debug()
-			switch level {
-			case discordgo.LogError:
-				ev = l.Warn()
-			case discordgo.LogWarning, discordgo.LogInformational:
-				ev = l.Info()
-			}
-			ev.Str("from", "discordgo").Msg(fmt.Sprintf(format, a...))
-		}
-	})
 }

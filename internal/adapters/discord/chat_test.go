@@ -13,15 +13,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"shipmate/internal/adapters/discord/discordtest"
+	"shipmate/internal/chat"
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
 )
 
-func newTestChat(t *testing.T, f *discordtest.Server) *Chat {
+func newTestChat(t *testing.T, f *discordtest.Server) *chat.Chat {
 	return newTestChatWith(t, f, chatOptions{minInterval: 100 * time.Millisecond})
 }
 
-func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *Chat {
+func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *chat.Chat {
 	t.Helper()
 	s, err := discordgo.New("Bot test-token")
 	if err != nil {
@@ -34,7 +36,7 @@ func newTestChatWith(t *testing.T, f *discordtest.Server, opt chatOptions) *Chat
 	return c
 }
 
-func flush(t *testing.T, c *Chat) {
+func flush(t *testing.T, c *chat.Chat) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -215,4 +217,23 @@ func TestChatAnnounceAfterRestart(t *testing.T) {
 	if len(edits) != 1 || !strings.Contains(string(edits[0].Body), "🚀 #5 demo v3 → production") {
 		t.Fatalf("summary edits after the restart: %v", edits)
 	}
+}
+
+// The Discord chat keeps the contract of every chat.
+func TestChatContract(t *testing.T) {
+	chattest.Run(t, func(t *testing.T) chattest.Platform {
+		f := discordtest.New(t)
+		c := newTestChatWith(t, f, chatOptions{minInterval: 300 * time.Millisecond})
+		return chattest.Platform{Chat: c, Channel: testChannel, Close: c.Close,
+			Shows: func(id string) string { return string(f.Message(id)) },
+			Edits: func(id string) int { return len(f.Exact("PATCH", "/channels/"+testChannel+"/messages/"+id)) },
+			Thread: func(id string) string {
+				var b strings.Builder
+				for _, call := range f.Exact("POST", "/channels/"+id+"/messages") {
+					b.Write(call.Body)
+				}
+				return b.String()
+			},
+		}
+	})
 }

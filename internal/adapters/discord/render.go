@@ -43,10 +43,12 @@ var toneColors = map[runbook.Tone]int{
 	runbook.ToneFailure:  0xED4245,
 }
 
-// rendered is a run message as Discord shows it.
+// rendered is a message as Discord shows it: a run's message, a note or a
+// summary (embeds and components), or output (content).
 type rendered struct {
 	Embeds     []*discordgo.MessageEmbed
 	Components []discordgo.MessageComponent
+	Content    string `json:",omitempty"`
 }
 
 // render turns m into one embed and its components: a multi-select of the
@@ -235,30 +237,26 @@ func shownDefaults(msg *discordgo.Message, customID string) map[string]bool {
 	return nil
 }
 
-// logContent renders output lines as code blocks of at most maxContent
-// characters each.
-func logContent(lines []string, skipped int) []string {
-	var out []string
+// logReply renders the first reply of output lines: a code block of at
+// most maxContent characters (a line longer than that is cut), after a
+// line saying how many were skipped. It returns how many of lines it
+// holds.
+func logReply(lines []string, skipped int) (string, int) {
 	var b strings.Builder
-	flush := func() {
-		if b.Len() > 0 {
-			out = append(out, "```\n"+b.String()+"```")
-			b.Reset()
-		}
-	}
 	if skipped > 0 {
 		fmt.Fprintf(&b, "(%d lines skipped)\n", skipped)
 	}
 	budget := maxContent - 8
+	n := 0
 	for _, l := range lines {
 		l = strings.ReplaceAll(clip(l, budget-1), "```", "'''")
-		if b.Len()+len(l)+1 > budget {
-			flush()
+		if b.Len() > 0 && b.Len()+len(l)+1 > budget {
+			break
 		}
 		b.WriteString(l + "\n")
+		n++
 	}
-	flush()
-	return out
+	return "```\n" + b.String() + "```", n
 }
 
 // clip cuts s to n runes, marking the cut.

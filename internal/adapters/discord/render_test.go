@@ -1,11 +1,15 @@
 package discord
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/google/go-cmp/cmp"
 
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 )
 
@@ -64,5 +68,35 @@ func TestUserIdentity(t *testing.T) {
 	dm := &discordgo.Interaction{User: &discordgo.User{ID: "U6", Username: "six"}}
 	if u := user(dm); u.ID != "U6" || u.String() != "U6" || u.Groups != nil {
 		t.Fatalf("DM user: %+v", u)
+	}
+}
+
+// renderTestJSON is what a golden file holds: the body Post sends for m.
+func renderTestJSON(t *testing.T, m runbook.Message) []byte {
+	t.Helper()
+	r := render(m)
+	return chattest.GoldenJSON(t, &discordgo.MessageSend{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()})
+}
+
+// Run messages as Discord receives them, in testdata/*.golden.json
+// (rewritten with -update).
+func TestRenderGolden(t *testing.T) {
+	for _, tc := range chattest.Fixtures(Platform) {
+		t.Run(tc.Name, func(t *testing.T) {
+			want := chattest.Golden(t, tc.Name+".golden.json", renderTestJSON(t, tc.Message), *update)
+			path := filepath.Join("testdata", tc.Name+".golden.json")
+			// discordgo reads the golden back to the same embeds and components.
+			var back discordgo.Message
+			if err := json.Unmarshal(want, &back); err != nil {
+				t.Fatalf("discordgo cannot read %s: %v", path, err)
+			}
+			r := render(tc.Message)
+			if len(r.Components) == 0 && len(back.Components) == 0 {
+				back.Components = r.Components // none either way
+			}
+			if diff := cmp.Diff(r.Key(), rendered{Embeds: back.Embeds, Components: back.Components}.Key()); diff != "" {
+				t.Errorf("%s read back differs (-rendered +read):\n%s", path, diff)
+			}
+		})
 	}
 }

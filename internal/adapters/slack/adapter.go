@@ -18,27 +18,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
 )
 
 // Platform is the name Slack users and runs carry.
 const Platform = "slack"
-
-// Engine is what the adapter needs of the runbook engine.
-type Engine interface {
-	Command(ctx context.Context, u runbook.User, origin runbook.Origin, command, text string) (runbook.Reply, bool, error)
-	Act(ctx context.Context, u runbook.User, id uint64, action runbook.ButtonAction, arg string) (runbook.Reply, error)
-}
-
-// Runs reads runs, to turn a checkbox element's selection into ticks.
-type Runs interface {
-	Run(ctx context.Context, id uint64) (*runbook.Run, error)
-}
-
-// Deduper remembers deliveries, so that Slack's retries act once.
-type Deduper interface {
-	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
-}
 
 // Options configure the adapter.
 type Options struct {
@@ -47,9 +32,9 @@ type Options struct {
 	// SocketMode receives events over Socket Mode (the API client must
 	// carry the app-level token) instead of the HTTP endpoints.
 	SocketMode bool
-	Engine     Engine
-	Runs       Runs
-	Deduper    Deduper
+	Engine     chat.Engine
+	Runs       chat.Runs
+	Deduper    chat.Deduper
 	Chat       *Chat
 	Directory  *Directory
 	Clock      func() time.Time
@@ -59,16 +44,13 @@ type Options struct {
 // Adapter handles Slack's requests and events.
 type Adapter struct {
 	opt       Options
+	h         *chat.Handler
 	connected atomic.Bool // Socket Mode is connected, or HTTP mode checked its token
 	wg        sync.WaitGroup
 
 	mu   sync.Mutex
 	stop context.CancelFunc // ends Socket Mode; set by Start
 }
-
-// dedupeTTL is how long a delivery is remembered: Slack retries within
-// minutes.
-const dedupeTTL = time.Hour
 
 // maxBody is the most Slack sends in one request that Shipmate reads.
 const maxBody = 1 << 20
@@ -78,7 +60,8 @@ func New(opt Options) *Adapter {
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
-	return &Adapter{opt: opt}
+	return &Adapter{opt: opt, h: &chat.Handler{Platform: Platform, Engine: opt.Engine, Runs: opt.Runs,
+		Deduper: opt.Deduper, Now: opt.Clock, Log: opt.Log}}
 }
 
 // Start checks the bot token with auth.test; in Socket Mode it also
@@ -132,39 +115,14 @@ func (a *Adapter) Close() {
 // id as a mention, which Slack itself draws with the current name.
 func user(id string) runbook.User { return runbook.User{Platform: Platform, ID: id} }
 
-// first reports whether the delivery of kind ("cmd", "act", "event") with
-// this id is new. Without an id there is nothing to recognise a retry by,
-// so it counts as new: keying it on the kind alone would drop every later
-// delivery without an id for an hour. A store failure errs on acting: the
-// engine's own state checks still refuse a repeated action.
-func (a *Adapter) first(ctx context.Context, kind, id string) bool {
-	if a.opt.Deduper == nil || id == "" {
-		return true
-	}
-	ok, err := a.opt.Deduper.Once(ctx, "slack:"+kind+":"+id, dedupeTTL, a.opt.Clock())
-	if err != nil {
-		a.opt.Log.Warn().Err(err).Msg("slack: dedupe")
-		return true
-	}
-	return ok
-}
-
 // command runs a slash command and returns the text only its user sees.
 // A repeated delivery returns "" and does nothing.
 func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
-	if !a.first(ctx, "cmd", sc.TriggerID) {
+	if !a.h.First(ctx, "cmd", sc.TriggerID) {
 		return ""
 	}
-	u := user(sc.UserID)
-	origin := runbook.Origin{Platform: Platform, Channel: sc.ChannelID}
-	rep, handled, err := a.opt.Engine.Command(ctx, u, origin, sc.Command, html.UnescapeString(sc.Text))
-	switch {
-	case !handled:
-		return "Shipmate answers /deploy and /rollback; try `/deploy help`."
-	case err != nil:
-		return runbook.ErrorMessage(err)
-	}
-	return rep.Text
+	reply, _ := a.h.Command(ctx, user(sc.UserID), sc.ChannelID, sc.Command, html.UnescapeString(sc.Text))
+	return reply
 }
 
 // interaction carries out the block actions of one click and returns the
@@ -180,7 +138,7 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	if key == "" && len(ic.ActionCallback.BlockActions) > 0 && ic.ActionCallback.BlockActions[0].ActionTs != "" {
 		key = ic.User.ID + ":" + ic.ActionCallback.BlockActions[0].ActionTs
 	}
-	if !a.first(ctx, "act", key) {
+	if !a.h.First(ctx, "act", key) {
 		return nil
 	}
 	u := user(ic.User.ID)
@@ -198,109 +156,19 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 				err = runbook.Errorf(runbook.EInvalid, "this button does not name a run")
 				break
 			}
-			_, err = a.opt.Engine.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), seen)
+			err = a.h.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), seen)
 		}
 		if err != nil {
 			refusals = append(refusals, runbook.ErrorMessage(err))
-			if runbook.ErrorCode(err) == runbook.EInternal {
-				a.opt.Log.Error().Err(err).Str("action", act.ActionID).Msg("slack: action failed")
-			}
 		}
 	}
 	return refusals
 }
 
-// checklist turns a checkboxes element's selection (Slack sends every
-// selected option of the element on each tick and untick) into ticks and
-// unticks of the items that element shows. What changed is judged against
-// what the clicked message showed (shown), not against the store: a
-// message edited late must not untick what others ticked since.
-func (a *Adapter) checklist(ctx context.Context, u runbook.User, act *slack.BlockAction, shown map[string]bool) error {
-	id, err := strconv.ParseUint(strings.TrimPrefix(act.BlockID, blockChecklistPrefix), 10, 64)
-	if err != nil {
-		return runbook.Errorf(runbook.EInvalid, "this checklist does not name a run")
-	}
-	r, err := a.opt.Runs.Run(ctx, id)
-	if err != nil {
-		if errors.Is(err, runbook.ErrRunNotFound) {
-			return runbook.Errorf(runbook.ENotFound, "there is no run #%d", id)
-		}
-		return err
-	}
-	selected := map[string]bool{}
-	for _, o := range act.SelectedOptions {
-		selected[o.Value] = true
-	}
-	for _, it := range checklistElementItems(r.Tickable(), act.ActionID) {
-		was := it.Done
-		if shown != nil {
-			was = shown[it.Key]
-		}
-		if selected[it.Key] == was || selected[it.Key] == it.Done {
-			continue // not this click's change, or already so
-		}
-		action := runbook.ButtonUntick
-		if selected[it.Key] {
-			action = runbook.ButtonTick
-		}
-		if _, err := a.opt.Engine.Act(ctx, u, id, action, it.Key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// shownTicks returns the options a checkboxes element showed ticked in the
-// message the user clicked, or nil when the payload does not carry it.
-func shownTicks(blocks slack.Blocks, blockID, actionID string) map[string]bool {
-	for _, b := range blocks.BlockSet {
-		ab, ok := b.(*slack.ActionBlock)
-		if !ok || ab.BlockID != blockID || ab.Elements == nil {
-			continue
-		}
-		for _, el := range ab.Elements.ElementSet {
-			cb, ok := el.(*slack.CheckboxGroupsBlockElement)
-			if !ok || cb.ActionID != actionID {
-				continue
-			}
-			ticked := map[string]bool{}
-			for _, o := range cb.InitialOptions {
-				ticked[o.Value] = true
-			}
-			return ticked
-		}
-	}
-	return nil
-}
-
-// checklistElementItems returns the items one checkboxes element holds:
-// Slack allows ten options per element, so the checklist is split into
-// elements "checklist", "checklist-2", ... of ten items each.
-func checklistElementItems(all []runbook.CheckItem, actionID string) []runbook.CheckItem {
-	// Automated items are not checkboxes (see renderChecklist).
-	var items []runbook.CheckItem
-	for _, it := range all {
-		if !it.Auto {
-			items = append(items, it)
-		}
-	}
-	n := 1
-	if rest, ok := strings.CutPrefix(actionID, actionChecklist+"-"); ok {
-		if k, err := strconv.Atoi(rest); err == nil && k > 1 {
-			n = k
-		}
-	}
-	from := (n - 1) * 10
-	if from >= len(items) {
-		return nil
-	}
-	return items[from:min(from+10, len(items))]
-}
-
 // mention handles "@Shipmate deploy demo v1 staging" in a channel, the
 // same as the slash command.
 func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text string) {
-	if !a.first(ctx, "event", eventID) {
+	if !a.h.First(ctx, "event", eventID) {
 		return
 	}
 	// Drop the leading <@BOT> mention; what follows is a command.
@@ -312,14 +180,9 @@ func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text st
 	}
 	command, rest, _ := strings.Cut(text, " ")
 	command = "/" + strings.TrimPrefix(command, "/")
-	u := user(userID)
-	rep, handled, err := a.opt.Engine.Command(ctx, u, runbook.Origin{Platform: Platform, Channel: channel}, command, html.UnescapeString(rest))
-	reply := rep.Text
-	switch {
-	case !handled:
+	reply, handled := a.h.Command(ctx, user(userID), channel, command, html.UnescapeString(rest))
+	if !handled {
 		reply = "Mention me with a command, e.g. `@Shipmate deploy demo v1.2.0 staging`, or try `/deploy help`."
-	case err != nil:
-		reply = runbook.ErrorMessage(err)
 	}
 	if reply != "" && a.opt.Chat != nil {
 		if err := a.opt.Chat.Ephemeral(ctx, channel, userID, reply); err != nil {

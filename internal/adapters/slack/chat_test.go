@@ -12,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/chat/chattest"
+	"shipmate/internal/clocktest"
 	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
@@ -41,6 +43,40 @@ func chatTestNew(t *testing.T, opt ChatOptions) (*fakeSlack, *Chat, *chatTestLog
 	c := NewChat(f.Client(), opt)
 	t.Cleanup(c.Close)
 	return f, c, logs
+}
+
+// chatTestClocked returns a fake Slack and a Chat whose pacer runs on a
+// test clock, with which the fake stamps its messages.
+func chatTestClocked(t *testing.T, opt ChatOptions) (*fakeSlack, *Chat, *clocktest.Clock) {
+	t.Helper()
+	clock := clocktest.New(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	opt.Clock = clock
+	f, c, _ := chatTestNew(t, opt)
+	f.now = clock.Now
+	return f, c, clock
+}
+
+// chatTestDrive moves clock on by step whenever something waits for it,
+// until cond holds.
+func chatTestDrive(t *testing.T, clock *clocktest.Clock, step time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 5s", what)
+		}
+		if clock.Waiters() > 0 {
+			clock.Add(step)
+			continue
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// chatTestSent reports whether c has sent everything it was given.
+func chatTestSent(c *Chat) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	return c.Flush(ctx) == nil
 }
 
 // chatTestMessage is a run's message in state with note as its text.
@@ -120,7 +156,7 @@ func TestChatUpdateCoalesces(t *testing.T) {
 	const interval = time.Second
 	for _, tc := range []struct {
 		name     string
-		every    time.Duration // between two Updates
+		every    time.Duration // between two Updates, on the test clock
 		min, max int           // chat.update calls
 	}{
 		{"burst", 0, 1, 2},
@@ -128,7 +164,7 @@ func TestChatUpdateCoalesces(t *testing.T) {
 		{"spread", 50 * time.Millisecond, 2, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, c, _ := chatTestNew(t, ChatOptions{MinInterval: interval})
+			f, c, clock := chatTestClocked(t, ChatOptions{MinInterval: interval})
 			ctx := context.Background()
 			ts, err := c.Post(ctx, "C1", chatTestMessage("staging", runbook.StateDeploying, "start"))
 			if err != nil {
@@ -144,16 +180,19 @@ func TestChatUpdateCoalesces(t *testing.T) {
 				if d := time.Since(start); d > 100*time.Millisecond {
 					t.Errorf("Update took %v: it must return at once", d)
 				}
-				time.Sleep(tc.every)
+				// The worker has sent what was due, as it would have in
+				// real time, before the clock moves on.
+				chatTestDrive(t, clock, 0, "the worker to wait", func() bool { return chatTestSent(c) || clock.Waiters() > 0 })
+				clock.Add(tc.every)
 			}
-			chatTestFlush(t, c, 5*time.Second)
+			chatTestDrive(t, clock, 100*time.Millisecond, "every edit", func() bool { return chatTestSent(c) })
 
 			ups := f.Updates()
 			if len(ups) < tc.min || len(ups) > tc.max {
 				t.Fatalf("chat.update calls = %d, want %d to %d", len(ups), tc.min, tc.max)
 			}
 			for i := 1; i < len(ups); i++ {
-				if gap := ups[i].At.Sub(ups[i-1].At); gap < interval*9/10 {
+				if gap := ups[i].At.Sub(ups[i-1].At); gap < interval {
 					t.Errorf("updates %d and %d only %v apart, want ≥ %v", i-1, i, gap, interval)
 				}
 			}
@@ -271,14 +310,14 @@ func TestChatThreadOutput(t *testing.T) {
 }
 
 func TestChatRateLimited(t *testing.T) {
-	f, c, _ := chatTestNew(t, ChatOptions{MinInterval: 50 * time.Millisecond})
+	f, c, clock := chatTestClocked(t, ChatOptions{MinInterval: 50 * time.Millisecond})
 	ctx := context.Background()
 	ts, err := c.Post(ctx, "C1", chatTestMessage("staging", runbook.StateApproved, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.RateLimitNext("chat.update", 1, 1)
-	start := time.Now()
+	start := clock.Now()
 	if err := c.Update(ctx, "C1", ts, chatTestMessage("staging", runbook.StateDeploying, "first")); err != nil {
 		t.Fatal(err)
 	}
@@ -290,14 +329,13 @@ func TestChatRateLimited(t *testing.T) {
 	if err := c.Update(ctx, "C1", ts, last); err != nil {
 		t.Fatal(err)
 	}
-	chatTestFlush(t, c, 5*time.Second)
-	elapsed := time.Since(start)
+	chatTestDrive(t, clock, 100*time.Millisecond, "every edit", func() bool { return chatTestSent(c) })
 
 	ups := f.Updates()
 	if len(ups) != 1 {
 		t.Fatalf("chat.update accepted %d times, want 1 (the latest content after the 429)", len(ups))
 	}
-	if ups[0].At.Sub(start) < time.Second || elapsed < time.Second {
+	if ups[0].At.Sub(start) < time.Second {
 		t.Errorf("update sent %v after the 429, want ≥ Retry-After (1s)", ups[0].At.Sub(start))
 	}
 	if got, want := f.LatestBlocks("C1", ts), chatTestBlocks(t, last); got != want {
@@ -528,15 +566,32 @@ func TestChatEphemeral(t *testing.T) {
 }
 
 func TestChatPostRetriesRateLimit(t *testing.T) {
-	f, c, _ := chatTestNew(t, ChatOptions{})
+	f, c, clock := chatTestClocked(t, ChatOptions{})
 	f.RateLimitNext("chat.postMessage", 1, 1)
-	start := time.Now()
-	ts, err := c.Post(context.Background(), "C1", chatTestMessage("staging", runbook.StateRequested, ""))
-	if err != nil {
-		t.Fatal(err)
+	start := clock.Now()
+	type posted struct {
+		ts  string
+		err error
 	}
-	if time.Since(start) < time.Second || ts == "" {
-		t.Errorf("Post returned %q after %v, want a ts after Retry-After", ts, time.Since(start))
+	done := make(chan posted, 1)
+	go func() {
+		ts, err := c.Post(context.Background(), "C1", chatTestMessage("staging", runbook.StateRequested, ""))
+		done <- posted{ts, err}
+	}()
+	var p posted
+	chatTestDrive(t, clock, 100*time.Millisecond, "Post", func() bool {
+		select {
+		case p = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	if clock.Now().Sub(start) < time.Second || p.ts == "" {
+		t.Errorf("Post returned %q after %v, want a ts after Retry-After", p.ts, clock.Now().Sub(start))
 	}
 	f.FailNext("chat.postMessage", 1, "channel_not_found")
 	if _, err := c.Post(context.Background(), "CGONE", chatTestMessage("staging", runbook.StateRequested, "")); err == nil {
@@ -576,4 +631,36 @@ func TestChatAnnounceAfterRestart(t *testing.T) {
 	if got := f.LatestText("CANN", ann[0].TS); got != renderSummary(done) {
 		t.Errorf("summary after the restart = %q, want %q", got, renderSummary(done))
 	}
+}
+
+// The Slack chat keeps the contract of every chat.
+func TestChatContract(t *testing.T) {
+	chattest.Run(t, func(t *testing.T) chattest.Platform {
+		f := newFakeSlack(t)
+		c := NewChat(f.Client(), ChatOptions{MinInterval: 300 * time.Millisecond, Log: zerolog.Nop()})
+		t.Cleanup(c.Close)
+		const channel = "C1"
+		return chattest.Platform{Chat: c, Channel: channel, Close: c.Close,
+			Shows: func(ts string) string {
+				m, _ := f.Message(channel, ts)
+				return m.Text + m.Blocks
+			},
+			Edits: func(ts string) int {
+				n := 0
+				for _, u := range f.Updates() {
+					if u.TS == ts {
+						n++
+					}
+				}
+				return n
+			},
+			Thread: func(ts string) string {
+				var b strings.Builder
+				for _, r := range f.ThreadReplies(ts) {
+					b.WriteString(r.Text + r.Blocks + "\n")
+				}
+				return b.String()
+			},
+		}
+	})
 }

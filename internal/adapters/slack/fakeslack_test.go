@@ -63,6 +63,7 @@ type fakeSlack struct {
 	t   testing.TB
 	srv *httptest.Server
 	mux *http.ServeMux
+	now func() time.Time // stamps messages: the real clock, or a test's (set before any call)
 
 	mu         sync.Mutex
 	seq        int                         // the last ts handed out
@@ -125,7 +126,7 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		mux:  http.NewServeMux(),
 		msgs: map[string]*fakeMessage{}, calls: map[string]int{}, faults: map[string][]fakeFault{},
 		always: map[string]fakeFault{}, delays: map[string]time.Duration{}, users: map[string]slack.User{},
-		groups: map[string][]string{}, methods: map[string]http.HandlerFunc{},
+		groups: map[string][]string{}, methods: map[string]http.HandlerFunc{}, now: time.Now,
 	}
 	f.mux.HandleFunc("/api/", f.serveAPI)
 	f.mux.HandleFunc("/response/", f.serveResponse)
@@ -462,7 +463,7 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	m := fakeMessage{Channel: channel, TS: f.nextTS(), ThreadTS: r.Form.Get("thread_ts"), Text: text, Blocks: blocks, At: time.Now()}
+	m := fakeMessage{Channel: channel, TS: f.nextTS(), ThreadTS: r.Form.Get("thread_ts"), Text: text, Blocks: blocks, At: f.now()}
 	f.posts = append(f.posts, m)
 	stored := m
 	f.msgs[channel+"/"+m.TS] = &stored
@@ -498,7 +499,7 @@ func (f *fakeSlack) update(w http.ResponseWriter, r *http.Request) {
 			m.Blocks = ""
 		}
 	}
-	m.At = time.Now()
+	m.At = f.now()
 	f.updates = append(f.updates, fakeMessage{Channel: channel, TS: ts, Text: r.Form.Get("text"), Blocks: blocks, At: m.At})
 	text := m.Text
 	f.mu.Unlock()
@@ -517,7 +518,7 @@ func (f *fakeSlack) postEphemeral(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	m := fakeMessage{Channel: channel, TS: f.nextTS(), ThreadTS: r.Form.Get("thread_ts"), User: user,
-		Text: r.Form.Get("text"), Blocks: r.Form.Get("blocks"), At: time.Now()}
+		Text: r.Form.Get("text"), Blocks: r.Form.Get("blocks"), At: f.now()}
 	f.ephemerals = append(f.ephemerals, m)
 	f.mu.Unlock()
 	writeFakeOK(w, map[string]any{"message_ts": m.TS})
@@ -590,7 +591,7 @@ func (f *fakeSlack) serveResponse(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.responses = append(f.responses, fakeResponse{Path: r.URL.Path, Body: body, Text: msg.Text, ResponseType: msg.ResponseType,
-		ReplaceOriginal: msg.ReplaceOriginal, DeleteOriginal: msg.DeleteOriginal, Blocks: string(msg.Blocks), At: time.Now()})
+		ReplaceOriginal: msg.ReplaceOriginal, DeleteOriginal: msg.DeleteOriginal, Blocks: string(msg.Blocks), At: f.now()})
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"ok":true}`)

@@ -5,201 +5,42 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current rendering")
 
 // renderTestT0 is when the fixtures' runs were created.
-var renderTestT0 = time.Date(2025, 3, 14, 13, 45, 0, 0, time.UTC)
-
-// renderTestPolicy has a staging without approval and a production with two
-// approvals and a checklist, like the example configuration.
-func renderTestPolicy() *runbook.Policy {
-	return &runbook.Policy{
-		Checklist: map[string]string{
-			"changelog": "Changelog reviewed",
-			"migration": "Database migration tested on staging",
-			"oncall":    "On-call engineer informed",
-			"dashboard": "Dashboards open",
-		},
-		Envs: []runbook.Environment{
-			{Name: "staging"},
-			{
-				Name:      "production",
-				Approval:  runbook.ApprovalRule{Roles: []string{"release-managers"}, Count: 2},
-				Checklist: []string{"changelog", "migration", "oncall", "dashboard"},
-				Monitor:   15 * time.Minute,
-			},
-		},
-		Apps: map[string]runbook.App{"demo": {}},
-	}
-}
+var renderTestT0 = chattest.T0
 
 // renderTestMessage renders run r the way the engine does.
-func renderTestMessage(r *runbook.Run) runbook.Message {
-	return runbook.New(runbook.Config{Policy: renderTestPolicy()}).Message(r)
-}
-
-var (
-	renderTestRita  = runbook.User{Platform: "slack", ID: "U0RM"} // no display name: shown by id
-	renderTestAlice = runbook.User{Platform: "slack", ID: "U0AL1CE", Person: "alice"}
-	renderTestCarol = runbook.User{Platform: "slack", ID: "U0CAR0L", Person: "carol"}
-)
+func renderTestMessage(r *runbook.Run) runbook.Message { return chattest.FixtureMessage(r) }
 
 // renderTestRun is run #12, demo v1.2 to production, in state s.
-func renderTestRun(s runbook.State) *runbook.Run {
-	return &runbook.Run{
-		ID: 12, Action: runbook.ActionDeploy, App: "demo", Env: "production", Version: "v1.2",
-		PreviousVersion: "v1.1", Artifact: "registry.example.com/demo@sha256:4f1c9e",
-		Requester: renderTestRita, State: s, CreatedAt: renderTestT0, UpdatedAt: renderTestT0,
-		ExpiresAt: renderTestT0.Add(24 * time.Hour),
-		Checklist: []runbook.CheckItem{
-			{Key: "changelog", Label: "Changelog reviewed", Done: true, By: &renderTestAlice, At: renderTestT0.Add(17 * time.Minute)},
-			{Key: "migration", Label: "Database migration tested on staging", Done: true, By: &runbook.User{Platform: "slack", ID: "U0B0B"}, At: renderTestT0.Add(20 * time.Minute)},
-			{Key: "oncall", Label: "On-call engineer informed"},
-			{Key: "dashboard", Label: "Dashboards open"},
-		},
-	}
-}
+func renderTestRun(s runbook.State) *runbook.Run { return chattest.FixtureRun(Platform, s) }
 
-// renderTestTickAll ticks every checklist item of r.
-func renderTestTickAll(r *runbook.Run) {
-	for i := range r.Checklist {
-		if !r.Checklist[i].Done {
-			r.Checklist[i].Done, r.Checklist[i].By, r.Checklist[i].At = true, &renderTestCarol, renderTestT0.Add(30*time.Minute)
-		}
-	}
-}
-
-// renderTestCases are the golden fixtures, by file name.
-func renderTestCases() []struct {
-	name string
-	m    runbook.Message
-} {
-	type c = struct {
-		name string
-		m    runbook.Message
-	}
-	var cases []c
-
-	r := renderTestRun(runbook.StateChecklist)
-	r.Note = "waiting for 2 checklist items"
-	cases = append(cases, c{"checklist", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateAwaitingApproval)
-	renderTestTickAll(r)
-	r.Approvals = []runbook.Approval{{By: renderTestAlice, At: renderTestT0.Add(40 * time.Minute), Artifact: r.Artifact}}
-	r.Note = "waiting for approval by release-managers (1 of 2)"
-	cases = append(cases, c{"awaiting_approval", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateDeploying)
-	renderTestTickAll(r)
-	r.Approvals = []runbook.Approval{{By: renderTestAlice}, {By: renderTestCarol}}
-	r.Note = "step deploy started"
-	r.Log = []string{"Pulling image registry.example.com/demo:v1.2", "Rolling out 3 replicas"}
-	cases = append(cases, c{"deploying", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateSucceeded)
-	r.Env, r.Checklist, r.Artifact = "staging", nil, ""
-	r.Note = "deployed and healthy"
-	r.Log = []string{"deployment \"demo\" successfully rolled out"}
-	cases = append(cases, c{"succeeded", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateFailed)
-	renderTestTickAll(r)
-	r.Approvals = []runbook.Approval{{By: renderTestAlice}, {By: renderTestCarol}}
-	r.Note = "deploy failed: exit status 1"
-	r.Log = []string{
-		"Waiting for deployment \"demo\" rollout to finish: 1 of 3 updated replicas are available...",
-		"error: deployment \"demo\" exceeded its progress deadline",
-		"",
-	}
-	cases = append(cases, c{"failed", renderTestMessage(r)})
-
-	// A one-off line, as Engine.notify posts it.
-	cases = append(cases, c{"notice", runbook.Message{RunID: 12, Title: r.Title(), Tone: runbook.ToneInfo,
-		Text: "The reminder: run #12 still waits for 1 approval and expires at Sat 2025-03-15 13:45 UTC."}})
-
-	rb := &runbook.Run{
-		ID: 13, Action: runbook.ActionRollback, App: "demo", Env: "production", Version: "v1.1",
-		PreviousVersion: "v1.2", RollbackOf: 12, Requester: renderTestAlice, Reason: "error rate above 5%",
-		State: runbook.StateRollingBack, Note: "alice rolls back to v1.1: error rate above 5%", CreatedAt: renderTestT0,
-	}
-	cases = append(cases, c{"rollback", renderTestMessage(rb)})
-
-	r = renderTestRun(runbook.StateRolledBack)
-	renderTestTickAll(r)
-	r.Note = "verify failed: health check returned 503; rolled back to v1.1"
-	cases = append(cases, c{"rolled_back", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateChecklist)
-	r.Checklist = nil
-	for i := range 13 {
-		it := runbook.CheckItem{Key: fmt.Sprintf("item%02d", i+1), Label: fmt.Sprintf("Check number %d", i+1)}
-		if i%3 == 0 {
-			it.Done, it.By, it.At = true, &renderTestCarol, renderTestT0.Add(time.Duration(i)*time.Minute)
-		}
-		r.Checklist = append(r.Checklist, it)
-	}
-	r.Note = "waiting for 8 checklist items"
-	cases = append(cases, c{"long_checklist", renderTestMessage(r)})
-
-	r = renderTestRun(runbook.StateFailed)
-	r.Checklist = nil
-	r.Note = "deploy failed: <script>alert('x')</script> & then: " + strings.Repeat("the quick brown fox jumps over the lazy dog & ", 100)
-	r.Log = []string{"panic: <nil> & more"}
-	cases = append(cases, c{"huge_note", renderTestMessage(r)})
-	return cases
-}
-
-// renderTestJSON is what a golden file holds.
+// renderTestJSON is what a golden file holds: the text and blocks Slack
+// gets for m.
 func renderTestJSON(t *testing.T, m runbook.Message) []byte {
 	t.Helper()
-	// json.MarshalIndent, but without HTML escaping, so that the goldens
-	// show "&lt;" and "<@U0RM>" as Slack receives them rather than as
-	// "\u0026lt;" and "\u003c@U0RM\u003e". Both decode to the same JSON.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"text": renderText(m), "blocks": renderBlocks(m)}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return chattest.GoldenJSON(t, map[string]any{"text": renderText(m), "blocks": renderBlocks(m)})
 }
 
 func TestRenderGolden(t *testing.T) {
-	for _, tc := range renderTestCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			got := renderTestJSON(t, tc.m)
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendering differs from %s (run with -update if the change is intended):\n%s", path, got)
-			}
+	for _, tc := range chattest.Fixtures(Platform) {
+		t.Run(tc.Name, func(t *testing.T) {
+			want := chattest.Golden(t, tc.Name+".golden.json", renderTestJSON(t, tc.Message), *update)
+			path := filepath.Join("testdata", tc.Name+".golden.json")
 
 			// Slack's library reads the golden JSON back to the same blocks.
 			var back struct {
@@ -209,8 +50,8 @@ func TestRenderGolden(t *testing.T) {
 			if err := json.Unmarshal(want, &back); err != nil {
 				t.Fatalf("slack.Blocks cannot read %s: %v", path, err)
 			}
-			if len(back.Blocks.BlockSet) != len(renderBlocks(tc.m)) {
-				t.Fatalf("read back %d blocks, rendered %d", len(back.Blocks.BlockSet), len(renderBlocks(tc.m)))
+			if len(back.Blocks.BlockSet) != len(renderBlocks(tc.Message)) {
+				t.Fatalf("read back %d blocks, rendered %d", len(back.Blocks.BlockSet), len(renderBlocks(tc.Message)))
 			}
 			for _, b := range back.Blocks.BlockSet {
 				if _, unknown := b.(*slack.UnknownBlock); unknown {
@@ -221,12 +62,12 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			orig, _ := json.Marshal(renderBlocks(tc.m))
+			orig, _ := json.Marshal(renderBlocks(tc.Message))
 			if !renderTestSameJSON(t, orig, again) {
 				t.Errorf("blocks change on a round trip through slack.Blocks:\nrendered %s\nread back %s", orig, again)
 			}
 
-			renderTestCheck(t, tc.m, renderBlocks(tc.m))
+			renderTestCheck(t, tc.Message, renderBlocks(tc.Message))
 		})
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"shipmate/internal/chat/chattest"
 	"shipmate/internal/runbook"
 )
 
@@ -278,4 +280,39 @@ func TestNoticesAreCapped(t *testing.T) {
 	if c.Notices()[0].Ref != "notice-51" {
 		t.Error("Notices returned the chat's own slice")
 	}
+}
+
+// The console keeps the contract of every chat: what it shows is what a
+// connected browser was sent last for each message.
+func TestChatContract(t *testing.T) {
+	chattest.Run(t, func(t *testing.T) chattest.Platform {
+		c := NewChat(time.Now)
+		s, cancel := c.subscribe()
+		done := make(chan struct{})
+		t.Cleanup(func() { close(done); cancel(); c.Close() })
+		var mu sync.Mutex
+		shown := map[string]string{}
+		go func() {
+			for {
+				select {
+				case frame := <-s.ch:
+					data, ok := strings.CutPrefix(string(frame), "event: message\ndata: ")
+					var e Entry
+					if !ok || json.Unmarshal([]byte(data), &e) != nil {
+						continue
+					}
+					mu.Lock()
+					shown[e.Ref] = data
+					mu.Unlock()
+				case <-done:
+					return
+				}
+			}
+		}()
+		return chattest.Platform{Chat: c, Channel: Channel, Close: c.Close, Shows: func(ref string) string {
+			mu.Lock()
+			defer mu.Unlock()
+			return shown[ref]
+		}}
+	})
 }

@@ -1,11 +1,10 @@
-package chatref_test
+package chat
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
-	"shipmate/internal/adapters/chatref"
 	"shipmate/internal/store"
 )
 
@@ -16,12 +15,12 @@ func TestRestoreOncePerRunAndChannel(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := context.Background()
-	before := chatref.New(st, "slack.summary")
+	before := newSummaries(st, "slack.summary")
 	if err := before.Remember(ctx, 7, "CANN", "1700000000.0001"); err != nil {
 		t.Fatal(err)
 	}
 
-	after := chatref.New(st, "slack.summary") // a restarted bot
+	after := newSummaries(st, "slack.summary") // a restarted bot
 	if ref, ok, err := after.Restore(ctx, 7, "CANN"); !ok || err != nil || ref != "1700000000.0001" {
 		t.Fatalf("Restore = %q %v %v", ref, ok, err)
 	}
@@ -32,17 +31,17 @@ func TestRestoreOncePerRunAndChannel(t *testing.T) {
 	if _, ok, _ := after.Restore(ctx, 7, "CANN"); !ok {
 		t.Error("Restore after Forget found nothing")
 	}
-	if _, ok, _ := chatref.New(st, "slack.summary").Restore(ctx, 7, "CNEW"); ok {
+	if _, ok, _ := newSummaries(st, "slack.summary").Restore(ctx, 7, "CNEW"); ok {
 		t.Error("a summary of another channel was restored")
 	}
-	if _, ok, _ := chatref.New(st, "discord.summary").Restore(ctx, 7, "CANN"); ok {
+	if _, ok, _ := newSummaries(st, "discord.summary").Restore(ctx, 7, "CANN"); ok {
 		t.Error("another adapter's summary was restored")
 	}
-	var none *chatref.Summaries
+	var none *summaries
 	if err := none.Remember(ctx, 1, "C", "x"); err != nil {
 		t.Error(err)
 	}
-	if _, ok, _ := chatref.New(nil, "slack.summary").Restore(ctx, 7, "CANN"); ok {
+	if _, ok, _ := newSummaries(nil, "slack.summary").Restore(ctx, 7, "CANN"); ok {
 		t.Error("a summaries without a store restored something")
 	}
 }

@@ -1,7 +1,4 @@
-// Package chatref remembers, across restarts, where a chat adapter put a
-// run's summary message (its announce channel post), so that a restarted
-// bot goes on editing it instead of leaving it behind.
-package chatref
+package chat
 
 import (
 	"context"
@@ -9,29 +6,33 @@ import (
 	"sync"
 )
 
-// Store keeps references of a run's messages (the store implements it).
-type Store interface {
+// RefStore keeps references of a run's messages (the store implements
+// it), so that a restarted bot finds the summaries it posted.
+type RefStore interface {
 	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
 	SetRunRef(ctx context.Context, id uint64, name, value string) error
 }
 
-// Summaries is one adapter's record of its summaries. A nil *Summaries, or
-// one without a store, remembers nothing. Safe for concurrent use.
-type Summaries struct {
-	store Store
+// summaries is one chat's record, across restarts, of where it put each
+// run's summary (its announce channel post), so that a restarted bot goes
+// on editing it instead of leaving it behind. A nil *summaries, or one
+// without a store, remembers nothing. Safe for concurrent use.
+type summaries struct {
+	store RefStore
 	name  string // the reference's name, such as "slack.summary"
 
 	mu     sync.Mutex
 	looked map[uint64]bool // runs already looked up by this process
 }
 
-// New returns the summaries kept in store under name (nil store: none).
-func New(store Store, name string) *Summaries {
-	return &Summaries{store: store, name: name, looked: map[uint64]bool{}}
+// newSummaries returns the summaries kept in store under name (nil store:
+// none).
+func newSummaries(store RefStore, name string) *summaries {
+	return &summaries{store: store, name: name, looked: map[uint64]bool{}}
 }
 
 // Remember stores that run id's summary is message ref in channel.
-func (s *Summaries) Remember(ctx context.Context, id uint64, channel, ref string) error {
+func (s *summaries) Remember(ctx context.Context, id uint64, channel, ref string) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
@@ -41,7 +42,7 @@ func (s *Summaries) Remember(ctx context.Context, id uint64, channel, ref string
 // Restore returns the message an earlier process stored as run id's
 // summary in channel. It asks the store once per run: later calls, and
 // summaries stored for another channel, report none.
-func (s *Summaries) Restore(ctx context.Context, id uint64, channel string) (string, bool, error) {
+func (s *summaries) Restore(ctx context.Context, id uint64, channel string) (string, bool, error) {
 	if s == nil || s.store == nil || id == 0 {
 		return "", false, nil
 	}
@@ -65,7 +66,7 @@ func (s *Summaries) Restore(ctx context.Context, id uint64, channel string) (str
 
 // Forget lets Restore ask the store about run id again (after its summary
 // was dropped from memory).
-func (s *Summaries) Forget(id uint64) {
+func (s *summaries) Forget(id uint64) {
 	if s == nil {
 		return
 	}
