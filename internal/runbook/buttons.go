@@ -75,6 +75,8 @@ func (e *Engine) approve(ctx context.Context, u User, id uint64, seen string) (R
 			}
 			return nil, Errorf(EPolicy, "run %s can't be approved yet: %d of %d checklist items are open (%s)",
 				r.Ref(), len(open), len(r.Checklist), joinQuoted(labels))
+		case StateRequested:
+			return nil, Errorf(EConflict, "run %s is still being prepared; approve it in a moment", r.Ref())
 		default:
 			return nil, Errorf(EConflict, "run %s is %s: there is nothing to approve", r.Ref(), r.State.Label())
 		}
@@ -236,7 +238,11 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 			changed = err == nil
 			return evs, err
 		}
-		if r.State != StateChecklist && r.State != StateAwaitingApproval {
+		switch r.State {
+		case StateRequested, StateChecklist, StateAwaitingApproval:
+			// A run still being prepared takes ticks too: its checklist
+			// exists from the request on, and preparing it counts them.
+		default:
 			return nil, Errorf(EConflict, "run %s is %s: its checklist is closed", r.Ref(), r.State.Label())
 		}
 		i := slices.IndexFunc(r.Checklist, func(it CheckItem) bool { return it.Key == item })
@@ -263,6 +269,9 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 			// An approval was given for a complete checklist.
 			r.Approvals = nil
 			evs = append(evs, e.event(EvVoided, &u, fmt.Sprintf("checklist item %q unticked", it.Label)))
+		}
+		if r.State == StateRequested {
+			return evs, nil // preparing the run moves it on
 		}
 		if ev := e.pend(r, env, &u); ev.From != ev.To {
 			evs = append(evs, ev)
