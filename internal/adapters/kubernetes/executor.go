@@ -2,18 +2,12 @@ package kubernetes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"shipmate/internal/runbook"
@@ -152,115 +146,6 @@ func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.
 	return true, gen, err
 }
 
-// undoDeployment restores the template of the newest ReplicaSet that ran
-// version, dropping its pod-template-hash label, as `kubectl rollout undo`
-// does, and returns the Deployment's generation after it: 0 when no such
-// ReplicaSet is left.
-func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string, meta map[string]string) (int64, error) {
-	d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return 0, err
-	}
-	rss, err := x.cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	var best *appsv1.ReplicaSet
-	bestRev := -1
-	for i := range rss.Items {
-		rs := &rss.Items[i]
-		if !metav1.IsControlledBy(rs, d) || rs.Spec.Template.Annotations[AnnotationVersion] != version {
-			continue
-		}
-		if rev, _ := strconv.Atoi(rs.Annotations[revisionAnnotation]); rev > bestRev {
-			best, bestRev = rs, rev
-		}
-	}
-	if best == nil {
-		return 0, nil
-	}
-	tmpl := best.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, podTemplateHash)
-	ops := []map[string]any{{"op": "replace", "path": "/spec/template", "value": tmpl}}
-	if _, err := x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.JSONPatchType, ops); err != nil {
-		return 0, err
-	}
-	return x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.MergePatchType,
-		map[string]any{"metadata": map[string]any{"annotations": meta}})
-}
-
-// patch applies a patch as field manager shipmate and returns the
-// workload's generation after it.
-func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.PatchType, v any) (int64, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return 0, err
-	}
-	opts := metav1.PatchOptions{FieldManager: fieldManager}
-	switch wl.Kind {
-	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return s.Generation, nil
-	}
-	return 0, fmt.Errorf("unsupported kind %q", wl.Kind)
-}
-
-// template reads a workload's pod template from the API server (not the
-// cache: a patch must start from what is there now).
-func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev1.PodTemplateSpec, int64, error) {
-	switch wl.Kind {
-	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &d.Spec.Template, d.Generation, nil
-	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &s.Spec.Template, s.Generation, nil
-	}
-	return nil, 0, fmt.Errorf("unsupported kind %q", wl.Kind)
-}
-
-// container picks the container whose image is set.
-func (x *Executor) container(t *corev1.PodTemplateSpec) (string, error) {
-	names := make([]string, len(t.Spec.Containers))
-	for i, c := range t.Spec.Containers {
-		names[i] = c.Name
-	}
-	switch {
-	case x.cfg.Container != "":
-		if !slices.Contains(names, x.cfg.Container) {
-			return "", fmt.Errorf("no container %q (containers: %s)", x.cfg.Container, strings.Join(names, ", "))
-		}
-		return x.cfg.Container, nil
-	case len(names) == 1:
-		return names[0], nil
-	}
-	return "", fmt.Errorf("%d containers (%s): name one with kubernetes.container", len(names), strings.Join(names, ", "))
-}
-
-func containerImage(t *corev1.PodTemplateSpec, name string) string {
-	for _, c := range t.Spec.Containers {
-		if c.Name == name {
-			return c.Image
-		}
-	}
-	return ""
-}
-
 // recheck is how often a waiting rollout is looked at even without a
 // watch event (the informers' caches: no API request).
 const recheck = 5 * time.Second
@@ -311,116 +196,6 @@ func (x *Executor) follow(ctx context.Context, ns string, atLeast map[Workload]i
 			return ctx.Err()
 		}
 	}
-}
-
-// statuses reads the rollout of every workload in env, in order.
-func (x *Executor) statuses(ctx context.Context, env string) ([]rollout, error) {
-	w, err := x.cluster.watch(ctx, x.cfg.namespace(env))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]rollout, len(x.workloads))
-	for i, wl := range x.workloads {
-		if out[i], err = w.status(wl, 0); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// Verify implements runbook.Verifier: every pod of the new revision is
-// Ready, then the app's smoke checks pass.
-func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	rs, err := x.statuses(ctx, j.Env)
-	if err != nil {
-		return err
-	}
-	for i, r := range rs {
-		ready := 0
-		for _, pod := range r.newPods {
-			if podReady(pod) {
-				ready++
-			}
-		}
-		if !r.done || ready < len(r.newPods) {
-			return fmt.Errorf("%s: %d of %d new pods ready", x.workloads[i], ready, len(r.newPods))
-		}
-		p(fmt.Sprintf("%s: %d new pods ready", x.workloads[i], ready))
-	}
-	return x.runSmoke(ctx, p)
-}
-
-// Health implements runbook.HealthChecker: during monitoring, the
-// workloads stay rolled out with no pod failing, and the smoke checks pass.
-func (x *Executor) Health(ctx context.Context, j runbook.Job) error {
-	rs, err := x.statuses(ctx, j.Env)
-	if err != nil {
-		return err
-	}
-	for i, r := range rs {
-		if len(r.failing) > 0 {
-			t := r.failing[0]
-			return fmt.Errorf("%s: pod %s is %s", x.workloads[i], t.pod.Name, t.reason)
-		}
-		if !r.done {
-			return fmt.Errorf("%s: %s", x.workloads[i], r.message)
-		}
-	}
-	return x.runSmoke(ctx, func(string) {})
-}
-
-// Live implements runbook.Inspector: the version the workloads' images
-// show, and what they run when it is not one version of the template.
-func (x *Executor) Live(ctx context.Context, app, env string) (string, string, error) {
-	ns := x.cfg.namespace(env)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	w, err := x.cluster.watch(wctx, ns)
-	if err != nil {
-		return "", "", err
-	}
-	var parts []string
-	versions := map[string]bool{}
-	for _, wl := range x.workloads {
-		var tmpl *corev1.PodTemplateSpec
-		switch wl.Kind {
-		case "deployment":
-			d, err := w.deployments.Get(wl.Name)
-			if err != nil {
-				return "", "", notFound(wl, err)
-			}
-			tmpl = &d.Spec.Template
-		case "statefulset":
-			s, err := w.statefulSets.Get(wl.Name)
-			if err != nil {
-				return "", "", notFound(wl, err)
-			}
-			tmpl = &s.Spec.Template
-		}
-		name, err := x.container(tmpl)
-		if err != nil {
-			return "", "", err
-		}
-		image := containerImage(tmpl, name)
-		versions[x.cfg.versionOf(image)] = true
-		parts = append(parts, fmt.Sprintf("%s=%s", wl.Name, image))
-	}
-	detail := strings.Join(parts, ", ")
-	if len(versions) == 1 {
-		for v := range versions {
-			return v, detail, nil
-		}
-	}
-	return "", detail, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // errRolloutFailed marks a failure that comes with a diagnosis.
