@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/types"
 
 	"shipmate/internal/runbook"
@@ -57,10 +58,30 @@ func New(cfg Config, smoke []Smoke, cluster *Cluster) (*Executor, error) {
 	return x, nil
 }
 
-// Resolve implements runbook.Resolver: what a version deploys is its image
-// reference (with its digest, when the template pins one).
+// Resolve implements runbook.Resolver: what a version deploys is the
+// image its tag points at in the registry now, pinned by digest
+// (registry/repo@sha256:…). Approvals are bound to it, and Deploy sets
+// exactly that image.
 func (x *Executor) Resolve(ctx context.Context, j runbook.Job) (string, error) {
-	return x.cfg.image(j.Version), nil
+	d, err := x.resolve(ctx, x.cfg.namespace(j.Env), j.Version)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// resolve asks the registry for the digest of version's tag, with the
+// credentials found for namespace ns.
+func (x *Executor) resolve(ctx context.Context, ns, version string) (name.Digest, error) {
+	ref, err := x.cfg.reference(version)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%s is not a valid image reference (is %q a valid tag?)", x.cfg.image(version), version)
+	}
+	keys, err := x.keychain(ctx, ns)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return digestOf(ctx, ref, keys)
 }
 
 // Deploy implements runbook.Executor: it sets the image of every workload
