@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"shipmate/internal/runbook"
@@ -108,53 +109,91 @@ func (x *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 // converge brings every workload to j.Version and follows the rollouts.
 func (x *Executor) converge(ctx context.Context, j runbook.Job, p runbook.Progress, undo bool) error {
 	ns := x.cfg.namespace(j.Env)
+	pin := x.pinner(ns, j)
 	// The informers may not have seen a patch yet when the rollout is
 	// first looked at: the generation each write produced is the least the
 	// cache must show before its status means anything.
 	atLeast := map[Workload]int64{}
 	for _, wl := range x.workloads {
-		changed, gen, err := x.apply(ctx, ns, wl, j, undo)
+		did, gen, err := x.apply(ctx, ns, wl, j, undo, pin)
 		if err != nil {
 			return fmt.Errorf("%s: %w", wl, err)
 		}
 		atLeast[wl] = gen
-		switch {
-		case !changed:
-			p(fmt.Sprintf("%s: already at %s", wl, j.Version))
-		case undo:
-			p(fmt.Sprintf("%s: restoring the revision that ran %s", wl, j.Version))
-		default:
-			p(fmt.Sprintf("%s: image set to %s", wl, x.cfg.image(j.Version)))
+		if did == "" {
+			did = "already at " + j.Version
 		}
+		p(fmt.Sprintf("%s: %s", wl, did))
 	}
 	return x.follow(ctx, ns, atLeast, p)
 }
 
+// pinner returns what j's workloads get as their image: the approved
+// artifact (registry/repo@sha256:…) when j has one. A rollback has none:
+// a workload that cannot be undone to an old revision gets the version's
+// tag as the registry resolves it then, asked once and only if needed.
+func (x *Executor) pinner(ns string, j runbook.Job) func(context.Context) (string, bool, error) {
+	if _, err := name.NewDigest(j.Artifact); err == nil {
+		return func(context.Context) (string, bool, error) { return j.Artifact, true, nil }
+	}
+	var pinned string
+	return func(ctx context.Context) (string, bool, error) {
+		if pinned == "" {
+			d, err := x.resolve(ctx, ns, j.Version)
+			if err != nil {
+				return "", false, err
+			}
+			pinned = d.String()
+		}
+		return pinned, false, nil
+	}
+}
+
+// atVersion reports whether a workload whose pod template is tmpl, with
+// image in the container Shipmate sets, already runs what j deploys: the
+// approved artifact when j has one, else any image of the version pinned
+// by digest (or its tag, as Shipmate set it before it pinned images).
+func (x *Executor) atVersion(tmpl *corev1.PodTemplateSpec, image string, j runbook.Job) bool {
+	if tmpl.Annotations[AnnotationVersion] != j.Version {
+		return false
+	}
+	if _, err := name.NewDigest(j.Artifact); err == nil {
+		return image == j.Artifact
+	}
+	return x.cfg.pinnedImage(image) || image == x.cfg.image(j.Version)
+}
+
 // apply patches workload wl to run j.Version unless it already does, and
-// returns the workload's generation after that.
-func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool) (bool, int64, error) {
-	image := x.cfg.image(j.Version)
+// returns what it did ("" for nothing) and the workload's generation after
+// that.
+func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool,
+	pin func(context.Context) (string, bool, error)) (string, int64, error) {
 	tmpl, gen, err := x.template(ctx, ns, wl)
 	if err != nil {
-		return false, 0, err
+		return "", 0, err
 	}
 	container, err := x.container(tmpl)
 	if err != nil {
-		return false, 0, err
+		return "", 0, err
 	}
-	if tmpl.Annotations[AnnotationVersion] == j.Version && containerImage(tmpl, container) == image {
-		return false, gen, nil
+	if x.atVersion(tmpl, containerImage(tmpl, container), j) {
+		return "", gen, nil
 	}
 	meta := map[string]string{
 		AnnotationRunID: strconv.FormatUint(j.RunID, 10), AnnotationRequester: j.Requester,
 		annotationCause: fmt.Sprintf("shipmate run #%d: %s %s %s by %s", j.RunID, j.Action, j.App, j.Version, j.Requester),
 	}
 	if undo && wl.Kind == "deployment" {
+		// The ReplicaSet's template carries the image pinned as it ran.
 		if gen, err := x.undoDeployment(ctx, ns, wl.Name, j.Version, meta); err != nil || gen > 0 {
-			return gen > 0, gen, err
+			return "restoring the revision that ran " + j.Version, gen, err
 		}
 		// The revision was pruned from the history: deploy the version's
 		// image instead.
+	}
+	image, approved, err := pin(ctx)
+	if err != nil {
+		return "", 0, err
 	}
 	patch := map[string]any{
 		"metadata": map[string]any{"annotations": meta},
@@ -164,7 +203,11 @@ func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.
 		}},
 	}
 	gen, err = x.patch(ctx, ns, wl, types.StrategicMergePatchType, patch)
-	return true, gen, err
+	did := fmt.Sprintf("image set to %s (%s)", image, j.Version)
+	if !approved {
+		did = fmt.Sprintf("image set to %s (%s, as the registry has it now)", image, j.Version)
+	}
+	return did, gen, err
 }
 
 // recheck is how often a waiting rollout is looked at even without a

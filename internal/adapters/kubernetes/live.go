@@ -67,8 +67,8 @@ func (x *Executor) Health(ctx context.Context, j runbook.Job) error {
 	return x.runSmoke(ctx, func(string) {})
 }
 
-// Live implements runbook.Inspector: the version the workloads' images
-// show, and what they run when it is not one version of the template.
+// Live implements runbook.Inspector: the version the workloads run, and
+// their images (pinned by digest when Shipmate set them).
 func (x *Executor) Live(ctx context.Context, app, env string) (string, string, error) {
 	ns := x.cfg.namespace(env)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -100,7 +100,7 @@ func (x *Executor) Live(ctx context.Context, app, env string) (string, string, e
 			return "", "", err
 		}
 		image := containerImage(tmpl, name)
-		versions[x.cfg.versionOf(image)] = true
+		versions[x.cfg.liveVersion(tmpl, image)] = true
 		parts = append(parts, fmt.Sprintf("%s=%s", wl.Name, image))
 	}
 	detail := strings.Join(parts, ", ")
@@ -110,6 +110,16 @@ func (x *Executor) Live(ctx context.Context, app, env string) (string, string, e
 		}
 	}
 	return "", detail, nil
+}
+
+// liveVersion is the version a pod template runs: the version annotation
+// when the image is the app's pinned by digest (Shipmate writes both in
+// one patch, and an undo restores both), else the version its tag shows.
+func (c *Config) liveVersion(tmpl *corev1.PodTemplateSpec, image string) string {
+	if c.pinnedImage(image) {
+		return tmpl.Annotations[AnnotationVersion]
+	}
+	return c.versionOf(image)
 }
 
 func podReady(p *corev1.Pod) bool {
