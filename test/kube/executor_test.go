@@ -54,8 +54,14 @@ func (im *images) pinned(version string) string {
 // it), and returns an executor for them.
 func setup(t *testing.T) (*Cluster, *kx.Executor, *images) {
 	t.Helper()
+	return setupOn(t, StartRegistry(t))
+}
+
+// setupOn is setup with the images on reg.
+func setupOn(t *testing.T, reg *Registry) (*Cluster, *kx.Executor, *images) {
+	t.Helper()
 	c := StartCluster(t)
-	im := &images{reg: StartRegistry(t), digests: map[string]string{}}
+	im := &images{reg: reg, digests: map[string]string{}}
 	im.push(t, "v1")
 	im.push(t, "v2")
 	ctx := context.Background()

@@ -3,10 +3,12 @@ package kube
 import (
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -20,14 +22,35 @@ import (
 type Registry struct {
 	// Host is host:port, the registry part of the images' references.
 	Host string
+	auth *authn.Basic
 }
 
-// StartRegistry starts a registry, stopped in t.Cleanup.
+// StartRegistry starts a registry that anyone may use, stopped in
+// t.Cleanup.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://")}
+}
+
+// StartPrivateRegistry starts a registry that answers only requests with
+// the user and password (HTTP basic authentication), stopped in t.Cleanup.
+func StartPrivateRegistry(t testing.TB, user, password string) *Registry {
+	t.Helper()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="shipmate test registry"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), auth: &authn.Basic{Username: user, Password: password}}
 }
 
 // Push uploads a new random image as repoTag (such as "shop/checkout:v2",
@@ -42,7 +65,11 @@ func (r *Registry) Push(t testing.TB, repoTag string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
+	var opts []remote.Option
+	if r.auth != nil {
+		opts = append(opts, remote.WithAuth(r.auth))
+	}
+	if err := remote.Write(ref, img, opts...); err != nil {
 		t.Fatalf("kube: pushing %s: %v", ref, err)
 	}
 	d, err := img.Digest()
