@@ -75,9 +75,7 @@ func BenchmarkRollouts200(b *testing.B) {
 	b.ResetTimer()
 	for n := range b.N {
 		version := fmt.Sprintf("v%d", n+1)
-		// The artifact is resolved once, before approval, not by the
-		// rollouts measured here.
-		artifact := reg.Pinned("fleet/svc", reg.Push(b, "fleet/svc:"+version))
+		artifact := reg.Pinned("fleet/svc", reg.Push(b, "fleet/svc:"+version)) // resolved before approval, not here
 		before := counter.total.Load()
 		runtime.GC()
 		var base runtime.MemStats
@@ -106,8 +104,7 @@ func BenchmarkRollouts200(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				j := runbook.Job{RunID: uint64(i + 1), Action: runbook.ActionDeploy, App: fmt.Sprintf("svc-%03d", i), Env: "production",
-					Version: version, Artifact: artifact}
+				j := runbook.Job{RunID: uint64(i + 1), Action: runbook.ActionDeploy, App: fmt.Sprintf("svc-%03d", i), Env: "production", Version: version, Artifact: artifact}
 				if err := x.Deploy(ctx, j, func(string) {}); err != nil {
 					errs <- err
 				}
