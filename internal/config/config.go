@@ -196,5 +196,10 @@ func (c *Config) Secrets() []string {
 	if c.Jenkins != nil && c.Jenkins.Token != "" {
 		out = append(out, c.Jenkins.Token)
 	}
+	for _, app := range c.Apps {
+		if k := app.Kubernetes; k != nil && k.Registry != nil && k.Registry.Password != "" {
+			out = append(out, k.Registry.Password)
+		}
+	}
 	return out
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -348,5 +349,33 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), noVars)
 	if err == nil {
 		t.Fatal("no error for a missing file")
+	}
+}
+
+// A kubernetes app's registry credentials come from the environment; an
+// unset password is refused rather than sent as empty, and its value never
+// shows in the error.
+func TestKubernetesRegistryCredentials(t *testing.T) {
+	text := strings.Replace(valid, "    executor: exec\n    exec: {deploy: [d], rollback: [r]}\n", `    executor: kubernetes
+    kubernetes:
+      namespace: shop
+      workloads: [deployment/web]
+      image: "registry.example.com/shop/web:{version}"
+      registry: {username: shipmate-robot, password: "${REGISTRY_PASSWORD}"}
+`, 1)
+	vars := func(v map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { s, ok := v[k]; return s, ok }
+	}
+	c, err := Parse([]byte(text), vars(map[string]string{"REGISTRY_PASSWORD": "hunter2-token"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&kube.RegistryAuth{Username: "shipmate-robot", Password: "hunter2-token"}, c.Apps["web"].Kubernetes.Registry); diff != "" {
+		t.Errorf("registry (-want +got):\n%s", diff)
+	}
+	_, err = Parse([]byte(text), noVars)
+	want := "apps.web.kubernetes.registry: username and password go together (the password may be a token; an unset ${VAR} leaves it empty) (line 27)"
+	if err == nil || err.Error() != want {
+		t.Errorf("without the variable: %v\nwant: %s", err, want)
 	}
 }

@@ -42,12 +42,13 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func BenchmarkRollouts200(b *testing.B) {
 	const apps = 200
 	c := StartCluster(b)
+	reg := StartRegistry(b)
 	ctx := context.Background()
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	for i := range apps {
-		d := newDeployment(fmt.Sprintf("svc-%03d", i), 1, "registry.example.com/fleet/svc:v0")
+		d := newDeployment(fmt.Sprintf("svc-%03d", i), 1, reg.Host+"/fleet/svc:v0")
 		if _, err := c.Client.AppsV1().Deployments("fleet").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func BenchmarkRollouts200(b *testing.B) {
 	xs := make([]*kx.Executor, apps)
 	for i := range apps {
 		xs[i], err = kx.New(kx.Config{Namespace: "fleet", Workloads: []string{fmt.Sprintf("deployment/svc-%03d", i)},
-			Image: "registry.example.com/fleet/svc:{version}", ProgressDeadline: 5 * time.Minute}, nil, cl)
+			Image: reg.Host + "/fleet/svc:{version}", ProgressDeadline: 5 * time.Minute}, nil, cl)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,6 +75,7 @@ func BenchmarkRollouts200(b *testing.B) {
 	b.ResetTimer()
 	for n := range b.N {
 		version := fmt.Sprintf("v%d", n+1)
+		artifact := reg.Pinned("fleet/svc", reg.Push(b, "fleet/svc:"+version)) // resolved before approval, not here
 		before := counter.total.Load()
 		runtime.GC()
 		var base runtime.MemStats
@@ -102,7 +104,7 @@ func BenchmarkRollouts200(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				j := runbook.Job{RunID: uint64(i + 1), Action: runbook.ActionDeploy, App: fmt.Sprintf("svc-%03d", i), Env: "production", Version: version}
+				j := runbook.Job{RunID: uint64(i + 1), Action: runbook.ActionDeploy, App: fmt.Sprintf("svc-%03d", i), Env: "production", Version: version, Artifact: artifact}
 				if err := x.Deploy(ctx, j, func(string) {}); err != nil {
 					errs <- err
 				}
@@ -128,6 +130,7 @@ func BenchmarkRollouts200(b *testing.B) {
 func BenchmarkBotRollouts200(b *testing.B) {
 	const apps = 200
 	c := StartCluster(b)
+	reg := StartRegistry(b)
 	ctx := context.Background()
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
@@ -135,16 +138,21 @@ func BenchmarkBotRollouts200(b *testing.B) {
 	workloads := map[string][]string{}
 	for i := range apps {
 		name := fmt.Sprintf("svc-%03d", i)
-		d := newDeployment(name, 1, "registry.example.com/shop/"+name+":v0")
+		d := newDeployment(name, 1, reg.Host+"/shop/"+name+":v0")
 		d.Spec.Template.Spec.Containers[0].Name = "app"
 		if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		workloads[name] = []string{"deployment/" + name}
 	}
-	bot := startBot(b, botConfig(b, c.Kubeconfig, workloads))
+	bot := startBot(b, botConfig(b, c.Kubeconfig, reg.Host, workloads))
 	b.ResetTimer()
 	for n := range b.N {
+		b.StopTimer()
+		for i := range apps {
+			reg.Push(b, fmt.Sprintf("shop/svc-%03d:v%d", i, n+1))
+		}
+		b.StartTimer()
 		before := bot.kubeRequests(b)
 		began := time.Now()
 		ids := make([]uint64, apps)

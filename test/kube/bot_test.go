@@ -157,7 +157,9 @@ func (b *runningBot) waitState(t testing.TB, id uint64, want string, timeout tim
 	}
 }
 
-func botConfig(t testing.TB, kubeconfig string, apps map[string][]string) string {
+// botConfig configures apps on the cluster of kubeconfig, their images
+// (shop/APP:{version}) on the registry at registryHost.
+func botConfig(t testing.TB, kubeconfig, registryHost string, apps map[string][]string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: \"127.0.0.1:0\"\nstore: %q\n", filepath.Join(t.TempDir(), "shipmate.db"))
@@ -178,9 +180,9 @@ apps:
       namespace: shop
       workloads: [%s]
       container: app
-      image: "registry.example.com/shop/%s:{version}"
+      image: "%s/shop/%s:{version}"
       progress_deadline: 2m
-`, name, kubeconfig, strings.Join(workloads, ", "), name)
+`, name, kubeconfig, strings.Join(workloads, ", "), registryHost, name)
 	}
 	b.WriteString("chat:\n  web: {enabled: true}\n")
 	path := filepath.Join(t.TempDir(), "shipmate.yaml")
@@ -191,24 +193,25 @@ apps:
 }
 
 func TestBuiltBotDeploysRollsBackAndReportsDrift(t *testing.T) {
-	c, _ := setup(t)
-	c.Kubelet.Behave("-oom", OOMKilled)
-	b := startBot(t, botConfig(t, c.Kubeconfig, map[string][]string{
+	c, _, im := setup(t)
+	im.push(t, "v3-oom")
+	c.Kubelet.Behave(im.digests["v3-oom"], OOMKilled)
+	b := startBot(t, botConfig(t, c.Kubeconfig, im.reg.Host, map[string][]string{
 		"checkout": {"deployment/checkout-api", "deployment/checkout-worker"},
 	}))
 	id, _ := b.command(t, "rita", "/deploy checkout v1 production")
 	b.waitState(t, id, "succeeded", time.Minute)
 	id, _ = b.command(t, "rita", "/deploy checkout v2 production")
 	b.waitState(t, id, "succeeded", time.Minute)
-	if im := images(t, c, "checkout-api")["app"]; im != "registry.example.com/shop/checkout:v2" {
-		t.Fatalf("checkout-api runs %s", im)
+	if got := containerImages(t, c, "checkout-api")["app"]; got != im.pinned("v2") {
+		t.Fatalf("checkout-api runs %s, want %s", got, im.pinned("v2"))
 	}
 
 	// A release that runs out of memory rolls back by itself.
 	id, _ = b.command(t, "rita", "/deploy checkout v3-oom production")
 	b.waitState(t, id, "rolled_back", time.Minute)
-	if im := images(t, c, "checkout-worker")["app"]; im != "registry.example.com/shop/checkout:v2" {
-		t.Fatalf("after the failed v3 checkout-worker runs %s", im)
+	if got := containerImages(t, c, "checkout-worker")["app"]; got != im.pinned("v2") {
+		t.Fatalf("after the failed v3 checkout-worker runs %s, want %s", got, im.pinned("v2"))
 	}
 	resp, err := http.Get(fmt.Sprintf("http://%s/api/runs/%d", b.addr, id))
 	if err != nil {
@@ -222,7 +225,8 @@ func TestBuiltBotDeploysRollsBackAndReportsDrift(t *testing.T) {
 		}
 	}
 
-	setImage(t, c.Client, ns, "checkout-worker", "registry.example.com/shop/checkout:debug")
+	debug := im.reg.Host + "/shop/checkout:debug"
+	setImage(t, c.Client, ns, "checkout-worker", debug)
 	deadline := time.Now().Add(10 * time.Second)
 	var text string
 	for time.Now().Before(deadline) {
@@ -232,7 +236,7 @@ func TestBuiltBotDeploysRollsBackAndReportsDrift(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(text, "⚠ drift: production runs checkout-api=registry.example.com/shop/checkout:v2, checkout-worker=registry.example.com/shop/checkout:debug") {
+	if !strings.Contains(text, "⚠ drift: production runs checkout-api="+im.pinned("v2")+", checkout-worker="+debug) {
 		t.Errorf("whereis:\n%s", text)
 	}
 }

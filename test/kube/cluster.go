@@ -80,6 +80,10 @@ func StartCluster(t testing.TB) *Cluster {
 		"--kubelet-certificate-authority=" + logSrv.CAFile,
 		"--kubelet-client-certificate=" + logSrv.ClientCertFile,
 		"--kubelet-client-key=" + logSrv.ClientKeyFile,
+		// As in a real cluster: a client that is not an admin (such as one
+		// impersonating Shipmate's service account under deploy/rbac.yaml)
+		// gets only what its roles grant.
+		"--authorization-mode=RBAC",
 	}
 	server := kubeapiservertesting.StartTestServerOrDie(t, &kubeapiservertesting.TestServerInstanceOptions{
 		EnableCertAuth:         true,

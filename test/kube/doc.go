@@ -5,6 +5,7 @@
 //
 //   - etcd (embedded, k8s.io/apiserver/pkg/storage/etcd3/testserver),
 //   - a real kube-apiserver (k8s.io/kubernetes/cmd/kube-apiserver/app/testing),
+//     authorizing with RBAC (the tests' own clients are admins),
 //   - the real Deployment and ReplicaSet controllers of kube-controller-manager,
 //     which record their events (ScalingReplicaSet, SuccessfulCreate, ...) to
 //     the apiserver,
@@ -15,6 +16,10 @@
 //     emits the matching kubelet events, finishes graceful deletions, and
 //     serves container logs over TLS so that GET pods/{name}/log works
 //     through the apiserver exactly as against a real cluster.
+//
+// StartRegistry (or StartPrivateRegistry, behind a password) serves an
+// in-memory OCI registry on loopback, where tests push the images whose
+// tags the executor resolves to digests.
 //
 // There is no scheduler, garbage collector, namespace controller, service
 // account controller or kube-proxy: deleting a Deployment leaves its

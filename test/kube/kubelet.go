@@ -77,6 +77,7 @@ type Kubelet struct {
 	pods        corelisters.PodLister
 	queue       workqueue.TypedRateLimitingInterface[string]
 	broadcaster record.EventBroadcaster
+	sink        *eventSink
 	kubeletRec  record.EventRecorder
 	schedRec    record.EventRecorder
 
@@ -96,6 +97,7 @@ type podRun struct {
 	readyAt    time.Time
 	ip         string
 	emitted    map[string]bool // events already emitted
+	events     int             // how many: the status waits for them
 }
 
 func newKubelet(nodeName string) *Kubelet {
@@ -175,7 +177,8 @@ func (k *Kubelet) attach(pods coreinformers.PodInformer, client kubernetes.Inter
 }
 
 func (k *Kubelet) run(ctx context.Context, workers int) {
-	k.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	k.sink = newEventSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	k.broadcaster.StartRecordingToSink(k.sink)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() { wait.UntilWithContext(ctx, k.worker, time.Second) })
@@ -267,7 +270,16 @@ func (k *Kubelet) once(run *podRun, key string) bool {
 		return false
 	}
 	run.emitted[key] = true
+	run.events++
 	return true
+}
+
+// waitEvents waits until the events emitted for pod so far are written.
+func (k *Kubelet) waitEvents(ctx context.Context, pod *corev1.Pod, run *podRun) {
+	k.mu.Lock()
+	n := run.events
+	k.mu.Unlock()
+	k.sink.wait(ctx, pod.UID, n)
 }
 
 func (k *Kubelet) schedule(ctx context.Context, pod *corev1.Pod, run *podRun) error {
@@ -279,6 +291,7 @@ func (k *Kubelet) schedule(ctx context.Context, pod *corev1.Pod, run *podRun) er
 		if k.once(run, "FailedScheduling") {
 			k.schedRec.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
 		}
+		k.waitEvents(ctx, pod, run)
 		st := pod.Status.DeepCopy()
 		st.Phase = corev1.PodPending
 		setCondition(st, corev1.PodCondition{
@@ -334,6 +347,7 @@ func (k *Kubelet) syncStatus(ctx context.Context, key string, pod *corev1.Pod, r
 
 	st, requeue := k.desiredStatus(pod, run, time.Now())
 	k.emitEvents(pod, run, st)
+	k.waitEvents(ctx, pod, run)
 	if err := k.updateStatus(ctx, pod, st); err != nil {
 		return err
 	}

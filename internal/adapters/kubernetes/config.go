@@ -31,6 +31,18 @@ type Config struct {
 	// OnFailure is "rollback" (default) or "hold"; it is the app's
 	// on_failure, accepted here too.
 	OnFailure string `yaml:"on_failure"`
+	// Registry holds credentials for the registry of Image, used to look
+	// up a version's digest (nil: the workloads' pull secrets, else
+	// anonymous).
+	Registry *RegistryAuth `yaml:"registry"`
+}
+
+// RegistryAuth is a user name and password (or token) for the image's
+// registry. The password is a secret: it never appears in a log line or
+// an error text.
+type RegistryAuth struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 // DefaultProgressDeadline bounds a rollout when the app sets no deadline.
@@ -86,6 +98,14 @@ func (c *Config) Validate() error {
 	case "", "rollback", "hold":
 	default:
 		return fmt.Errorf("on_failure: want rollback or hold, got %q", c.OnFailure)
+	}
+	if _, err := c.repository(); err != nil {
+		return fmt.Errorf("image: %v", err)
+	}
+	if r := c.Registry; r != nil && (r.Username == "" || r.Password == "") {
+		// A password given through an unset ${VAR} is empty: say so
+		// rather than ask the registry anonymously.
+		return fmt.Errorf("registry: username and password go together (the password may be a token; an unset ${VAR} leaves it empty)")
 	}
 	return nil
 }

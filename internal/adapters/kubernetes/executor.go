@@ -2,18 +2,14 @@ package kubernetes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
+	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"shipmate/internal/runbook"
@@ -63,10 +59,30 @@ func New(cfg Config, smoke []Smoke, cluster *Cluster) (*Executor, error) {
 	return x, nil
 }
 
-// Resolve implements runbook.Resolver: what a version deploys is its image
-// reference (with its digest, when the template pins one).
+// Resolve implements runbook.Resolver: what a version deploys is the
+// image its tag points at in the registry now, pinned by digest
+// (registry/repo@sha256:…). Approvals are bound to it, and Deploy sets
+// exactly that image.
 func (x *Executor) Resolve(ctx context.Context, j runbook.Job) (string, error) {
-	return x.cfg.image(j.Version), nil
+	d, err := x.resolve(ctx, x.cfg.namespace(j.Env), j.Version)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// resolve asks the registry for the digest of version's tag, with the
+// credentials found for namespace ns.
+func (x *Executor) resolve(ctx context.Context, ns, version string) (name.Digest, error) {
+	ref, err := x.cfg.reference(version)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%s is not a valid image reference (is %q a valid tag?)", x.cfg.image(version), version)
+	}
+	keys, err := x.keychain(ctx, ns)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return digestOf(ctx, ref, keys)
 }
 
 // Deploy implements runbook.Executor: it sets the image of every workload
@@ -93,53 +109,91 @@ func (x *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 // converge brings every workload to j.Version and follows the rollouts.
 func (x *Executor) converge(ctx context.Context, j runbook.Job, p runbook.Progress, undo bool) error {
 	ns := x.cfg.namespace(j.Env)
+	pin := x.pinner(ns, j)
 	// The informers may not have seen a patch yet when the rollout is
 	// first looked at: the generation each write produced is the least the
 	// cache must show before its status means anything.
 	atLeast := map[Workload]int64{}
 	for _, wl := range x.workloads {
-		changed, gen, err := x.apply(ctx, ns, wl, j, undo)
+		did, gen, err := x.apply(ctx, ns, wl, j, undo, pin)
 		if err != nil {
 			return fmt.Errorf("%s: %w", wl, err)
 		}
 		atLeast[wl] = gen
-		switch {
-		case !changed:
-			p(fmt.Sprintf("%s: already at %s", wl, j.Version))
-		case undo:
-			p(fmt.Sprintf("%s: restoring the revision that ran %s", wl, j.Version))
-		default:
-			p(fmt.Sprintf("%s: image set to %s", wl, x.cfg.image(j.Version)))
+		if did == "" {
+			did = "already at " + j.Version
 		}
+		p(fmt.Sprintf("%s: %s", wl, did))
 	}
 	return x.follow(ctx, ns, atLeast, p)
 }
 
+// pinner returns what j's workloads get as their image: the approved
+// artifact (registry/repo@sha256:…) when j has one. A rollback has none:
+// a workload that cannot be undone to an old revision gets the version's
+// tag as the registry resolves it then, asked once and only if needed.
+func (x *Executor) pinner(ns string, j runbook.Job) func(context.Context) (string, bool, error) {
+	if _, err := name.NewDigest(j.Artifact); err == nil {
+		return func(context.Context) (string, bool, error) { return j.Artifact, true, nil }
+	}
+	var pinned string
+	return func(ctx context.Context) (string, bool, error) {
+		if pinned == "" {
+			d, err := x.resolve(ctx, ns, j.Version)
+			if err != nil {
+				return "", false, err
+			}
+			pinned = d.String()
+		}
+		return pinned, false, nil
+	}
+}
+
+// atVersion reports whether a workload whose pod template is tmpl, with
+// image in the container Shipmate sets, already runs what j deploys: the
+// approved artifact when j has one, else any image of the version pinned
+// by digest (or its tag, as Shipmate set it before it pinned images).
+func (x *Executor) atVersion(tmpl *corev1.PodTemplateSpec, image string, j runbook.Job) bool {
+	if tmpl.Annotations[AnnotationVersion] != j.Version {
+		return false
+	}
+	if _, err := name.NewDigest(j.Artifact); err == nil {
+		return image == j.Artifact
+	}
+	return x.cfg.pinnedImage(image) || image == x.cfg.image(j.Version)
+}
+
 // apply patches workload wl to run j.Version unless it already does, and
-// returns the workload's generation after that.
-func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool) (bool, int64, error) {
-	image := x.cfg.image(j.Version)
+// returns what it did ("" for nothing) and the workload's generation after
+// that.
+func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.Job, undo bool,
+	pin func(context.Context) (string, bool, error)) (string, int64, error) {
 	tmpl, gen, err := x.template(ctx, ns, wl)
 	if err != nil {
-		return false, 0, err
+		return "", 0, err
 	}
 	container, err := x.container(tmpl)
 	if err != nil {
-		return false, 0, err
+		return "", 0, err
 	}
-	if tmpl.Annotations[AnnotationVersion] == j.Version && containerImage(tmpl, container) == image {
-		return false, gen, nil
+	if x.atVersion(tmpl, containerImage(tmpl, container), j) {
+		return "", gen, nil
 	}
 	meta := map[string]string{
 		AnnotationRunID: strconv.FormatUint(j.RunID, 10), AnnotationRequester: j.Requester,
 		annotationCause: fmt.Sprintf("shipmate run #%d: %s %s %s by %s", j.RunID, j.Action, j.App, j.Version, j.Requester),
 	}
 	if undo && wl.Kind == "deployment" {
+		// The ReplicaSet's template carries the image pinned as it ran.
 		if gen, err := x.undoDeployment(ctx, ns, wl.Name, j.Version, meta); err != nil || gen > 0 {
-			return gen > 0, gen, err
+			return "restoring the revision that ran " + j.Version, gen, err
 		}
 		// The revision was pruned from the history: deploy the version's
 		// image instead.
+	}
+	image, approved, err := pin(ctx)
+	if err != nil {
+		return "", 0, err
 	}
 	patch := map[string]any{
 		"metadata": map[string]any{"annotations": meta},
@@ -149,116 +203,11 @@ func (x *Executor) apply(ctx context.Context, ns string, wl Workload, j runbook.
 		}},
 	}
 	gen, err = x.patch(ctx, ns, wl, types.StrategicMergePatchType, patch)
-	return true, gen, err
-}
-
-// undoDeployment restores the template of the newest ReplicaSet that ran
-// version, dropping its pod-template-hash label, as `kubectl rollout undo`
-// does, and returns the Deployment's generation after it: 0 when no such
-// ReplicaSet is left.
-func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string, meta map[string]string) (int64, error) {
-	d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return 0, err
+	did := fmt.Sprintf("image set to %s (%s)", image, j.Version)
+	if !approved {
+		did = fmt.Sprintf("image set to %s (%s, as the registry has it now)", image, j.Version)
 	}
-	rss, err := x.cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	var best *appsv1.ReplicaSet
-	bestRev := -1
-	for i := range rss.Items {
-		rs := &rss.Items[i]
-		if !metav1.IsControlledBy(rs, d) || rs.Spec.Template.Annotations[AnnotationVersion] != version {
-			continue
-		}
-		if rev, _ := strconv.Atoi(rs.Annotations[revisionAnnotation]); rev > bestRev {
-			best, bestRev = rs, rev
-		}
-	}
-	if best == nil {
-		return 0, nil
-	}
-	tmpl := best.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, podTemplateHash)
-	ops := []map[string]any{{"op": "replace", "path": "/spec/template", "value": tmpl}}
-	if _, err := x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.JSONPatchType, ops); err != nil {
-		return 0, err
-	}
-	return x.patch(ctx, ns, Workload{Kind: "deployment", Name: name}, types.MergePatchType,
-		map[string]any{"metadata": map[string]any{"annotations": meta}})
-}
-
-// patch applies a patch as field manager shipmate and returns the
-// workload's generation after it.
-func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.PatchType, v any) (int64, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return 0, err
-	}
-	opts := metav1.PatchOptions{FieldManager: fieldManager}
-	switch wl.Kind {
-	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return s.Generation, nil
-	}
-	return 0, fmt.Errorf("unsupported kind %q", wl.Kind)
-}
-
-// template reads a workload's pod template from the API server (not the
-// cache: a patch must start from what is there now).
-func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev1.PodTemplateSpec, int64, error) {
-	switch wl.Kind {
-	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &d.Spec.Template, d.Generation, nil
-	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &s.Spec.Template, s.Generation, nil
-	}
-	return nil, 0, fmt.Errorf("unsupported kind %q", wl.Kind)
-}
-
-// container picks the container whose image is set.
-func (x *Executor) container(t *corev1.PodTemplateSpec) (string, error) {
-	names := make([]string, len(t.Spec.Containers))
-	for i, c := range t.Spec.Containers {
-		names[i] = c.Name
-	}
-	switch {
-	case x.cfg.Container != "":
-		if !slices.Contains(names, x.cfg.Container) {
-			return "", fmt.Errorf("no container %q (containers: %s)", x.cfg.Container, strings.Join(names, ", "))
-		}
-		return x.cfg.Container, nil
-	case len(names) == 1:
-		return names[0], nil
-	}
-	return "", fmt.Errorf("%d containers (%s): name one with kubernetes.container", len(names), strings.Join(names, ", "))
-}
-
-func containerImage(t *corev1.PodTemplateSpec, name string) string {
-	for _, c := range t.Spec.Containers {
-		if c.Name == name {
-			return c.Image
-		}
-	}
-	return ""
+	return did, gen, err
 }
 
 // recheck is how often a waiting rollout is looked at even without a
@@ -311,116 +260,6 @@ func (x *Executor) follow(ctx context.Context, ns string, atLeast map[Workload]i
 			return ctx.Err()
 		}
 	}
-}
-
-// statuses reads the rollout of every workload in env, in order.
-func (x *Executor) statuses(ctx context.Context, env string) ([]rollout, error) {
-	w, err := x.cluster.watch(ctx, x.cfg.namespace(env))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]rollout, len(x.workloads))
-	for i, wl := range x.workloads {
-		if out[i], err = w.status(wl, 0); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// Verify implements runbook.Verifier: every pod of the new revision is
-// Ready, then the app's smoke checks pass.
-func (x *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	rs, err := x.statuses(ctx, j.Env)
-	if err != nil {
-		return err
-	}
-	for i, r := range rs {
-		ready := 0
-		for _, pod := range r.newPods {
-			if podReady(pod) {
-				ready++
-			}
-		}
-		if !r.done || ready < len(r.newPods) {
-			return fmt.Errorf("%s: %d of %d new pods ready", x.workloads[i], ready, len(r.newPods))
-		}
-		p(fmt.Sprintf("%s: %d new pods ready", x.workloads[i], ready))
-	}
-	return x.runSmoke(ctx, p)
-}
-
-// Health implements runbook.HealthChecker: during monitoring, the
-// workloads stay rolled out with no pod failing, and the smoke checks pass.
-func (x *Executor) Health(ctx context.Context, j runbook.Job) error {
-	rs, err := x.statuses(ctx, j.Env)
-	if err != nil {
-		return err
-	}
-	for i, r := range rs {
-		if len(r.failing) > 0 {
-			t := r.failing[0]
-			return fmt.Errorf("%s: pod %s is %s", x.workloads[i], t.pod.Name, t.reason)
-		}
-		if !r.done {
-			return fmt.Errorf("%s: %s", x.workloads[i], r.message)
-		}
-	}
-	return x.runSmoke(ctx, func(string) {})
-}
-
-// Live implements runbook.Inspector: the version the workloads' images
-// show, and what they run when it is not one version of the template.
-func (x *Executor) Live(ctx context.Context, app, env string) (string, string, error) {
-	ns := x.cfg.namespace(env)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	w, err := x.cluster.watch(wctx, ns)
-	if err != nil {
-		return "", "", err
-	}
-	var parts []string
-	versions := map[string]bool{}
-	for _, wl := range x.workloads {
-		var tmpl *corev1.PodTemplateSpec
-		switch wl.Kind {
-		case "deployment":
-			d, err := w.deployments.Get(wl.Name)
-			if err != nil {
-				return "", "", notFound(wl, err)
-			}
-			tmpl = &d.Spec.Template
-		case "statefulset":
-			s, err := w.statefulSets.Get(wl.Name)
-			if err != nil {
-				return "", "", notFound(wl, err)
-			}
-			tmpl = &s.Spec.Template
-		}
-		name, err := x.container(tmpl)
-		if err != nil {
-			return "", "", err
-		}
-		image := containerImage(tmpl, name)
-		versions[x.cfg.versionOf(image)] = true
-		parts = append(parts, fmt.Sprintf("%s=%s", wl.Name, image))
-	}
-	detail := strings.Join(parts, ", ")
-	if len(versions) == 1 {
-		for v := range versions {
-			return v, detail, nil
-		}
-	}
-	return "", detail, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // errRolloutFailed marks a failure that comes with a diagnosis.
