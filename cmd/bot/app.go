@@ -7,22 +7,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"shipmate/internal/adaptercfg"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 	"golang.org/x/term"
 
 	"shipmate/internal/adapters/discord"
-	"shipmate/internal/adapters/exec"
-	"shipmate/internal/adapters/jenkins"
-	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/adapters/metrics"
 	slackadapter "shipmate/internal/adapters/slack"
-	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
@@ -65,20 +60,6 @@ var (
 	chatRetryMax   = 2 * time.Minute
 )
 
-// lateEngine hands an adapter built before the engine the engine's
-// commands once it exists.
-type lateEngine struct{ e *runbook.Engine }
-
-func (l *lateEngine) Command(ctx context.Context, u runbook.User, o runbook.Origin, command, text string) (runbook.Reply, bool, error) {
-	return l.e.Command(ctx, u, o, command, text)
-}
-
-func (l *lateEngine) Act(ctx context.Context, u runbook.User, id uint64, a runbook.ButtonAction, arg string) (runbook.Reply, error) {
-	return l.e.Act(ctx, u, id, a, arg)
-}
-
-func (l *lateEngine) Message(r *runbook.Run) runbook.Message { return l.e.Message(r) }
-
 // unavailable stands in for an executor that could not be built: every
 // step fails with the reason.
 type unavailable struct{ err error }
@@ -87,147 +68,53 @@ func (u unavailable) Deploy(context.Context, runbook.Job, runbook.Progress) erro
 func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) error { return u.err }
 
 // NewMain opens the store, builds the adapters and the engine, and binds
-// the listener. Nothing runs until Run.
-func NewMain(cfg *config.Config, log zerolog.Logger, tick time.Duration) (*Main, error) {
-	m := &Main{cfg: cfg, log: log, tick: tick, metrics: metrics.New()}
-	executors := map[string]runbook.Executor{}
-	checkers := map[string]runbook.Checker{}
-	clusters := map[[2]string]*kube.Cluster{}
-	var jenkinsClient *jenkins.Client
-	if cfg.Jenkins != nil {
-		jc, err := jenkins.NewClient(*cfg.Jenkins, log)
-		if err != nil {
-			return nil, fmt.Errorf("jenkins: %w", err)
-		}
-		jenkinsClient = jc
-	}
-	for name, app := range cfg.Apps {
-		if len(app.Checks) > 0 {
-			checkers[name] = jenkins.NewChecker(jenkinsClient, app.Checks)
-		}
-		switch app.Executor {
-		case "jenkins":
-			x, err := jenkins.NewExecutor(jenkinsClient, *app.Jenkins)
-			if err != nil {
-				return nil, fmt.Errorf("apps.%s.jenkins: %w", name, err)
-			}
-			executors[name] = x
-		case "exec":
-			xc := *app.Exec
-			// Running commands keep their output and status next to the
-			// store, so that a restarted bot follows them to their end.
-			xc.StateDir = filepath.Join(filepath.Dir(cfg.Store), "steps")
-			x, err := exec.New(xc)
-			if err != nil {
-				return nil, fmt.Errorf("apps.%s.exec: %w", name, err)
-			}
-			executors[name] = x
-		case "kubernetes":
-			if err := kube.RegisterMetrics(m.metrics.Registry()); err != nil {
-				return nil, err
-			}
-			k := app.Kubernetes
-			key := [2]string{k.Kubeconfig, k.Context}
-			cl, ok := clusters[key]
-			if !ok {
-				rc, err := kube.RESTConfig(k.Kubeconfig, k.Context)
-				if err == nil {
-					cl, err = kube.NewCluster(rc)
-				}
-				if err != nil {
-					// The other apps and the chat still work: this app's
-					// runs fail with the reason, and /readyz shows it.
-					log.Error().Err(err).Str("app", name).Msg("kubernetes: no cluster")
-					m.problems = append(m.problems, fmt.Sprintf("apps.%s: %v", name, err))
-					executors[name] = unavailable{err: fmt.Errorf("apps.%s: %w", name, err)}
-					continue
-				}
-				clusters[key] = cl
-				m.onStop = append(m.onStop, cl.Close)
-			}
-			x, err := kube.New(*k, app.Smoke, cl)
-			if err != nil {
-				return nil, fmt.Errorf("apps.%s.kubernetes: %w", name, err)
-			}
-			executors[name] = x
-		default:
-			return nil, fmt.Errorf("apps.%s.executor: %q is not built into this Shipmate", name, app.Executor)
-		}
-	}
-	st, err := store.Open(cfg.Store, store.Options{Timeout: 2 * time.Second})
+// the listeners. Nothing runs until Run.
+func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*Main, error) {
+	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New()}
+	executors, checkers, err := m.executors(s)
 	if err != nil {
 		return nil, err
 	}
-	m.store = st
-
-	chats := map[string]runbook.Chat{}
-	groups := map[string]runbook.GroupResolver{}
-	var webChat *web.Chat
-	if cfg.Chat.Web.Enabled {
-		webChat = web.NewChat(time.Now)
-		chats[web.Platform] = webChat
+	if m.store, err = store.Open(s.Store, store.Options{Timeout: 2 * time.Second}); err != nil {
+		return nil, err
 	}
-	var slackAPI *slack.Client
-	var slackDir *slackadapter.Directory
-	if sc := cfg.Chat.Slack; sc.Enabled() {
-		var opts []slack.Option
-		if sc.APIURL != "" {
-			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
-		}
-		if sc.AppToken != "" {
-			opts = append(opts, slack.OptionAppLevelToken(sc.AppToken))
-		}
-		slackAPI = slack.New(sc.BotToken, opts...)
-		m.slackCh = slackadapter.NewChat(slackAPI, slackadapter.ChatOptions{
-			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Refs: st, Log: log,
-		})
-		slackDir = slackadapter.NewDirectory(slackAPI, 5*time.Minute, log)
-		chats[slackadapter.Platform] = m.slackCh
-		groups[slackadapter.Platform] = slackDir
-	}
-	// The Discord adapter owns its chat and needs the engine, which needs
-	// the chat: the adapter gets the engine through late.
-	late := &lateEngine{}
-	if dc := cfg.Chat.Discord; dc.Enabled() {
-		ad, err := discord.New(discord.Options{Config: dc, Engine: late, Runs: st, Deduper: st,
-			Apps: cfg.Policy.AppNames(), Envs: cfg.Policy.Envs, AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, Refs: st,
-			Log: log})
-		if err != nil {
-			_ = st.Close()
-			return nil, fmt.Errorf("discord: %w", err)
-		}
-		m.discord = ad
-		chats[discord.Platform] = ad.Chat()
+	ch, err := m.chats(s)
+	if err != nil {
+		_ = m.store.Close()
+		return nil, err
 	}
 	m.engine = runbook.New(runbook.Config{
-		Store: st, Policy: &cfg.Policy, Executors: executors, Checkers: checkers, Chats: chats, Groups: groups,
-		Log: log, Observer: m.metrics, Secrets: cfg.Secrets(),
+		Store: m.store, Policy: &s.Policy, Executors: executors, Checkers: checkers, Chats: ch.chats, Groups: ch.groups,
+		Log: log, Observer: m.metrics, Secrets: s.Secrets(),
 	})
-	late.e = m.engine
-	if slackAPI != nil {
-		m.slack = slackadapter.New(slackadapter.Options{
-			API: slackAPI, SigningSecret: cfg.Chat.Slack.SigningSecret, SocketMode: cfg.Chat.Slack.AppToken != "",
-			Engine: m.engine, Runs: st, Deduper: st, Chat: m.slackCh, Directory: slackDir, Log: log,
-		})
+	if err := m.startAdapters(s, ch); err != nil {
+		_ = m.store.Close()
+		return nil, err
 	}
+	if err := m.listen(m.routes(), ch.web); err != nil {
+		_ = m.store.Close()
+		return nil, err
+	}
+	return m, nil
+}
 
+// routes is the main listener's mux: probes, metrics and the chat
+// platforms' endpoints (the console joins it in listen, unless it has a
+// listener of its own).
+func (m *Main) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", m.ready)
 	mux.Handle("GET /metrics", m.metrics.Handler())
-	if m.slack != nil && cfg.Chat.Slack.AppToken == "" {
+	if m.slack != nil && m.cfg.Chat.Slack.AppToken == "" {
 		m.slack.Routes(mux)
 	}
 	if m.discord != nil {
 		m.discord.Routes(mux)
 	}
-	if err := m.listen(mux, webChat); err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	return m, nil
+	return mux
 }
 
 // ready answers /readyz: the store is open and readable and the bot is not

@@ -13,11 +13,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"shipmate/internal/adaptercfg"
 	"syscall"
 	_ "time/tzdata" // deployment windows may name IANA zones: carry the zone database
 
 	"shipmate/configs"
-	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 )
 
@@ -58,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
 	}
-	if err := overrideListen(cfg, *listen); err != nil {
+	if err := overrideListen(cfg.Config, *listen); err != nil {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
 	}
@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: bot export [--config FILE] RUN-ID")
 			return exitConfig
 		}
-		if err := export(cfg, fs.Arg(0), stdout); err != nil {
+		if err := export(cfg.Config, fs.Arg(0), stdout); err != nil {
 			fmt.Fprintf(stderr, "shipmate: %v\n", err)
 			return exitFail
 		}
@@ -129,25 +129,27 @@ func overrideListen(cfg *config.Config, listen string) error {
 	}
 	cfg.Listen = listen
 	if cfg.Chat.Web.Enabled && cfg.Chat.Web.Listen == "" {
-		if err := web.CheckListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
+		if err := config.CheckConsoleListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
 			return fmt.Errorf("--listen: %w", err)
 		}
 	}
 	return nil
 }
 
-// loadConfig reads the configuration. Without an explicit --config and
-// without configs/shipmate.yaml on disk, the embedded default is used.
-func loadConfig(path string, explicit bool) (*config.Config, string, error) {
-	if !explicit {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			cfg, err := config.Parse(configs.Default, nil)
-			if err != nil {
-				return nil, "", fmt.Errorf("embedded default configuration: %w", err)
-			}
-			return cfg, "embedded default configuration", nil
+// loadConfig reads the configuration and has each adapter decode and check
+// its blocks. Without an explicit --config and without configs/shipmate.yaml
+// on disk, the embedded default is used.
+func loadConfig(path string, explicit bool) (*adaptercfg.Settings, string, error) {
+	data, source := configs.Default, "embedded default configuration"
+	if _, err := os.Stat(path); explicit || !errors.Is(err, os.ErrNotExist) {
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, "", fmt.Errorf("config: %w", err)
 		}
+		source = path
 	}
-	cfg, err := config.Load(path, nil)
-	return cfg, path, err
+	s, err := adaptercfg.Parse(data, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", source, err)
+	}
+	return s, source, nil
 }

@@ -3,13 +3,10 @@ package config
 import (
 	"maps"
 	"net"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 
-	"shipmate/internal/adapters/jenkins"
-	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/runbook"
 )
 
@@ -22,13 +19,12 @@ const nameRule = "use lowercase letters, digits, - and _, starting with a letter
 // platformRE is a chat platform key in a role, such as web or slack.
 var platformRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
-// executors lists the known executors with the check of each one's block.
-// Adding one (kubernetes, jenkins) means a field in rawApp and AppConfig,
-// an entry here, and a line in checkBlocks refusing its block elsewhere.
-var executors = map[string]func(d *decoder, path string, raw *rawApp, app *AppConfig) error{
-	"exec":       buildExec,
-	"kubernetes": buildKubernetes,
-	"jenkins":    buildJenkins,
+// executors lists the executors built into Shipmate, each with the key of
+// its block. The block itself is the adapter's to decode and check.
+var executors = map[string]string{
+	"exec":       "exec",
+	"kubernetes": "kubernetes",
+	"jenkins":    "jenkins",
 }
 
 func executorNames() string {
@@ -67,12 +63,9 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	if err := buildChat(d, raw, c); err != nil {
 		return nil, err
 	}
-	if raw.Jenkins != nil && raw.Jenkins.URL != "" {
-		j := *raw.Jenkins
-		if err := j.Validate(); err != nil {
-			return nil, keyError(d, "jenkins", err)
-		}
-		c.Jenkins = &j
+	if url, _ := raw.Jenkins.Scalar("url"); url != "" {
+		// An unset ${JENKINS_URL} leaves Jenkins off.
+		c.Jenkins = raw.Jenkins
 	}
 	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildEnvs, buildApps} {
 		if err := step(d, raw, c); err != nil {
@@ -294,14 +287,14 @@ func buildApps(d *decoder, raw *rawConfig, c *Config) error {
 		if r.Executor == "" {
 			return d.errorf(path, "executor is required")
 		}
-		check, ok := executors[r.Executor]
-		if !ok {
+		if _, ok := executors[r.Executor]; !ok {
 			return d.errorf(join(path, "executor"), "unknown executor %q (known: %s)", r.Executor, executorNames())
 		}
 		if err := checkBlocks(d, path, r); err != nil {
 			return err
 		}
-		if err := check(d, path, r, &app); err != nil {
+		app.Exec, app.Kubernetes, app.Smoke, app.Jenkins = r.Exec, r.Kubernetes, r.Smoke, r.Jenkins
+		if err := kubernetesOnFailure(d, path, r, &app); err != nil {
 			return err
 		}
 		if err := buildChecks(d, path, r, c, &app); err != nil {
@@ -318,129 +311,39 @@ func buildApps(d *decoder, raw *rawConfig, c *Config) error {
 	return nil
 }
 
-// checkBlocks refuses an executor's block on an app that uses another one.
+// checkBlocks refuses an executor's block on an app that uses another one,
+// and wants the block of the one it uses.
 func checkBlocks(d *decoder, path string, r *rawApp) error {
-	if r.Exec != nil && r.Executor != "exec" {
-		return d.errorf(join(path, "exec"), "only allowed with executor: exec")
+	blocks := map[string]*Block{"exec": r.Exec, "kubernetes": r.Kubernetes, "jenkins": r.Jenkins}
+	for _, name := range slices.Sorted(maps.Keys(blocks)) {
+		switch b := blocks[name]; {
+		case b != nil && r.Executor != name:
+			return d.errorf(join(path, name), "only allowed with executor: %s", name)
+		case b == nil && r.Executor == name:
+			return d.errorf(join(path, name), "required with executor: %s", name)
+		}
 	}
-	if r.Kubernetes != nil && r.Executor != "kubernetes" {
-		return d.errorf(join(path, "kubernetes"), "only allowed with executor: kubernetes")
-	}
-	if r.Jenkins != nil && r.Executor != "jenkins" {
-		return d.errorf(join(path, "jenkins"), "only allowed with executor: jenkins")
-	}
-	if len(r.Smoke) > 0 && r.Executor != "kubernetes" {
+	if r.Smoke != nil && r.Executor != "kubernetes" {
 		return d.errorf(join(path, "smoke"), "smoke checks are run by the kubernetes executor; with exec, put them in exec.verify")
 	}
 	return nil
 }
 
-func buildKubernetes(d *decoder, path string, r *rawApp, app *AppConfig) error {
+// kubernetesOnFailure takes an app's on_failure from its kubernetes:
+// block, where it is accepted too.
+func kubernetesOnFailure(d *decoder, path string, r *rawApp, app *AppConfig) error {
+	v, ok := r.Kubernetes.Scalar("on_failure")
+	if !ok || v == "" {
+		return nil
+	}
 	kpath := join(path, "kubernetes")
-	if r.Kubernetes == nil {
-		return d.errorf(kpath, "required with executor: kubernetes")
+	if v != OnFailureRollback && v != OnFailureHold {
+		return d.errorf(join(kpath, "on_failure"), "want %s or %s, got %q", OnFailureRollback, OnFailureHold, v)
 	}
-	k := *r.Kubernetes
-	if err := k.Validate(); err != nil {
-		return keyError(d, kpath, err)
+	if r.OnFailure != "" && r.OnFailure != v {
+		return d.errorf(join(kpath, "on_failure"), "contradicts %s.on_failure (%q)", path, r.OnFailure)
 	}
-	if k.OnFailure != "" {
-		if r.OnFailure != "" && r.OnFailure != k.OnFailure {
-			return d.errorf(join(kpath, "on_failure"), "contradicts %s.on_failure (%q)", path, r.OnFailure)
-		}
-		app.OnFailure = k.OnFailure
-	}
-	for i, s := range r.Smoke {
-		spath := index(join(path, "smoke"), i)
-		u, err := url.Parse(s.URL)
-		if s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return d.errorf(join(spath, "url"), "want an http(s) URL, got %q", s.URL)
-		}
-		if s.Expect != 0 && (s.Expect < 100 || s.Expect > 599) {
-			return d.errorf(join(spath, "expect"), "want an HTTP status code, got %d", s.Expect)
-		}
-		if s.Timeout < 0 {
-			return d.errorf(join(spath, "timeout"), "must not be negative")
-		}
-	}
-	app.Kubernetes = &k
-	app.Smoke = append([]kube.Smoke(nil), r.Smoke...)
-	return nil
-}
-
-func buildExec(d *decoder, path string, r *rawApp, app *AppConfig) error {
-	epath := join(path, "exec")
-	if r.Exec == nil {
-		return d.errorf(epath, "required with executor: exec")
-	}
-	x := r.Exec
-	for _, argv := range []struct {
-		key      string
-		v        []string
-		required bool
-	}{
-		{"deploy", x.Deploy, true},
-		{"rollback", x.Rollback, true},
-		{"verify", x.Verify, false},
-		{"health", x.Health, false},
-		{"resolve", x.Resolve, false},
-	} {
-		apath := join(epath, argv.key)
-		if argv.required && len(argv.v) == 0 {
-			return d.errorf(apath, "required: the command as a list, such as [\"sh\", \"deploy.sh\"]")
-		}
-		if len(argv.v) > 0 && argv.v[0] == "" {
-			return d.errorf(index(apath, 0), "the program must not be empty")
-		}
-	}
-	for k := range x.Env {
-		if !isEnvName(k) || strings.HasPrefix(k, "SHIPMATE_") {
-			return d.errorf(join(join(epath, "env"), k), "invalid variable name (letters, digits and _, not starting with a digit; SHIPMATE_* are Shipmate's)")
-		}
-	}
-	for i, k := range x.PassEnv {
-		if !isEnvName(k) || strings.HasPrefix(k, "SHIPMATE_") {
-			return d.errorf(index(join(epath, "pass_env"), i), "invalid variable name %q (letters, digits and _, not starting with a digit; SHIPMATE_* are Shipmate's)", k)
-		}
-	}
-	cp := *x
-	app.Exec = &cp
-	return nil
-}
-
-// isEnvName reports whether s is a portable environment variable name.
-func isEnvName(s string) bool {
-	for i, c := range s {
-		switch {
-		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
-}
-
-// keyError words an adapter's Validate error ("key: message") with the
-// full path of the key.
-func keyError(d *decoder, path string, err error) error {
-	key, msg, ok := strings.Cut(err.Error(), ": ")
-	if !ok || strings.ContainsAny(key, " \"") {
-		return d.errorf(path, "%v", err)
-	}
-	return d.errorf(path+"."+key, "%s", msg)
-}
-
-func buildJenkins(d *decoder, path string, r *rawApp, app *AppConfig) error {
-	jpath := join(path, "jenkins")
-	if r.Jenkins == nil {
-		return d.errorf(jpath, "required with executor: jenkins")
-	}
-	j := *r.Jenkins
-	if err := j.Validate(); err != nil {
-		return keyError(d, jpath, err)
-	}
-	app.Jenkins = &j
+	app.OnFailure = v
 	return nil
 }
 
@@ -461,14 +364,10 @@ func buildChecks(d *decoder, path string, r *rawApp, c *Config, app *AppConfig) 
 		if c.Jenkins == nil {
 			return d.errorf(join(cpath, "jenkins"), "needs the top-level jenkins: block (url, user, token)")
 		}
-		cc := *e.Value.Jenkins
-		if err := cc.Validate(); err != nil {
-			return keyError(d, join(cpath, "jenkins"), err)
-		}
 		if app.Checks == nil {
-			app.Checks = map[string]jenkins.CheckConfig{}
+			app.Checks = map[string]*Block{}
 		}
-		app.Checks[e.Key] = cc
+		app.Checks[e.Key] = e.Value.Jenkins
 	}
 	return nil
 }

@@ -1,12 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"strings"
-
-	"shipmate/internal/adapters/web"
 )
 
 // buildChat checks the chat platforms' keys.
@@ -17,11 +16,9 @@ func buildChat(d *decoder, raw *rawConfig, c *Config) error {
 	if err := buildSlack(d, raw, c); err != nil {
 		return err
 	}
-	if dc := raw.Chat.Discord; dc != nil && dc.Enabled() {
-		if err := dc.Validate(); err != nil {
-			return keyError(d, "chat.discord", err)
-		}
-		c.Chat.Discord = *dc
+	if token, _ := raw.Chat.Discord.Scalar("bot_token"); token != "" {
+		// An unset ${DISCORD_BOT_TOKEN} leaves Discord off.
+		c.Chat.Discord = raw.Chat.Discord
 	}
 	return nil
 }
@@ -30,7 +27,7 @@ func buildChat(d *decoder, raw *rawConfig, c *Config) error {
 // listens. A local console (no user header) must listen on loopback only.
 func buildWeb(d *decoder, raw *rawConfig, c *Config) error {
 	r := raw.Chat.Web
-	w := WebConfig{Enabled: r.Enabled, UserHeader: r.UserHeader, Listen: r.Listen, TrustedProxies: web.LoopbackProxies()}
+	w := WebConfig{Enabled: r.Enabled, UserHeader: r.UserHeader, Listen: r.Listen, TrustedProxies: LoopbackProxies()}
 	if h := w.UserHeader; h != "" && !isHeaderName(h) {
 		return d.errorf("chat.web.user_header", "invalid header name %q", h)
 	}
@@ -55,7 +52,7 @@ func buildWeb(d *decoder, raw *rawConfig, c *Config) error {
 		if w.Listen != "" {
 			key, listen = "chat.web.listen", w.Listen
 		}
-		if err := web.CheckListen(listen, w.UserHeader); err != nil {
+		if err := CheckConsoleListen(listen, w.UserHeader); err != nil {
 			return d.errorf(key, "%v", err)
 		}
 	}
@@ -129,4 +126,31 @@ func buildSlack(d *decoder, raw *rawConfig, c *Config) error {
 	}
 	c.Chat.Slack = s
 	return nil
+}
+
+// LoopbackProxies is the default of chat.web.trusted_proxies: a proxy on
+// this machine.
+func LoopbackProxies() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// CheckConsoleListen refuses a local console (no user header) on an
+// address other than loopback: anyone who could reach it could pick any
+// name.
+func CheckConsoleListen(listen, userHeader string) error {
+	if userHeader != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: %v", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: "+
+		"set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1", listen)
 }

@@ -21,10 +21,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"shipmate/internal/adapters/discord"
-	"shipmate/internal/adapters/exec"
-	"shipmate/internal/adapters/jenkins"
-	kube "shipmate/internal/adapters/kubernetes"
 	"shipmate/internal/runbook"
 )
 
@@ -59,8 +55,9 @@ type Config struct {
 	Apps map[string]AppConfig
 	// Chat configures the chat platforms.
 	Chat ChatConfig
-	// Jenkins is the Jenkins server apps and checks use (nil: none).
-	Jenkins *jenkins.ServerConfig
+	// Jenkins is the jenkins: block, the server apps and checks use (nil:
+	// none, or its url unset).
+	Jenkins *Block
 }
 
 // AppConfig is how an app is deployed.
@@ -70,23 +67,24 @@ type AppConfig struct {
 	// OnFailure is OnFailureRollback or OnFailureHold.
 	OnFailure string
 	// Exec is the app's exec: block, set when Executor is "exec".
-	Exec *exec.Config
+	Exec *Block
 	// Kubernetes is the app's kubernetes: block, set when Executor is
-	// "kubernetes"; Smoke its HTTP checks after a rollout.
-	Kubernetes *kube.Config
-	Smoke      []kube.Smoke
+	// "kubernetes"; Smoke its HTTP checks after a rollout (nil: none).
+	Kubernetes *Block
+	Smoke      *Block
 	// Jenkins is the app's jenkins: block, set when Executor is "jenkins".
-	Jenkins *jenkins.JobConfig
-	// Checks maps checklist items Shipmate checks itself to how.
-	Checks map[string]jenkins.CheckConfig
+	Jenkins *Block
+	// Checks maps checklist items Shipmate checks itself to the jenkins:
+	// block saying how.
+	Checks map[string]*Block
 }
 
 // ChatConfig configures the chat platforms.
 type ChatConfig struct {
 	Web   WebConfig
 	Slack SlackConfig
-	// Discord is on when its bot token is set.
-	Discord discord.Config
+	// Discord is the chat.discord block, set when its bot token is.
+	Discord *Block
 }
 
 // SlackConfig configures the Slack adapter. It is on when BotToken is set.
@@ -181,25 +179,4 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 // yamlError words a YAML syntax error as "invalid YAML: line N: ...".
 func yamlError(err error) error {
 	return fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-}
-
-// Secrets lists the secret values the configuration holds (tokens, signing
-// secrets), so that the engine can keep them out of step output, notes and
-// errors.
-func (c *Config) Secrets() []string {
-	var out []string
-	for _, s := range []string{c.Chat.Slack.BotToken, c.Chat.Slack.SigningSecret, c.Chat.Slack.AppToken, c.Chat.Discord.BotToken} {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	if c.Jenkins != nil && c.Jenkins.Token != "" {
-		out = append(out, c.Jenkins.Token)
-	}
-	for _, app := range c.Apps {
-		if k := app.Kubernetes; k != nil && k.Registry != nil && k.Registry.Password != "" {
-			out = append(out, k.Registry.Password)
-		}
-	}
-	return out
 }

@@ -5,11 +5,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"shipmate/internal/adapters/discord"
-	"shipmate/internal/adapters/exec"
-	"shipmate/internal/adapters/jenkins"
-	kube "shipmate/internal/adapters/kubernetes"
 )
 
 // The raw types mirror the YAML file. Their yaml tags are the only keys
@@ -26,7 +21,7 @@ type rawConfig struct {
 	Environments entries[rawEnv]            `yaml:"environments"`
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
-	Jenkins      *jenkins.ServerConfig      `yaml:"jenkins"`
+	Jenkins      *Block                     `yaml:"jenkins"`
 }
 
 type rawEnv struct {
@@ -77,24 +72,24 @@ func (a *rawApproval) decodeYAML(d *decoder, n *yaml.Node, path string) error {
 }
 
 type rawApp struct {
-	Executor   string             `yaml:"executor"`
-	OnFailure  string             `yaml:"on_failure"`
-	Exec       *exec.Config       `yaml:"exec"`
-	Kubernetes *kube.Config       `yaml:"kubernetes"`
-	Smoke      []kube.Smoke       `yaml:"smoke"`
-	Jenkins    *jenkins.JobConfig `yaml:"jenkins"`
-	Checks     entries[rawCheck]  `yaml:"checks"` // checklist item → how Shipmate checks it
+	Executor   string            `yaml:"executor"`
+	OnFailure  string            `yaml:"on_failure"`
+	Exec       *Block            `yaml:"exec"`
+	Kubernetes *Block            `yaml:"kubernetes"`
+	Smoke      *Block            `yaml:"smoke"`
+	Jenkins    *Block            `yaml:"jenkins"`
+	Checks     entries[rawCheck] `yaml:"checks"` // checklist item → how Shipmate checks it
 }
 
 // rawCheck is one automated checklist item: exactly one checker's block.
 type rawCheck struct {
-	Jenkins *jenkins.CheckConfig `yaml:"jenkins"`
+	Jenkins *Block `yaml:"jenkins"`
 }
 
 type rawChat struct {
-	Web     rawWeb          `yaml:"web"`
-	Slack   rawSlack        `yaml:"slack"`
-	Discord *discord.Config `yaml:"discord"`
+	Web     rawWeb   `yaml:"web"`
+	Slack   rawSlack `yaml:"slack"`
+	Discord *Block   `yaml:"discord"`
 }
 
 type rawSlack struct {

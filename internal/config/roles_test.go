@@ -8,10 +8,10 @@ import (
 )
 
 func TestDiscordRolesAreGroups(t *testing.T) {
-	text := strings.Replace(jenkinsConfig, "  deployer: {web: [bob]}",
-		`  deployer: {web: [bob]}
+	text := strings.Replace(valid, "  dev: {web: [alice]}",
+		`  dev: {web: [alice]}
   release-manager: {discord: ["123456789012345678"], discord_roles: ["876543210987654321"]}`, 1)
-	c, err := Parse([]byte(text), jenkinsEnv)
+	c, err := Parse([]byte(text), noVars)
 	if err != nil {
 		t.Fatal(err)
 	}

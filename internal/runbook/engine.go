@@ -113,6 +113,16 @@ func New(cfg Config) *Engine {
 	}
 }
 
+// AttachChat adds the chat of platform, for an adapter that can only be
+// built once the engine exists (it takes the engine's commands). Call it
+// before Resume.
+func (e *Engine) AttachChat(platform string, c Chat) {
+	if e.chats == nil {
+		e.chats = map[string]Chat{}
+	}
+	e.chats[platform] = c
+}
+
 // Policy returns the engine's rule book.
 func (e *Engine) Policy() *Policy { return e.policy }
 

@@ -3,8 +3,8 @@ package discord
 import (
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/url"
+	"shipmate/internal/fielderr"
 	"strconv"
 )
 
@@ -40,23 +40,23 @@ func (c *Config) Validate() error {
 	}
 	var errs []error
 	if !snowflake(c.ApplicationID) {
-		errs = append(errs, errors.New("application_id: want the app's numeric id"))
+		errs = append(errs, fielderr.New("application_id", "want the app's numeric id"))
 	}
 	if c.PublicKey != "" {
 		if b, err := hex.DecodeString(c.PublicKey); err != nil || len(b) != 32 {
-			errs = append(errs, errors.New("public_key: want 64 hex characters"))
+			errs = append(errs, fielderr.New("public_key", "want 64 hex characters"))
 		}
 	}
 	if c.GuildID != "" && !snowflake(c.GuildID) {
-		errs = append(errs, errors.New("guild_id: want a numeric guild id"))
+		errs = append(errs, fielderr.New("guild_id", "want a numeric guild id"))
 	}
 	if c.AnnounceChannel != "" && !snowflake(c.AnnounceChannel) {
-		errs = append(errs, errors.New("announce_channel: want a numeric channel id"))
+		errs = append(errs, fielderr.New("announce_channel", "want a numeric channel id"))
 	}
 	if c.APIURL != "" {
 		u, err := url.Parse(c.APIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("api_url: want an http(s) URL, not %q", c.APIURL))
+			errs = append(errs, fielderr.New("api_url", "want an http(s) URL, not %q", c.APIURL))
 		}
 	}
 	return errors.Join(errs...)

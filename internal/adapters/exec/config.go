@@ -2,7 +2,13 @@
 // never a shell string built from chat input.
 package exec
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"shipmate/internal/fielderr"
+)
 
 // Config is an app's `exec:` block.
 type Config struct {
@@ -36,4 +42,53 @@ type Config struct {
 	// their end. Set by the bot (next to its store); empty: a command
 	// running when the bot stops is left, and its run ends as interrupted.
 	StateDir string `yaml:"-"`
+}
+
+// Check checks the block as written: the commands Shipmate runs, and the
+// variables it sets and passes.
+func (c *Config) Check() error {
+	for _, argv := range []struct {
+		key      string
+		v        []string
+		required bool
+	}{
+		{"deploy", c.Deploy, true},
+		{"rollback", c.Rollback, true},
+		{"verify", c.Verify, false},
+		{"health", c.Health, false},
+		{"resolve", c.Resolve, false},
+	} {
+		if argv.required && len(argv.v) == 0 {
+			return fielderr.New(argv.key, "required: the command as a list, such as [\"sh\", \"deploy.sh\"]")
+		}
+		if len(argv.v) > 0 && argv.v[0] == "" {
+			return fielderr.New(argv.key+"[0]", "the program must not be empty")
+		}
+	}
+	const rule = "letters, digits and _, not starting with a digit; SHIPMATE_* are Shipmate's"
+	for k := range c.Env {
+		if !isEnvName(k) {
+			return fielderr.New("env."+k, "invalid variable name (%s)", rule)
+		}
+	}
+	for i, k := range c.PassEnv {
+		if !isEnvName(k) {
+			return fielderr.New(fmt.Sprintf("pass_env[%d]", i), "invalid variable name %q (%s)", k, rule)
+		}
+	}
+	return nil
+}
+
+// isEnvName reports whether s is a portable environment variable name that
+// is not one of Shipmate's own.
+func isEnvName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != "" && !strings.HasPrefix(s, "SHIPMATE_")
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"regexp"
+	"shipmate/internal/fielderr"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,22 +26,22 @@ type ServerConfig struct {
 // Validate checks the block. Its errors start with the key at fault.
 func (c *ServerConfig) Validate() error {
 	if c.URL == "" {
-		return fmt.Errorf("url: required, such as https://ci.example.com")
+		return fielderr.New("url", "required, such as https://ci.example.com")
 	}
 	u, err := url.Parse(c.URL)
 	switch {
 	case err != nil:
 		// url.Parse quotes the input; the input could hold a password.
-		return fmt.Errorf("url: not a URL, want one such as https://ci.example.com")
+		return fielderr.New("url", "not a URL, want one such as https://ci.example.com")
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return fmt.Errorf("url: want http:// or https:// and a host, such as https://ci.example.com")
+		return fielderr.New("url", "want http:// or https:// and a host, such as https://ci.example.com")
 	case u.User != nil:
-		return fmt.Errorf("url: put the credentials in user: and token:, not in the URL")
+		return fielderr.New("url", "put the credentials in user: and token:, not in the URL")
 	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("url: must not have a query or fragment")
+		return fielderr.New("url", "must not have a query or fragment")
 	}
 	if (c.User == "") != (c.Token == "") {
-		return fmt.Errorf("token: user and token go together (a Jenkins user and one of its API tokens)")
+		return fielderr.New("token", "user and token go together (a Jenkins user and one of its API tokens)")
 	}
 	return nil
 }
@@ -76,10 +77,10 @@ type JobConfig struct {
 // with the key at fault ("job: required").
 func (c *JobConfig) Validate() error {
 	if c.Job == "" {
-		return fmt.Errorf("job: required, such as deploy/billing")
+		return fielderr.New("job", "required, such as deploy/billing")
 	}
 	if _, err := jobPath(c.Job); err != nil {
-		return fmt.Errorf("job: %v", err)
+		return fielderr.New("job", "%v", err)
 	}
 	if err := checkParams("params", c.Params); err != nil {
 		return err
@@ -92,10 +93,10 @@ func (c *JobConfig) Validate() error {
 		c.Unstable = UnstableFail
 	case UnstableFail, UnstableOK:
 	default:
-		return fmt.Errorf("unstable: want %s or %s, got %q", UnstableFail, UnstableOK, c.Unstable)
+		return fielderr.New("unstable", "want %s or %s, got %q", UnstableFail, UnstableOK, c.Unstable)
 	}
 	if c.Timeout < 0 {
-		return fmt.Errorf("timeout: must not be negative")
+		return fielderr.New("timeout", "must not be negative")
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -120,10 +121,10 @@ type CheckConfig struct {
 // with the key at fault.
 func (c *CheckConfig) Validate() error {
 	if c.Job == "" {
-		return fmt.Errorf("job: required, such as ci/billing")
+		return fielderr.New("job", "required, such as ci/billing")
 	}
 	if _, err := jobPath(c.Job); err != nil {
-		return fmt.Errorf("job: %v", err)
+		return fielderr.New("job", "%v", err)
 	}
 	if c.BuildMatching == "" {
 		c.BuildMatching = "{version}"
@@ -155,7 +156,7 @@ var (
 func checkTemplate(key, s string) error {
 	for _, ph := range placeholderRE.FindAllString(s, -1) {
 		if !slices.Contains(placeholders, ph) {
-			return fmt.Errorf("%s: unknown placeholder %s (known: %s)", key, ph, strings.Join(placeholders, " "))
+			return fielderr.New(key, "unknown placeholder %s (known: %s)", ph, strings.Join(placeholders, " "))
 		}
 	}
 	return nil
@@ -164,7 +165,7 @@ func checkTemplate(key, s string) error {
 func checkParams(key string, params map[string]string) error {
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		if strings.TrimSpace(name) == "" {
-			return fmt.Errorf("%s: a parameter has an empty name", key)
+			return fielderr.New(key, "a parameter has an empty name")
 		}
 		if err := checkTemplate(key+"."+name, params[name]); err != nil {
 			return err

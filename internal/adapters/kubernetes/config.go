@@ -6,6 +6,8 @@ package kubernetes
 
 import (
 	"fmt"
+	"net/url"
+	"shipmate/internal/fielderr"
 	"strings"
 	"time"
 )
@@ -75,21 +77,21 @@ func ParseWorkload(s string) (Workload, error) {
 // Validate checks the block and fills defaults.
 func (c *Config) Validate() error {
 	if c.Namespace == "" {
-		return fmt.Errorf("namespace: required")
+		return fielderr.New("namespace", "required")
 	}
 	if len(c.Workloads) == 0 {
-		return fmt.Errorf("workloads: at least one is required, such as deployment/checkout-api")
+		return fielderr.New("workloads", "at least one is required, such as deployment/checkout-api")
 	}
 	for i, w := range c.Workloads {
 		if _, err := ParseWorkload(w); err != nil {
-			return fmt.Errorf("workloads[%d]: %v", i, err)
+			return fielderr.New(fmt.Sprintf("workloads[%d]", i), "%v", err)
 		}
 	}
 	if !strings.Contains(c.Image, "{version}") {
-		return fmt.Errorf("image: %q must contain {version}, such as registry.example.com/shop/checkout:{version}", c.Image)
+		return fielderr.New("image", "%q must contain {version}, such as registry.example.com/shop/checkout:{version}", c.Image)
 	}
 	if c.ProgressDeadline < 0 {
-		return fmt.Errorf("progress_deadline: must not be negative")
+		return fielderr.New("progress_deadline", "must not be negative")
 	}
 	if c.ProgressDeadline == 0 {
 		c.ProgressDeadline = DefaultProgressDeadline
@@ -97,15 +99,15 @@ func (c *Config) Validate() error {
 	switch c.OnFailure {
 	case "", "rollback", "hold":
 	default:
-		return fmt.Errorf("on_failure: want rollback or hold, got %q", c.OnFailure)
+		return fielderr.New("on_failure", "want rollback or hold, got %q", c.OnFailure)
 	}
 	if _, err := c.repository(); err != nil {
-		return fmt.Errorf("image: %v", err)
+		return fielderr.New("image", "%v", err)
 	}
 	if r := c.Registry; r != nil && (r.Username == "" || r.Password == "") {
 		// A password given through an unset ${VAR} is empty: say so
 		// rather than ask the registry anonymously.
-		return fmt.Errorf("registry: username and password go together (the password may be a token; an unset ${VAR} leaves it empty)")
+		return fielderr.New("registry", "username and password go together (the password may be a token; an unset ${VAR} leaves it empty)")
 	}
 	return nil
 }
@@ -137,4 +139,22 @@ type Smoke struct {
 	Contains string `yaml:"contains"`
 	// Timeout bounds the request (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// CheckSmoke checks an app's smoke checks.
+func CheckSmoke(smoke []Smoke) error {
+	for i, s := range smoke {
+		at := fmt.Sprintf("[%d].", i)
+		u, err := url.Parse(s.URL)
+		if s.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fielderr.New(at+"url", "want an http(s) URL, got %q", s.URL)
+		}
+		if s.Expect != 0 && (s.Expect < 100 || s.Expect > 599) {
+			return fielderr.New(at+"expect", "want an HTTP status code, got %d", s.Expect)
+		}
+		if s.Timeout < 0 {
+			return fielderr.New(at+"timeout", "must not be negative")
+		}
+	}
+	return nil
 }

@@ -25,26 +25,6 @@ func LoopbackProxies() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
-// CheckListen refuses a local console (no user header) on an address other
-// than loopback: anyone who could reach it could pick any name.
-func CheckListen(listen, userHeader string) error {
-	if userHeader != "" {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("listen %q: %v", listen, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("%q is not a loopback address, and a local console (no chat.web.user_header) lets anyone who reaches it pick any user: "+
-		"set chat.web.user_header behind an authenticating proxy, or serve the console on 127.0.0.1", listen)
-}
-
 // admit answers, and returns false for, a request the console must not
 // act on: on a local console one not addressed to it by a loopback name;
 // behind a proxy one carrying the user header from anywhere but the proxy.

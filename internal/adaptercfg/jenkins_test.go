@@ -1,4 +1,4 @@
-package config
+package adaptercfg
 
 import (
 	"strings"
@@ -49,7 +49,7 @@ func TestJenkinsAppAndChecks(t *testing.T) {
 	if c.Jenkins == nil || c.Jenkins.URL != "https://ci.example.com" || c.Jenkins.Token != "11aa22bb" {
 		t.Fatalf("jenkins server = %+v", c.Jenkins)
 	}
-	app := c.Apps["billing"]
+	app := c.AppBlocks["billing"]
 	if app.Jenkins == nil || app.Jenkins.Job != "deploy/billing" || app.Jenkins.Params["VERSION"] != "{version}" ||
 		app.Jenkins.RollbackParams["ACTION"] != "rollback" {
 		t.Fatalf("job = %+v", app.Jenkins)
