@@ -166,24 +166,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.discord != nil {
 		m.startChat(bctx, "discord", m.discord.Start)
 	}
-	// Chat deliveries are remembered (to act once on retries) for an hour
-	// or so; their keys are dropped once expired, or the store would keep
-	// every click ever made. Runs past the retention go too. A first prune
-	// of a long history takes seconds: it runs beside the ticks.
-	m.background.Add(1)
-	go func() {
-		defer m.background.Done()
-		prune := time.NewTicker(pruneEvery)
-		defer prune.Stop()
-		for {
-			m.prune(bctx)
-			select {
-			case <-bctx.Done():
-				return
-			case <-prune.C:
-			}
-		}
-	}()
+	m.background.Go(func() {
+		m.store.RunUpkeep(bctx, store.Upkeep{Every: pruneEvery, Retention: m.cfg.Retention, Keep: keepPerEnv, Log: m.log})
+	})
 
 	t := time.NewTicker(m.tick)
 	defer t.Stop()
@@ -225,27 +210,6 @@ const pruneEvery = time.Hour
 // keepPerEnv is how many of the newest runs of each app and environment
 // the retention keeps whatever their age.
 const keepPerEnv = 10
-
-// prune drops the expired keys of chat deliveries and, with a retention,
-// the finished runs older than it.
-func (m *Main) prune(ctx context.Context) {
-	n, err := m.store.PruneIdempotency(time.Now())
-	if err != nil {
-		m.log.Warn().Err(err).Msg("store: drop expired delivery keys")
-	} else {
-		m.log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
-	}
-	if m.cfg.Retention <= 0 {
-		return
-	}
-	n, err = m.store.PruneRuns(ctx, time.Now().Add(-m.cfg.Retention), keepPerEnv)
-	if err != nil && ctx.Err() == nil {
-		m.log.Warn().Err(err).Msg("store: drop runs past the retention")
-	}
-	if n > 0 {
-		m.log.Info().Int("runs", n).Dur("retention", m.cfg.Retention).Msg("store: runs past the retention dropped with their trails")
-	}
-}
 
 // startChat runs start in the background until it succeeds or ctx ends,
 // waiting longer after each failure.
