@@ -62,24 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
 	}
-	switch sub {
-	case "check":
-		if fs.NArg() != 0 {
-			fmt.Fprintln(stderr, "usage: bot check [--config FILE]")
-			return exitConfig
-		}
-		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
-		return exitOK
-	case "export":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: bot export [--config FILE] RUN-ID")
-			return exitConfig
-		}
-		if err := export(cfg.Config, fs.Arg(0), stdout); err != nil {
-			fmt.Fprintf(stderr, "shipmate: %v\n", err)
-			return exitFail
-		}
-		return exitOK
+	if sub != "" {
+		return subcommand(sub, fs, cfg, source, stdout, stderr)
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, check)\n", fs.Arg(0))
@@ -118,6 +102,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Msg("stopped")
 	return exitOK
+}
+
+// subcommand runs bot check or bot export.
+func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source string, stdout, stderr io.Writer) int {
+	switch sub {
+	case "check":
+		if fs.NArg() != 0 {
+			fmt.Fprintln(stderr, "usage: bot check [--config FILE]")
+			return exitConfig
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
+		return exitOK
+	case "export":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: bot export [--config FILE] RUN-ID")
+			return exitConfig
+		}
+		if err := export(cfg.Config, fs.Arg(0), stdout); err != nil {
+			fmt.Fprintf(stderr, "shipmate: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	return exitConfig
 }
 
 // overrideListen moves the main listener to listen (--listen), when set. A

@@ -159,45 +159,11 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		return env, err
 	}
 
-	apath := join(path, "approval")
-	switch {
-	case raw.Approval == nil:
-		return env, d.errorf(apath, "required (write %q for none)", "approval: none")
-	case !raw.Approval.None:
-		f := raw.Approval.Fields
-		if len(f.Roles) == 0 {
-			return env, d.errorf(join(apath, "roles"), "at least one role is required")
-		}
-		if err := checkRoles(d, c, join(apath, "roles"), f.Roles, false); err != nil {
-			return env, err
-		}
-		rule := runbook.ApprovalRule{
-			Roles:     f.Roles,
-			Count:     1,
-			AllowSelf: true,
-			Expires:   runbook.DefaultApprovalExpiry,
-			Remind:    f.Remind,
-		}
-		if f.Count != nil {
-			if *f.Count < 1 {
-				return env, d.errorf(join(apath, "count"), "must be at least 1, got %d (write %q for none)", *f.Count, "approval: none")
-			}
-			rule.Count = *f.Count
-		}
-		if f.AllowSelf != nil {
-			rule.AllowSelf = *f.AllowSelf
-		}
-		if f.Expires != nil {
-			if *f.Expires == 0 {
-				return env, d.errorf(join(apath, "expires"), "must be more than 0")
-			}
-			rule.Expires = *f.Expires
-		}
-		if rule.Remind >= rule.Expires {
-			return env, d.errorf(join(apath, "remind"), "must be less than expires (%v)", rule.Expires)
-		}
-		env.Approval = rule
+	rule, err := buildApproval(d, c, join(path, "approval"), raw.Approval)
+	if err != nil {
+		return env, err
 	}
+	env.Approval = rule
 
 	for _, list := range []struct {
 		key   string
@@ -250,6 +216,50 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		return env, err
 	}
 	return env, nil
+}
+
+// buildApproval checks an environment's approval: "none", or who approves,
+// how many, and for how long.
+func buildApproval(d *decoder, c *Config, apath string, approval *rawApproval) (runbook.ApprovalRule, error) {
+	var rule runbook.ApprovalRule
+	switch {
+	case approval == nil:
+		return rule, d.errorf(apath, "required (write %q for none)", "approval: none")
+	case !approval.None:
+		f := approval.Fields
+		if len(f.Roles) == 0 {
+			return rule, d.errorf(join(apath, "roles"), "at least one role is required")
+		}
+		if err := checkRoles(d, c, join(apath, "roles"), f.Roles, false); err != nil {
+			return rule, err
+		}
+		rule = runbook.ApprovalRule{
+			Roles:     f.Roles,
+			Count:     1,
+			AllowSelf: true,
+			Expires:   runbook.DefaultApprovalExpiry,
+			Remind:    f.Remind,
+		}
+		if f.Count != nil {
+			if *f.Count < 1 {
+				return rule, d.errorf(join(apath, "count"), "must be at least 1, got %d (write %q for none)", *f.Count, "approval: none")
+			}
+			rule.Count = *f.Count
+		}
+		if f.AllowSelf != nil {
+			rule.AllowSelf = *f.AllowSelf
+		}
+		if f.Expires != nil {
+			if *f.Expires == 0 {
+				return rule, d.errorf(join(apath, "expires"), "must be more than 0")
+			}
+			rule.Expires = *f.Expires
+		}
+		if rule.Remind >= rule.Expires {
+			return rule, d.errorf(join(apath, "remind"), "must be less than expires (%v)", rule.Expires)
+		}
+	}
+	return rule, nil
 }
 
 // checkRoles checks that each of roles is defined under roles:, or is

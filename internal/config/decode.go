@@ -189,26 +189,11 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) error {
 	case reflect.Struct:
 		return d.decodeStruct(n, path, v)
 	case reflect.Map:
-		// Free-form mappings such as a Jenkins job's parameters.
-		if v.Type().Key().Kind() != reflect.String {
-			panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
-		}
-		m := reflect.MakeMap(v.Type())
-		err := d.mapping(n, path, func(key string, _, val *yaml.Node) error {
-			x := reflect.New(v.Type().Elem()).Elem()
-			if err := d.decode(val, join(path, key), x); err != nil {
-				return err
-			}
-			m.SetMapIndex(reflect.ValueOf(key), x)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		v.Set(m)
+		return d.decodeMap(n, path, v)
 	default:
-		// Only the raw types of this package reach here.
-		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+		// An adapter's settings type with a field no key can fill: a bug,
+		// said as an error rather than a crash.
+		return errorAt(n, path, "cannot be read into %s", v.Type())
 	}
 	return nil
 }
@@ -227,6 +212,28 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, error) {
 		return "", errorAt(n, path, "%v", err)
 	}
 	return s, nil
+}
+
+// decodeMap decodes a free-form mapping, such as a Jenkins job's
+// parameters, into a map with string keys.
+func (d *decoder) decodeMap(n *yaml.Node, path string, v reflect.Value) error {
+	if v.Type().Key().Kind() != reflect.String {
+		return errorAt(n, path, "cannot be read into %s", v.Type())
+	}
+	m := reflect.MakeMap(v.Type())
+	err := d.mapping(n, path, func(key string, _, val *yaml.Node) error {
+		x := reflect.New(v.Type().Elem()).Elem()
+		if err := d.decode(val, join(path, key), x); err != nil {
+			return err
+		}
+		m.SetMapIndex(reflect.ValueOf(key), x)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v.Set(m)
+	return nil
 }
 
 func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) error {

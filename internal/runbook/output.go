@@ -1,9 +1,11 @@
 package runbook
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -105,4 +107,88 @@ func (o *output) rest() []string {
 	}
 	o.later = nil
 	return later
+}
+
+// runStep runs one executor call for r, streaming its output to the event
+// log and the chat message, and returns the output's tail and its error.
+// A user's cancel (see Act) cancels the step's context.
+func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(context.Context, Progress) error) (tail []string, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &step{cancel: cancel}
+	e.mu.Lock()
+	e.steps[r.ID] = st
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.steps, r.ID)
+		e.mu.Unlock()
+	}()
+
+	out := newOutput(e.outHead, e.outTail, e.redact)
+	view := *r
+	flush := func() {
+		stored, shown, tail := out.take()
+		e.storeOutput(ctx, r.ID, name, stored)
+		if len(shown) == 0 {
+			return
+		}
+		view.Log = tail
+		e.refresh(ctx, &view, shown...)
+	}
+	done := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		t := time.NewTicker(e.flush)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				flush()
+			case <-done:
+				return
+			}
+		}
+	}()
+
+	began := time.Now()
+	err = e.redact.err(fn(sctx, out.add))
+	e.obs.Step(r.Env, name, time.Since(began), err)
+	close(done)
+	<-flushed
+	flush()
+	e.storeOutput(ctx, r.ID, name, out.rest())
+
+	e.mu.Lock()
+	by := st.cancelledBy
+	e.mu.Unlock()
+	if by != nil && err != nil {
+		err = fmt.Errorf("cancelled by %s", by)
+	}
+	detail := name + " succeeded"
+	if err != nil {
+		detail = name + ": " + err.Error()
+	}
+	if ctx.Err() == nil {
+		if aerr := e.store.AppendEvents(ctx, r.ID, e.event(EvStep, nil, detail)); aerr != nil {
+			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
+		}
+	}
+	_, _, tail = out.take()
+	return tail, err
+}
+
+// storeOutput appends lines of a step's output to the run's trail.
+func (e *Engine) storeOutput(ctx context.Context, id uint64, step string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	evs := make([]Event, len(lines))
+	for i, l := range lines {
+		evs[i] = e.event(EvOutput, nil, step+": "+l)
+	}
+	if err := e.store.AppendEvents(ctx, id, evs...); err != nil {
+		e.log.Warn().Err(err).Uint64("run", id).Msg("store step output")
+	}
 }

@@ -10,50 +10,7 @@ func (e *Engine) Message(r *Run) Message {
 	m := Message{RunID: r.ID, App: r.App, Env: r.Env, Version: r.Version, Title: r.Ref() + " " + r.Title(),
 		State: r.State, Status: r.State.Label(), Text: r.Note, Tone: tone(r.State), Log: r.Log}
 	env, _ := e.policy.Env(r.Env)
-	m.Fields = append(m.Fields, Field{Label: "Requested by", Value: r.Requester.String()})
-	prev := r.PreviousVersion
-	if prev == "" {
-		prev = "nothing yet"
-	}
-	if r.Action == ActionRollback {
-		m.Fields = append(m.Fields, Field{Label: "Rolling back from", Value: prev})
-	} else {
-		m.Fields = append(m.Fields, Field{Label: "Running before", Value: prev})
-	}
-	if r.Artifact != "" && r.Artifact != r.Version {
-		m.Fields = append(m.Fields, Field{Label: "Artifact", Value: r.Artifact})
-	}
-	if env != nil && env.Approval.Count > 0 && r.Action == ActionDeploy {
-		v := fmt.Sprintf("%d of %d (%s", len(r.Approvals), env.Approval.Count, roleList(env.Approval.Roles))
-		if !env.Approval.AllowSelf {
-			v += ", not the requester"
-		}
-		v += ")"
-		if len(r.Approvals) > 0 {
-			v += ": " + approvers(r)
-		}
-		m.Fields = append(m.Fields, Field{Label: "Approvals", Value: v})
-	}
-	if r.Reason != "" {
-		m.Fields = append(m.Fields, Field{Label: "Reason", Value: r.Reason})
-	}
-	if r.Emergency {
-		m.Fields = append(m.Fields, Field{Label: "Emergency", Value: "outside the deployment window (break-glass, audited)"})
-	}
-	switch r.State {
-	case StateChecklist, StateAwaitingApproval:
-		m.Fields = append(m.Fields, Field{Label: "Expires", Value: fmtTime(r.ExpiresAt)})
-	case StateMonitoring:
-		if r.AwaitingValidation {
-			m.Fields = append(m.Fields, Field{Label: "Monitoring", Value: "window over; waiting for the post-deployment validation"})
-		} else {
-			m.Fields = append(m.Fields, Field{Label: "Monitoring until", Value: fmtTime(r.MonitorUntil)})
-		}
-	}
-	if len(r.Validation) > 0 && r.Action == ActionDeploy {
-		m.Fields = append(m.Fields, Field{Label: "Validation", Value: fmt.Sprintf("%d of %d confirmed",
-			len(r.Validation)-len(r.OpenValidation()), len(r.Validation))})
-	}
+	m.Fields = fields(r, env)
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
 	items := r.Checklist
 	m.ItemsTitle = "Pre-deployment checklist"
@@ -70,8 +27,65 @@ func (e *Engine) Message(r *Run) Message {
 		}
 		m.Items = append(m.Items, item)
 	}
+	m.Buttons = buttons(r)
+	return m
+}
+
+// fields are what a run's message says about it beside its status.
+func fields(r *Run, env *Environment) []Field {
+	var fs []Field
+	fs = append(fs, Field{Label: "Requested by", Value: r.Requester.String()})
+	prev := r.PreviousVersion
+	if prev == "" {
+		prev = "nothing yet"
+	}
+	if r.Action == ActionRollback {
+		fs = append(fs, Field{Label: "Rolling back from", Value: prev})
+	} else {
+		fs = append(fs, Field{Label: "Running before", Value: prev})
+	}
+	if r.Artifact != "" && r.Artifact != r.Version {
+		fs = append(fs, Field{Label: "Artifact", Value: r.Artifact})
+	}
+	if env != nil && env.Approval.Count > 0 && r.Action == ActionDeploy {
+		v := fmt.Sprintf("%d of %d (%s", len(r.Approvals), env.Approval.Count, roleList(env.Approval.Roles))
+		if !env.Approval.AllowSelf {
+			v += ", not the requester"
+		}
+		v += ")"
+		if len(r.Approvals) > 0 {
+			v += ": " + approvers(r)
+		}
+		fs = append(fs, Field{Label: "Approvals", Value: v})
+	}
+	if r.Reason != "" {
+		fs = append(fs, Field{Label: "Reason", Value: r.Reason})
+	}
+	if r.Emergency {
+		fs = append(fs, Field{Label: "Emergency", Value: "outside the deployment window (break-glass, audited)"})
+	}
+	switch r.State {
+	case StateChecklist, StateAwaitingApproval:
+		fs = append(fs, Field{Label: "Expires", Value: fmtTime(r.ExpiresAt)})
+	case StateMonitoring:
+		if r.AwaitingValidation {
+			fs = append(fs, Field{Label: "Monitoring", Value: "window over; waiting for the post-deployment validation"})
+		} else {
+			fs = append(fs, Field{Label: "Monitoring until", Value: fmtTime(r.MonitorUntil)})
+		}
+	}
+	if len(r.Validation) > 0 && r.Action == ActionDeploy {
+		fs = append(fs, Field{Label: "Validation", Value: fmt.Sprintf("%d of %d confirmed",
+			len(r.Validation)-len(r.OpenValidation()), len(r.Validation))})
+	}
+	return fs
+}
+
+// buttons are what people can do on a run's message now.
+func buttons(r *Run) []Button {
+	var bs []Button
 	btn := func(a ButtonAction, label string, style ButtonStyle, confirm string) {
-		m.Buttons = append(m.Buttons, Button{Action: a, Label: label, Style: style, RunID: r.ID, Confirm: confirm})
+		bs = append(bs, Button{Action: a, Label: label, Style: style, RunID: r.ID, Confirm: confirm})
 	}
 	from, to := rollbackPair(r)
 	rollback := func() {
@@ -84,7 +98,7 @@ func (e *Engine) Message(r *Run) Message {
 		// Approve shows while the checklist is open too: pressing it then
 		// says what is missing.
 		btn(ButtonApprove, "Approve", StylePrimary, "")
-		m.Buttons[len(m.Buttons)-1].Value = approvalView(r)
+		bs[len(bs)-1].Value = approvalView(r)
 		btn(ButtonReject, "Reject", StyleDanger, fmt.Sprintf("Reject %s?", r.Title()))
 		btn(ButtonCancel, "Cancel", StyleDefault, "")
 	case StateRequested, StateApproved:
@@ -97,7 +111,7 @@ func (e *Engine) Message(r *Run) Message {
 	case StateSucceeded, StateFailed, StateInterrupted, StateRollbackFailed:
 		rollback()
 	}
-	return m
+	return bs
 }
 
 func tone(s State) Tone {

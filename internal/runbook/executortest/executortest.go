@@ -43,106 +43,113 @@ type lines struct {
 
 func (p *lines) add(l string) { p.mu.Lock(); p.l = append(p.l, l); p.mu.Unlock() }
 
-// Run runs the contract against the executors newSetup makes.
+// Run runs the contract against the executors newSetup makes, one fresh
+// setup for each case.
 func Run(t *testing.T, newSetup func(t *testing.T) Setup) {
-	t.Run("deploy succeeds once", func(t *testing.T) {
-		s := newSetup(t)
-		p := &lines{}
-		var saved []string
-		j := job(1, runbook.ActionDeploy, s.Good, "")
-		j.Save = func(h string) error { saved = append(saved, h); return nil }
-		if err := s.Executor.Deploy(context.Background(), j, p.add); err != nil {
-			t.Fatalf("Deploy %s: %v", s.Good, err)
+	t.Run("deploy succeeds once", func(t *testing.T) { deploysOnce(t, newSetup(t)) })
+	t.Run("deploy fails with a reason", func(t *testing.T) { failsWithAReason(t, newSetup(t)) })
+	t.Run("rollback goes back once", func(t *testing.T) { rollsBackOnce(t, newSetup(t)) })
+	t.Run("cancel stops the step", func(t *testing.T) { cancelStops(t, newSetup(t)) })
+	t.Run("resolve is stable", func(t *testing.T) { resolvesStably(t, newSetup(t)) })
+	t.Run("reattach starts nothing", func(t *testing.T) { reattachStartsNothing(t, newSetup(t)) })
+}
+
+func deploysOnce(t *testing.T, s Setup) {
+	p := &lines{}
+	var saved []string
+	j := job(1, runbook.ActionDeploy, s.Good, "")
+	j.Save = func(h string) error { saved = append(saved, h); return nil }
+	if err := s.Executor.Deploy(context.Background(), j, p.add); err != nil {
+		t.Fatalf("Deploy %s: %v", s.Good, err)
+	}
+	if n := s.Started(runbook.ActionDeploy, s.Good); n != 1 {
+		t.Errorf("deploys of %s started: %d, want 1", s.Good, n)
+	}
+	for _, h := range saved {
+		if h == "" {
+			t.Error("the step saved an empty handle: a restarted bot could not find it")
 		}
-		if n := s.Started(runbook.ActionDeploy, s.Good); n != 1 {
-			t.Errorf("deploys of %s started: %d, want 1", s.Good, n)
+	}
+}
+
+func failsWithAReason(t *testing.T, s Setup) {
+	err := s.Executor.Deploy(context.Background(), job(2, runbook.ActionDeploy, s.Fail, s.Good), (&lines{}).add)
+	if err == nil || strings.TrimSpace(err.Error()) == "" {
+		t.Fatalf("Deploy %s: %v, want an error saying why", s.Fail, err)
+	}
+}
+
+func rollsBackOnce(t *testing.T, s Setup) {
+	if err := s.Executor.Deploy(context.Background(), job(3, runbook.ActionDeploy, s.Good, ""), (&lines{}).add); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Executor.Deploy(context.Background(), job(4, runbook.ActionDeploy, s.Other, s.Good), (&lines{}).add); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Executor.Rollback(context.Background(), job(5, runbook.ActionRollback, s.Good, s.Other), (&lines{}).add); err != nil {
+		t.Fatalf("Rollback to %s: %v", s.Good, err)
+	}
+	if n := s.Started(runbook.ActionRollback, s.Good); n != 1 {
+		t.Errorf("rollbacks to %s started: %d, want 1", s.Good, n)
+	}
+}
+
+func cancelStops(t *testing.T, s Setup) {
+	if s.Block == "" {
+		t.Fatal("the setup names no version whose deploy can be held")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Executor.Deploy(ctx, job(6, runbook.ActionDeploy, s.Block, s.Good), (&lines{}).add) }()
+	waitUntil(t, "the held deploy to start", func() bool { return s.Started(runbook.ActionDeploy, s.Block) == 1 })
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cancelled deploy returned no error")
 		}
-		for _, h := range saved {
-			if h == "" {
-				t.Error("the step saved an empty handle: a restarted bot could not find it")
-			}
-		}
-	})
-	t.Run("deploy fails with a reason", func(t *testing.T) {
-		s := newSetup(t)
-		err := s.Executor.Deploy(context.Background(), job(2, runbook.ActionDeploy, s.Fail, s.Good), (&lines{}).add)
-		if err == nil || strings.TrimSpace(err.Error()) == "" {
-			t.Fatalf("Deploy %s: %v, want an error saying why", s.Fail, err)
-		}
-	})
-	t.Run("rollback goes back once", func(t *testing.T) {
-		s := newSetup(t)
-		if err := s.Executor.Deploy(context.Background(), job(3, runbook.ActionDeploy, s.Good, ""), (&lines{}).add); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Executor.Deploy(context.Background(), job(4, runbook.ActionDeploy, s.Other, s.Good), (&lines{}).add); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Executor.Rollback(context.Background(), job(5, runbook.ActionRollback, s.Good, s.Other), (&lines{}).add); err != nil {
-			t.Fatalf("Rollback to %s: %v", s.Good, err)
-		}
-		if n := s.Started(runbook.ActionRollback, s.Good); n != 1 {
-			t.Errorf("rollbacks to %s started: %d, want 1", s.Good, n)
-		}
-	})
-	t.Run("cancel stops the step", func(t *testing.T) {
-		s := newSetup(t)
-		if s.Block == "" {
-			t.Fatal("the setup names no version whose deploy can be held")
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- s.Executor.Deploy(ctx, job(6, runbook.ActionDeploy, s.Block, s.Good), (&lines{}).add) }()
-		waitUntil(t, "the held deploy to start", func() bool { return s.Started(runbook.ActionDeploy, s.Block) == 1 })
-		cancel()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Error("a cancelled deploy returned no error")
-			}
-		case <-time.After(bound):
-			t.Fatal("the cancelled deploy did not return")
-		}
-	})
-	t.Run("resolve is stable", func(t *testing.T) {
-		s := newSetup(t)
-		res, ok := s.Executor.(runbook.Resolver)
-		if !ok {
-			t.Log("not a Resolver: approvals bind to the version itself")
-			return
-		}
-		a, err := res.Resolve(context.Background(), job(7, runbook.ActionDeploy, s.Good, ""))
-		if err != nil || a == "" {
-			t.Fatalf("Resolve %s: %q, %v", s.Good, a, err)
-		}
-		b, err := res.Resolve(context.Background(), job(7, runbook.ActionDeploy, s.Good, ""))
-		if err != nil || a != b {
-			t.Errorf("Resolve %s again: %q, %v; want %q", s.Good, b, err, a)
-		}
-	})
-	t.Run("reattach starts nothing", func(t *testing.T) {
-		s := newSetup(t)
-		ra, ok := s.Executor.(runbook.Reattacher)
-		if !ok {
-			t.Log("not a Reattacher: steps cut off by a restart end as interrupted")
-			return
-		}
-		var handle string
-		j := job(8, runbook.ActionDeploy, s.Good, "")
-		j.Save = func(h string) error { handle = h; return nil }
-		if err := s.Executor.Deploy(context.Background(), j, (&lines{}).add); err != nil {
-			t.Fatal(err)
-		}
-		j.Save, j.Handle = func(string) error { return nil }, handle
-		err := ra.Reattach(context.Background(), j, (&lines{}).add)
-		if err != nil && !errors.Is(err, runbook.ErrOutcomeUnknown) {
-			t.Fatalf("Reattach to a finished deploy: %v", err)
-		}
-		if n := s.Started(runbook.ActionDeploy, s.Good); n != 1 {
-			t.Errorf("deploys of %s started: %d after a reattach, want 1", s.Good, n)
-		}
-	})
+	case <-time.After(bound):
+		t.Fatal("the cancelled deploy did not return")
+	}
+}
+
+func resolvesStably(t *testing.T, s Setup) {
+	res, ok := s.Executor.(runbook.Resolver)
+	if !ok {
+		t.Log("not a Resolver: approvals bind to the version itself")
+		return
+	}
+	a, err := res.Resolve(context.Background(), job(7, runbook.ActionDeploy, s.Good, ""))
+	if err != nil || a == "" {
+		t.Fatalf("Resolve %s: %q, %v", s.Good, a, err)
+	}
+	b, err := res.Resolve(context.Background(), job(7, runbook.ActionDeploy, s.Good, ""))
+	if err != nil || a != b {
+		t.Errorf("Resolve %s again: %q, %v; want %q", s.Good, b, err, a)
+	}
+}
+
+func reattachStartsNothing(t *testing.T, s Setup) {
+	ra, ok := s.Executor.(runbook.Reattacher)
+	if !ok {
+		t.Log("not a Reattacher: steps cut off by a restart end as interrupted")
+		return
+	}
+	var handle string
+	j := job(8, runbook.ActionDeploy, s.Good, "")
+	j.Save = func(h string) error { handle = h; return nil }
+	if err := s.Executor.Deploy(context.Background(), j, (&lines{}).add); err != nil {
+		t.Fatal(err)
+	}
+	j.Save, j.Handle = func(string) error { return nil }, handle
+	err := ra.Reattach(context.Background(), j, (&lines{}).add)
+	if err != nil && !errors.Is(err, runbook.ErrOutcomeUnknown) {
+		t.Fatalf("Reattach to a finished deploy: %v", err)
+	}
+	if n := s.Started(runbook.ActionDeploy, s.Good); n != 1 {
+		t.Errorf("deploys of %s started: %d after a reattach, want 1", s.Good, n)
+	}
 }
 
 // waitUntil polls cond until it holds, failing t after bound.

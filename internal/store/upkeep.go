@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Upkeep says what the store drops, and how often it looks.
+type Upkeep struct {
+	// Every is how often the store drops what it no longer needs.
+	Every time.Duration
+	// Retention drops finished runs older than it with their trails (0:
+	// keep all), except the newest Keep of each app and environment and
+	// the run behind what runs now.
+	Retention time.Duration
+	Keep      int
+	Now       func() time.Time
+	Log       zerolog.Logger
+}
+
+// RunUpkeep drops what the store no longer needs — expired keys of chat
+// deliveries (or the store would keep every click ever made) and runs past
+// the retention — at once and then every u.Every, until ctx ends. A first
+// prune of a long history takes seconds: run it beside the engine's ticks.
+func (s *Store) RunUpkeep(ctx context.Context, u Upkeep) {
+	if u.Now == nil {
+		u.Now = time.Now
+	}
+	t := time.NewTicker(u.Every)
+	defer t.Stop()
+	for {
+		s.upkeep(ctx, u)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) upkeep(ctx context.Context, u Upkeep) {
+	n, err := s.PruneIdempotency(u.Now())
+	if err != nil {
+		u.Log.Warn().Err(err).Msg("store: drop expired delivery keys")
+	} else {
+		u.Log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
+	}
+	if u.Retention <= 0 {
+		return
+	}
+	n, err = s.PruneRuns(ctx, u.Now().Add(-u.Retention), u.Keep)
+	if err != nil && ctx.Err() == nil {
+		u.Log.Warn().Err(err).Msg("store: drop runs past the retention")
+	}
+	if n > 0 {
+		u.Log.Info().Int("runs", n).Dur("retention", u.Retention).Msg("store: runs past the retention dropped with their trails")
+	}
+}
