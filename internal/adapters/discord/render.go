@@ -63,7 +63,7 @@ func render(m runbook.Message) rendered {
 		desc = append(desc, "**"+m.Status+"**")
 	}
 	if m.Text != "" {
-		desc = append(desc, m.Text)
+		desc = append(desc, escapeMarkdown(m.Text))
 	}
 	e.Description = clip(strings.Join(desc, "\n"), maxDescription)
 	for _, f := range m.Fields {
@@ -71,7 +71,7 @@ func render(m runbook.Message) rendered {
 			break // keep room for the checklist
 		}
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
-			Name: clip(orDash(f.Label), maxFieldName), Value: clip(orDash(f.Value), maxFieldValue), Inline: true})
+			Name: clip(orDash(f.Label), maxFieldName), Value: clip(orDash(escapeMarkdown(f.Value)), maxFieldValue), Inline: true})
 	}
 	if len(m.Items) > 0 {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
@@ -123,14 +123,14 @@ func renderSummary(m runbook.Message) rendered {
 	}
 	desc := m.Status
 	if desc == "" {
-		desc = m.Text
+		desc = escapeMarkdown(m.Text)
 	}
 	if desc != "" {
 		desc = "**" + oneLine(desc) + "**"
 	}
 	for _, f := range m.Fields {
 		if f.Label == "Requested by" && f.Value != "" {
-			desc += " · requested by " + oneLine(f.Value)
+			desc += " · requested by " + escapeMarkdown(oneLine(f.Value))
 			break
 		}
 	}
@@ -258,6 +258,16 @@ func logReply(lines []string, skipped int) (string, int) {
 	}
 	return "```\n" + b.String() + "```", n
 }
+
+// markdownEscaper keeps text people typed (a reason, a note quoting one)
+// from being read as Discord markdown: a masked link [text](url), a
+// mention <@id>, emphasis or a quote.
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`",
+	"|", `\|`, ">", `\>`, "<", `\<`, "[", `\[`, "]", `\]`)
+
+// escapeMarkdown escapes s for Discord, as Slack's renderer escapes its
+// mrkdwn: the same text shows the same on every platform.
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
 
 // clip cuts s to n runes, marking the cut.
 func clip(s string, n int) string {

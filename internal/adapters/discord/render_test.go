@@ -100,3 +100,19 @@ func TestRenderGolden(t *testing.T) {
 		})
 	}
 }
+
+// Text people typed is shown as typed, never read as markdown: a masked
+// link or a mention in a reason stays plain text, as on Slack.
+func TestRenderEscapesMarkdown(t *testing.T) {
+	m := runbook.Message{RunID: 3, Title: "#3 demo v1 → production", Status: "rejected", Tone: runbook.ToneFailure,
+		Text:   "rejected by rita: see [the runbook](https://evil.example/login) <@&876543210987654321> **now**",
+		Fields: []runbook.Field{{Label: "Reason", Value: "`rm -rf` > /dev/null"}}}
+	e := render(m).Embeds[0]
+	want := `**rejected**` + "\n" + `rejected by rita: see \[the runbook\](https://evil.example/login) \<@&876543210987654321\> \*\*now\*\*`
+	if e.Description != want {
+		t.Errorf("description\n got %s\nwant %s", e.Description, want)
+	}
+	if got := e.Fields[0].Value; got != "\\`rm -rf\\` \\> /dev/null" {
+		t.Errorf("reason field %s", got)
+	}
+}
