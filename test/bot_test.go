@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"shipmate/internal/logtest"
 )
 
 // Deadlines. They are generous: they bound a failure, not a pass.
@@ -35,7 +37,7 @@ type bot struct {
 	// gives it one.
 	console string
 	log     *logWriter
-	out     lockedBuffer // stdout
+	out     logtest.Buffer // stdout
 	done    chan struct{}
 	err     error // cmd.Wait's result, once done is closed
 }
@@ -185,25 +187,6 @@ func (w *logWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.all.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for the writer goroutine os/exec
-// starts and the test reading it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // result is a finished one-shot command such as bot export or bot check.

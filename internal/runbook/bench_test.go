@@ -12,6 +12,7 @@ import (
 
 	"shipmate/internal/clocktest"
 	rb "shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -24,17 +25,17 @@ func benchEngine(b *testing.B, n int) (*rb.Engine, *store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := examplePolicy(&testing.T{})
+	p := examplePolicy()
 	p.Apps = map[string]rb.App{}
 	xs := map[string]rb.Executor{}
-	fx := &fakeExec{}
+	fx := newExec()
 	for i := range n {
 		name := fmt.Sprintf("app%d", i)
 		p.Apps[name] = rb.App{Name: name}
-		xs[name] = fx
+		xs[name] = fx.Executor()
 	}
-	e := rb.New(rb.Config{Store: st, Policy: p, Executors: xs, Chats: map[string]rb.Chat{"web": &fakeChat{}},
-		Clock: clocktest.New(monday10), Log: zerolog.Nop()})
+	e := rb.New(rb.Config{Store: st, Policy: p, Executors: xs, Chats: map[string]rb.Chat{"web": &runbooktest.Chat{}},
+		Clock: clocktest.New(runbooktest.Monday10), Log: zerolog.Nop()})
 	b.Cleanup(func() { e.Close(); st.Close() })
 	return e, st
 }

@@ -10,27 +10,24 @@ import (
 	"time"
 
 	rb "shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
-// hangingExec is fakeExec whose Resolve of a version starting with "hang"
-// waits until released (or its context ends), telling entered when it
-// starts.
-type hangingExec struct {
-	*fakeExec
-	entered chan string
-	release chan struct{}
-}
-
-func (x hangingExec) Resolve(ctx context.Context, j rb.Job) (string, error) {
-	if strings.HasPrefix(j.Version, "hang") {
-		x.entered <- j.Version
-		select {
-		case <-x.release:
-		case <-ctx.Done():
-			return "", ctx.Err()
+// hangingResolve makes fx's Resolve of a version starting with "hang"
+// wait until release is closed (or its context ends), telling entered
+// when it starts.
+func hangingResolve(fx *runbooktest.Exec, entered chan string, release chan struct{}) {
+	fx.ResolveFunc = func(ctx context.Context, j rb.Job) (string, error) {
+		if strings.HasPrefix(j.Version, "hang") {
+			entered <- j.Version
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
 		}
+		return fx.DefaultResolve(ctx, j)
 	}
-	return x.fakeExec.Resolve(ctx, j)
 }
 
 // hangingChecker is a checker whose checks wait until released, as a hung
@@ -73,24 +70,28 @@ func waitFor[T any](t *testing.T, what string, ch <-chan T) T {
 // Nothing slow happens under a lock: while one run's resolve hangs, its
 // own Cancel and another run's whole deployment go through.
 func TestHangingResolveHoldsNobody(t *testing.T) {
-	fx := &fakeExec{}
-	x := hangingExec{fakeExec: fx, entered: make(chan string, 1), release: make(chan struct{})}
-	h := newHarness(t, x, fx)
+	fx := newExec()
+	x := struct {
+		entered chan string
+		release chan struct{}
+	}{make(chan string, 1), make(chan struct{})}
+	hangingResolve(fx, x.entered, x.release)
+	h := newHarness(t, fx)
 	defer close(x.release)
-	rep, err := h.do("bob", "/deploy demo hang-1 staging")
+	rep, err := h.Do("bob", "/deploy demo hang-1 staging")
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the resolve starting", x.entered)
 
 	// Another deployment, start to finish, while the resolve hangs.
-	if _, err := h.do("bob", "/deploy demo v2 dev"); err != nil {
+	if _, err := h.Do("bob", "/deploy demo v2 dev"); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for h.state(2) != rb.StateSucceeded {
+		for h.State(2) != rb.StateSucceeded {
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -99,18 +100,18 @@ func TestHangingResolveHoldsNobody(t *testing.T) {
 	// The hanging run's requester cancels it: answered at once.
 	answered := make(chan error, 1)
 	go func() {
-		_, err := h.eng.Act(context.Background(), user("bob"), rep.RunID, rb.ButtonCancel, "")
+		_, err := h.Engine.Act(context.Background(), user("bob"), rep.RunID, rb.ButtonCancel, "")
 		answered <- err
 	}()
 	if err := waitFor(t, "the cancel's answer", answered); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(rep.RunID, rb.StateCancelled)
+	h.WantState(rep.RunID, rb.StateCancelled)
 	x.release <- struct{}{}
-	h.settle()
+	h.Settle()
 	// The resolve's late answer changed nothing.
-	if r := h.wantState(rep.RunID, rb.StateCancelled); r.Artifact != "" || fx.deploys.Load() != 1 {
-		t.Fatalf("after the late resolve: artifact %q, deploys %d", r.Artifact, fx.deploys.Load())
+	if r := h.WantState(rep.RunID, rb.StateCancelled); r.Artifact != "" || fx.Deploys() != 1 {
+		t.Fatalf("after the late resolve: artifact %q, deploys %d", r.Artifact, fx.Deploys())
 	}
 }
 
@@ -118,60 +119,58 @@ func TestHangingResolveHoldsNobody(t *testing.T) {
 // re-check against a hung Jenkins is in flight, and expires another run in
 // the same tick.
 func TestTickDoesNotWaitForAHungCheck(t *testing.T) {
-	fx := &fakeExec{}
+	fx := newExec()
 	ck := &hangingChecker{hang: make(chan struct{}), entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarnessWith(t, fx, fx, func(c *rb.Config) {
+	h := newHarnessWith(t, fx, func(c *rb.Config) {
 		c.Policy.Apps["demo"] = rb.App{Name: "demo", Checks: []string{"tests"}}
 		c.Checkers = map[string]rb.Checker{"demo": ck}
 	})
-	checked := h.must("bob", "/deploy demo v1 staging")
-	h.wantState(checked, rb.StateChecklist)
-	h.policy.Envs[0].Approval = rb.ApprovalRule{Roles: []string{"tech-lead"}, Count: 1, Expires: time.Minute}
-	expiring := h.must("bob", "/deploy demo v1 dev")
-	h.wantState(expiring, rb.StateAwaitingApproval)
+	checked := h.Must("bob", "/deploy demo v1 staging")
+	h.WantState(checked, rb.StateChecklist)
+	h.Policy.Envs[0].Approval = rb.ApprovalRule{Roles: []string{"tech-lead"}, Count: 1, Expires: time.Minute}
+	expiring := h.Must("bob", "/deploy demo v1 dev")
+	h.WantState(expiring, rb.StateAwaitingApproval)
 
 	close(ck.hang)
-	h.clock.Add(2 * time.Minute) // the re-check is due, the dev request expired
+	h.Clock.Add(2 * time.Minute) // the re-check is due, the dev request expired
 	ticked := make(chan error, 1)
-	go func() { ticked <- h.eng.Tick(context.Background()) }()
+	go func() { ticked <- h.Engine.Tick(context.Background()) }()
 	if err := waitFor(t, "Tick returning", ticked); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the re-check starting", ck.entered)
-	h.wantState(expiring, rb.StateExpired)
-	h.wantState(checked, rb.StateChecklist)
+	h.WantState(expiring, rb.StateExpired)
+	h.WantState(checked, rb.StateChecklist)
 	close(ck.release)
-	h.settle()
-	if it := h.run(checked).Checklist[1]; it.Key != "tests" || !it.Done || it.By == nil || it.By.ID != "shipmate" {
+	h.Settle()
+	if it := h.Run(checked).Checklist[1]; it.Key != "tests" || !it.Done || it.By == nil || it.By.ID != "shipmate" {
 		t.Fatalf("after the check passed: %+v, want tests ticked by Shipmate", it)
 	}
 }
 
-// floodExec prints its lines in its deploy step, as fast as it can.
-type floodExec struct {
-	*fakeExec
-	lines int
-}
-
-func (x floodExec) Deploy(ctx context.Context, j rb.Job, p rb.Progress) error {
-	for i := 1; i <= x.lines; i++ {
-		p(fmt.Sprintf("deploying: step %d of %d: copying files to the servers", i, x.lines))
+// flood returns a deploy step that prints lines, as fast as it can.
+func flood(lines int) func(ctx context.Context, j rb.Job, p rb.Progress) error {
+	return func(ctx context.Context, j rb.Job, p rb.Progress) error {
+		for i := 1; i <= lines; i++ {
+			p(fmt.Sprintf("deploying: step %d of %d: copying files to the servers", i, lines))
+		}
+		return nil
 	}
-	return nil
 }
 
 // A step that prints a million lines leaves its first and last lines in
 // the store, and how many were left out between them: the store's growth
 // does not follow the output.
 func TestMillionLinesStayBounded(t *testing.T) {
-	fx := &fakeExec{}
+	fx := newExec()
 	const lines = 1_000_000
-	h := newHarness(t, floodExec{fakeExec: fx, lines: lines}, fx)
-	before := fileSize(t, h.path)
-	id := h.must("bob", "/deploy demo v1 dev")
-	h.wantState(id, rb.StateSucceeded)
+	fx.DeployFunc = flood(lines)
+	h := newHarness(t, fx)
+	before := fileSize(t, h.Path)
+	id := h.Must("bob", "/deploy demo v1 dev")
+	h.WantState(id, rb.StateSucceeded)
 	var out []string
-	for _, ev := range h.events(id) {
+	for _, ev := range h.Events(id) {
 		if ev.Type == rb.EvOutput {
 			out = append(out, ev.Detail)
 		}
@@ -186,10 +185,10 @@ func TestMillionLinesStayBounded(t *testing.T) {
 	if last := out[len(out)-1]; !strings.Contains(last, fmt.Sprintf("step %d of %d", lines, lines)) {
 		t.Errorf("the last line stored is %q, want the step's last", last)
 	}
-	if r := h.run(id); len(r.Log) == 0 || !strings.Contains(r.Log[len(r.Log)-1], fmt.Sprintf("step %d of", lines)) {
+	if r := h.Run(id); len(r.Log) == 0 || !strings.Contains(r.Log[len(r.Log)-1], fmt.Sprintf("step %d of", lines)) {
 		t.Errorf("the message's tail ends %q", r.Log)
 	}
-	if grown := fileSize(t, h.path) - before; grown > 4<<20 {
+	if grown := fileSize(t, h.Path) - before; grown > 4<<20 {
 		t.Errorf("the store grew by %d bytes for one run", grown)
 	}
 }

@@ -27,36 +27,36 @@ func refusal(t *testing.T, err error) string {
 // One person is one person on every chat: rita asks on the console and
 // cannot approve as herself on Slack, nor count twice towards count: 2.
 func TestOnePersonAcrossPlatforms(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, fx, fx)
-	h.deployTo("v1", "staging")
-	id := h.must("rita", "/deploy demo v1 production")
-	h.tickAll("rita", id)
-	before := h.run(id)
-	_, err := h.eng.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
+	fx := newExec()
+	h := newHarness(t, fx)
+	h.DeployTo("v1", "staging")
+	id := h.Must("rita", "/deploy demo v1 production")
+	h.TickAll("rita", id)
+	before := h.Run(id)
+	_, err := h.Engine.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
 	contains(t, refusal(t, err), "you requested run #2: in production someone else with the release-manager role must approve it")
-	if r := h.run(id); r.Rev != before.Rev || len(r.Approvals) != 0 {
+	if r := h.Run(id); r.Rev != before.Rev || len(r.Approvals) != 0 {
 		t.Fatalf("the refused approval changed the run: %+v", r)
 	}
 
 	// With two approvals needed, rita's two identities are one approver.
-	h.policy.Envs[2].Approval.Count = 2
+	h.Policy.Envs[2].Approval.Count = 2
 	h.cancelled(t, id)
-	id = h.must("bob", "/deploy demo v1 production")
-	h.tickAll("bob", id)
-	if err := h.act("rita", id, runbook.ButtonApprove, ""); err != nil {
+	id = h.Must("bob", "/deploy demo v1 production")
+	h.TickAll("bob", id)
+	if err := h.Act("rita", id, runbook.ButtonApprove, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.eng.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
+	_, err = h.Engine.Act(context.Background(), slackUser("U0RM"), id, runbook.ButtonApprove, "")
 	contains(t, refusal(t, err), "you already approved run")
-	if r := h.run(id); len(r.Approvals) != 1 || r.State != runbook.StateAwaitingApproval {
+	if r := h.Run(id); len(r.Approvals) != 1 || r.State != runbook.StateAwaitingApproval {
 		t.Fatalf("run after rita's second identity approved: %s with %d approvals", r.State, len(r.Approvals))
 	}
-	if err := h.act("rick", id, runbook.ButtonApprove, ""); err != nil {
+	if err := h.Act("rick", id, runbook.ButtonApprove, ""); err != nil {
 		t.Fatal(err)
 	}
 	// The texts name the person, whatever the platform.
-	if r := h.wantState(id, runbook.StateMonitoring); r.Approvals[0].By.String() != "rita" {
+	if r := h.WantState(id, runbook.StateMonitoring); r.Approvals[0].By.String() != "rita" {
 		t.Errorf("first approval by %+v, want rita", r.Approvals[0].By)
 	}
 }
@@ -64,10 +64,10 @@ func TestOnePersonAcrossPlatforms(t *testing.T) {
 // cancelled cancels run id as its requester, if it is still waiting.
 func (h *harness) cancelled(t *testing.T, id uint64) {
 	t.Helper()
-	if r := h.run(id); r.State.Terminal() {
+	if r := h.Run(id); r.State.Terminal() {
 		return
 	}
-	if _, err := h.eng.Act(context.Background(), h.run(id).Requester, id, runbook.ButtonCancel, ""); err != nil {
+	if _, err := h.Engine.Act(context.Background(), h.Run(id).Requester, id, runbook.ButtonCancel, ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -75,20 +75,20 @@ func (h *harness) cancelled(t *testing.T, id uint64) {
 // Executors and jobs get the person's name from people:, or the platform
 // id; never a name the user chose.
 func TestJobsNameThePerson(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, fx, fx)
-	res := h.eng.Parser().ParseLine("/deploy demo v1 dev")
+	fx := newExec()
+	h := newHarness(t, fx)
+	res := h.Engine.Parser().ParseLine("/deploy demo v1 dev")
 	u := slackUser("U0BOB")
-	if _, err := h.eng.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent}); err != nil {
+	if _, err := h.Engine.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent}); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
-	if got := fx.lastJob().Requester; got != "bob" {
+	h.Settle()
+	if got := fx.LastJob().Requester; got != "bob" {
 		t.Errorf("job requester %q, want bob (people: names U0BOB bob)", got)
 	}
-	r := h.run(1)
-	if r.Requester.Person != "bob" || h.eng.Message(r).Fields[0].Value != "bob" {
-		t.Errorf("requester %+v, message %+v; want bob", r.Requester, h.eng.Message(r).Fields[0])
+	r := h.Run(1)
+	if r.Requester.Person != "bob" || h.Engine.Message(r).Fields[0].Value != "bob" {
+		t.Errorf("requester %+v, message %+v; want bob", r.Requester, h.Engine.Message(r).Fields[0])
 	}
 }
 
@@ -110,18 +110,18 @@ func TestUnlockIsForHolderApproversAndOwners(t *testing.T) {
 		{"stranger", "bob", "demo staging", "nora", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := &fakeExec{}
-			h := newHarness(t, fx, fx)
-			if _, err := h.do(tc.locker, "/deploy lock "+tc.line+" code freeze"); err != nil {
+			fx := newExec()
+			h := newHarness(t, fx)
+			if _, err := h.Do(tc.locker, "/deploy lock "+tc.line+" code freeze"); err != nil {
 				t.Fatal(err)
 			}
 			u := user(tc.who)
 			if id, ok := strings.CutPrefix(tc.who, "slack:"); ok {
 				u = slackUser(id)
 			}
-			res := h.eng.Parser().ParseLine("/deploy unlock " + tc.line)
-			_, err := h.eng.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
-			locks, lerr := h.st.Locks(context.Background())
+			res := h.Engine.Parser().ParseLine("/deploy unlock " + tc.line)
+			_, err := h.Engine.Do(context.Background(), runbook.Request{User: u, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
+			locks, lerr := h.Store.Locks(context.Background())
 			if lerr != nil {
 				t.Fatal(lerr)
 			}
@@ -156,41 +156,41 @@ func TestEndMonitoringIsForApproversAndOwners(t *testing.T) {
 		{"development: someone else", "bob", "development", "alice", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := &fakeExec{}
-			h := newHarness(t, fx, fx)
-			h.policy.Envs[0].Monitor = 30 * time.Minute
+			fx := newExec()
+			h := newHarness(t, fx)
+			h.Policy.Envs[0].Monitor = 30 * time.Minute
 			var id uint64
 			if tc.env == "production" {
-				h.deployTo("v1", "staging")
-				id = h.must(tc.requester, "/deploy demo v1 production")
-				h.tickAll(tc.requester, id)
-				if err := h.act("rita", id, runbook.ButtonApprove, ""); err != nil && tc.requester != "rita" {
-					if err := h.act("rick", id, runbook.ButtonApprove, ""); err != nil {
+				h.DeployTo("v1", "staging")
+				id = h.Must(tc.requester, "/deploy demo v1 production")
+				h.TickAll(tc.requester, id)
+				if err := h.Act("rita", id, runbook.ButtonApprove, ""); err != nil && tc.requester != "rita" {
+					if err := h.Act("rick", id, runbook.ButtonApprove, ""); err != nil {
 						t.Fatal(err)
 					}
 				}
 			} else {
-				id = h.must(tc.requester, "/deploy demo v1 dev")
+				id = h.Must(tc.requester, "/deploy demo v1 dev")
 			}
-			h.wantState(id, runbook.StateMonitoring)
-			err := h.act(tc.who, id, runbook.ButtonCancel, "")
+			h.WantState(id, runbook.StateMonitoring)
+			err := h.Act(tc.who, id, runbook.ButtonCancel, "")
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("end monitoring by %s: %v", tc.who, err)
 				}
-				h.wantState(id, runbook.StateSucceeded)
+				h.WantState(id, runbook.StateSucceeded)
 				return
 			}
 			contains(t, refusal(t, err), "monitoring")
-			h.wantState(id, runbook.StateMonitoring)
+			h.WantState(id, runbook.StateMonitoring)
 		})
 	}
 }
 
 func TestReadsNeedARole(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, fx, fx)
-	h.deployTo("v1", "development")
+	fx := newExec()
+	h := newHarness(t, fx)
+	h.DeployTo("v1", "development")
 	for _, tc := range []struct {
 		who runbook.User
 		ok  bool
@@ -201,8 +201,8 @@ func TestReadsNeedARole(t *testing.T) {
 		{slackUser("U0NOBODY"), false},
 	} {
 		for _, line := range []string{"/deploy status", "/deploy history demo", "/deploy whereis demo"} {
-			res := h.eng.Parser().ParseLine(line)
-			rep, err := h.eng.Do(context.Background(), runbook.Request{User: tc.who, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
+			res := h.Engine.Parser().ParseLine(line)
+			rep, err := h.Engine.Do(context.Background(), runbook.Request{User: tc.who, Origin: runbook.Origin{Platform: "web", Channel: "c"}, Intent: *res.Intent})
 			if tc.ok {
 				if err != nil || rep.Text == "" {
 					t.Errorf("%s by %s: %q, %v", line, tc.who, rep.Text, err)
@@ -213,7 +213,7 @@ func TestReadsNeedARole(t *testing.T) {
 				t.Errorf("%s by %s: %q / %q, want no role", line, tc.who, msg, rep.Text)
 			}
 		}
-		if err := h.eng.MayRead(context.Background(), tc.who); (err == nil) != tc.ok {
+		if err := h.Engine.MayRead(context.Background(), tc.who); (err == nil) != tc.ok {
 			t.Errorf("MayRead(%s) = %v, want ok %v", tc.who, err, tc.ok)
 		}
 	}
@@ -223,91 +223,91 @@ func TestReadsNeedARole(t *testing.T) {
 // v1 ok, v2 failed and held, v3 ok, v4 ok, Roll back on v2 must not take
 // the environment from v4 to v1.
 func TestStaleRollBackButtonRefused(t *testing.T) {
-	fx := &fakeExec{failVersions: map[string]bool{"v2": true}}
-	h := newHarness(t, fx, fx)
-	h.policy.Apps["demo"] = runbook.App{Name: "demo", Executor: "fake", HoldOnFailure: true}
-	v1 := h.deployTo("v1", "development")
-	v2 := h.deployTo("v2", "development")
-	h.wantState(v2, runbook.StateFailed)
-	v3 := h.deployTo("v3", "development")
-	v4 := h.deployTo("v4", "development")
-	h.wantState(v4, runbook.StateSucceeded)
+	fx := newExec()
+	fx.Fail("v2")
+	h := newHarness(t, fx)
+	h.Policy.Apps["demo"] = runbook.App{Name: "demo", Executor: "fake", HoldOnFailure: true}
+	v1 := h.DeployTo("v1", "development")
+	v2 := h.DeployTo("v2", "development")
+	h.WantState(v2, runbook.StateFailed)
+	v3 := h.DeployTo("v3", "development")
+	v4 := h.DeployTo("v4", "development")
+	h.WantState(v4, runbook.StateSucceeded)
 
 	for _, old := range []uint64{v1, v2, v3} {
-		before := fx.rollbacks.Load()
-		err := h.act("bob", old, runbook.ButtonRollback, "")
+		before := fx.Rollbacks()
+		err := h.Act("bob", old, runbook.ButtonRollback, "")
 		contains(t, refusal(t, err), "demo in development now runs v4, from run #4: roll back from there")
-		if fx.rollbacks.Load() != before {
+		if fx.Rollbacks() != before {
 			t.Fatal("a stale Roll back ran a rollback")
 		}
-		if d, _, _ := h.st.Deployed(context.Background(), "demo", "development"); d.Version != "v4" {
+		if d, _, _ := h.Store.Deployed(context.Background(), "demo", "development"); d.Version != "v4" {
 			t.Fatalf("development runs %s after a refused Roll back", d.Version)
 		}
 	}
 	// The current run's button names both versions and does what it says.
-	m := h.eng.Message(h.run(v4))
+	m := h.Engine.Message(h.Run(v4))
 	if len(m.Buttons) != 1 || m.Buttons[0].Confirm != "Roll demo in development back from v4 to v3?" {
 		t.Fatalf("buttons of the current run: %+v", m.Buttons)
 	}
-	if err := h.act("bob", v4, runbook.ButtonRollback, ""); err != nil {
+	if err := h.Act("bob", v4, runbook.ButtonRollback, ""); err != nil {
 		t.Fatal(err)
 	}
-	if d, _, _ := h.st.Deployed(context.Background(), "demo", "development"); d.Version != "v3" {
+	if d, _, _ := h.Store.Deployed(context.Background(), "demo", "development"); d.Version != "v3" {
 		t.Fatalf("development runs %s after Roll back on v4, want v3", d.Version)
 	}
 	// Now the rollback is what runs: v4's button is stale too.
-	contains(t, refusal(t, h.act("bob", v4, runbook.ButtonRollback, "")), "now runs v3, from run #5")
+	contains(t, refusal(t, h.Act("bob", v4, runbook.ButtonRollback, "")), "now runs v3, from run #5")
 }
 
 // An Approve button approves what its message showed: clicked on a message
 // drawn for an artifact the version no longer resolves to, it is refused.
 func TestApproveBoundToWhatItShowed(t *testing.T) {
-	fx := &fakeExec{artifact: "sha256:aaa"}
-	h := newHarness(t, fx, fx)
-	id := h.must("bob", "/deploy demo v1 staging")
-	h.tickAll("alice", id)
-	seen := h.eng.Message(h.run(id)).Buttons[0].Value
+	fx := newExec()
+	fx.SetArtifact("sha256:aaa")
+	h := newHarness(t, fx)
+	id := h.Must("bob", "/deploy demo v1 staging")
+	h.TickAll("alice", id)
+	seen := h.Engine.Message(h.Run(id)).Buttons[0].Value
 	// The tag moves after the message was drawn: execution resolves it
 	// again, voids the approval and asks again.
-	fx.setArtifact("sha256:bbb")
-	if err := h.act("alice", id, runbook.ButtonApprove, seen); err != nil {
+	fx.SetArtifact("sha256:bbb")
+	if err := h.Act("alice", id, runbook.ButtonApprove, seen); err != nil {
 		t.Fatal(err)
 	}
-	r := h.wantState(id, runbook.StateAwaitingApproval)
+	r := h.WantState(id, runbook.StateAwaitingApproval)
 	if r.Artifact != "sha256:bbb" || len(r.Approvals) != 0 {
 		t.Fatalf("artifact %s approvals %d, want the new artifact and none", r.Artifact, len(r.Approvals))
 	}
-	contains(t, refusal(t, h.act("alice", id, runbook.ButtonApprove, seen)),
+	contains(t, refusal(t, h.Act("alice", id, runbook.ButtonApprove, seen)),
 		"run #1 changed since that message was drawn: demo v1 now resolves to sha256:bbb")
-	if r := h.run(id); len(r.Approvals) != 0 || fx.deploys.Load() != 0 {
-		t.Fatalf("a stale Approve counted: %d approvals, %d deploys", len(r.Approvals), fx.deploys.Load())
+	if r := h.Run(id); len(r.Approvals) != 0 || fx.Deploys() != 0 {
+		t.Fatalf("a stale Approve counted: %d approvals, %d deploys", len(r.Approvals), fx.Deploys())
 	}
-	if err := h.act("alice", id, runbook.ButtonApprove, h.eng.Message(h.run(id)).Buttons[0].Value); err != nil {
+	if err := h.Act("alice", id, runbook.ButtonApprove, h.Engine.Message(h.Run(id)).Buttons[0].Value); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, runbook.StateSucceeded)
+	h.WantState(id, runbook.StateSucceeded)
 }
 
 // A reason from a button's dialog gets the rules of a typed one.
 func TestRejectReasonBounded(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, fx, fx)
-	id := h.must("bob", "/deploy demo v1 staging")
-	contains(t, refusal(t, h.act("alice", id, runbook.ButtonReject, strings.Repeat("x", 501))), "reason is too long: 501 characters, at most 500")
-	contains(t, refusal(t, h.act("alice", id, runbook.ButtonReject, "bad\x1b[31m")), "control characters are not allowed")
-	h.wantState(id, runbook.StateChecklist)
-	if err := h.act("alice", id, runbook.ButtonReject, "  not   today "); err != nil {
+	fx := newExec()
+	h := newHarness(t, fx)
+	id := h.Must("bob", "/deploy demo v1 staging")
+	contains(t, refusal(t, h.Act("alice", id, runbook.ButtonReject, strings.Repeat("x", 501))), "reason is too long: 501 characters, at most 500")
+	contains(t, refusal(t, h.Act("alice", id, runbook.ButtonReject, "bad\x1b[31m")), "control characters are not allowed")
+	h.WantState(id, runbook.StateChecklist)
+	if err := h.Act("alice", id, runbook.ButtonReject, "  not   today "); err != nil {
 		t.Fatal(err)
 	}
-	if r := h.run(id); r.State != runbook.StateRejected || r.Note != "rejected by alice: not today" {
+	if r := h.Run(id); r.State != runbook.StateRejected || r.Note != "rejected by alice: not today" {
 		t.Fatalf("%s: %q", r.State, r.Note)
 	}
 }
 
-// leakyExec prints the secrets it was handed, and fails naming one.
-type leakyExec struct{ *fakeExec }
-
-func (x leakyExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
+// leaky prints the secrets it was handed, and fails naming one.
+func leaky(ctx context.Context, j runbook.Job, p runbook.Progress) error {
 	p("env: SLACK_BOT_TOKEN=xoxb-1234-secret JENKINS_TOKEN=11aa22bb33cc")
 	return errors.New("login as deploy:11aa22bb33cc refused")
 }
@@ -315,18 +315,19 @@ func (x leakyExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress
 // Every secret Shipmate knows is *** in step output, notes and errors,
 // before it is stored or shown.
 func TestSecretsNeverStoredOrShown(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarnessWith(t, leakyExec{fx}, fx, func(c *runbook.Config) {
+	fx := newExec()
+	fx.DeployFunc = leaky
+	h := newHarnessWith(t, fx, func(c *runbook.Config) {
 		c.Secrets = []string{"xoxb-1234-secret", "11aa22bb33cc", "short"}
 	})
-	id := h.must("bob", "/deploy demo v1 dev")
-	r := h.wantState(id, runbook.StateFailed)
+	id := h.Must("bob", "/deploy demo v1 dev")
+	r := h.WantState(id, runbook.StateFailed)
 	var all strings.Builder
-	for _, ev := range h.events(id) {
+	for _, ev := range h.Events(id) {
 		all.WriteString(ev.Detail + "\n")
 	}
 	all.WriteString(r.Note + "\n" + strings.Join(r.Log, "\n"))
-	for _, m := range h.chat.posts {
+	for _, m := range h.Chat.Posts() {
 		all.WriteString(m.PlainText())
 	}
 	got := all.String()

@@ -6,17 +6,18 @@ import (
 	"time"
 
 	rb "shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // withValidation gives production the handbook's post-deployment
 // validation list.
 func withValidation(h *harness) {
-	h.policy.Validation = map[string]string{
+	h.Policy.Validation = map[string]string{
 		"health": "Health checks passing", "errors": "No error spikes in logs", "latency": "Response times normal",
 	}
-	for i := range h.policy.Envs {
-		if h.policy.Envs[i].Name == "production" {
-			h.policy.Envs[i].Validation = []string{"health", "errors", "latency"}
+	for i := range h.Policy.Envs {
+		if h.Policy.Envs[i].Name == "production" {
+			h.Policy.Envs[i].Validation = []string{"health", "errors", "latency"}
 		}
 	}
 }
@@ -24,12 +25,12 @@ func withValidation(h *harness) {
 // monitored takes v through staging to production and returns the
 // production run, monitoring.
 func monitored(h *harness, v string) uint64 {
-	h.t.Helper()
-	h.deployTo(v, "staging")
-	h.settle()
-	id := h.deployTo(v, "production")
-	h.settle()
-	h.wantState(id, rb.StateMonitoring)
+	h.T.Helper()
+	h.DeployTo(v, "staging")
+	h.Settle()
+	id := h.DeployTo(v, "production")
+	h.Settle()
+	h.WantState(id, rb.StateMonitoring)
 	return id
 }
 
@@ -37,50 +38,50 @@ func monitored(h *harness, v string) uint64 {
 // end does not make the run a success while items are open: the channel
 // is told once, health checks go on, and the last tick ends the run.
 func TestValidationHoldsSuccessUntilConfirmed(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, verifyingExec{fx}, fx)
+	fx := newExec(runbooktest.Verify, runbooktest.Health)
+	h := newHarness(t, fx)
 	withValidation(h)
 	id := monitored(h, "v1")
 
-	m := h.chat.message(h.run(id).Origin.MessageRef)
+	m := h.Chat.Message(h.Run(id).Origin.MessageRef)
 	if m.ItemsTitle != "Post-deployment validation" || len(m.Items) != 3 || !m.Items[0].Editable || m.Items[0].Key != "health" {
 		t.Fatalf("monitoring message lists %q %+v, want the 3 validation items to tick", m.ItemsTitle, m.Items)
 	}
-	if err := h.act("bob", id, rb.ButtonTick, "health"); err != nil {
+	if err := h.Act("bob", id, rb.ButtonTick, "health"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.act("rita", id, rb.ButtonTick, "errors"); err != nil {
+	if err := h.Act("rita", id, rb.ButtonTick, "errors"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.act("rita", id, rb.ButtonTick, "merged"); rb.ErrorCode(err) != rb.EInvalid {
+	if err := h.Act("rita", id, rb.ButtonTick, "merged"); rb.ErrorCode(err) != rb.EInvalid {
 		t.Fatalf("ticking a checklist item while monitoring: %v, want invalid", err)
 	}
 
-	h.clock.Add(31 * time.Minute)
-	h.tick()
-	h.tick()
-	h.wantState(id, rb.StateMonitoring)
-	r := h.run(id)
+	h.Clock.Add(31 * time.Minute)
+	h.Tick()
+	h.Tick()
+	h.WantState(id, rb.StateMonitoring)
+	r := h.Run(id)
 	if !r.AwaitingValidation {
 		t.Fatal("the run does not say it waits for validation")
 	}
-	told := h.chat.notices()
+	told := h.Chat.Notices()
 	if len(told) != 1 || !containsAll(told[0], "monitoring showed no problem", "still has 1 open: Response times normal") {
 		t.Fatalf("notices %q, want one saying what is open", told)
 	}
-	healths := fx.healths.Load()
-	h.clock.Add(5 * time.Minute)
-	h.tick()
-	h.settle()
-	if fx.healths.Load() == healths {
+	healths := fx.Calls(runbooktest.StepHealth)
+	h.Clock.Add(5 * time.Minute)
+	h.Tick()
+	h.Settle()
+	if fx.Calls(runbooktest.StepHealth) == healths {
 		t.Error("no health check while waiting for the validation")
 	}
 
-	if err := h.act("alice", id, rb.ButtonTick, "latency"); err != nil {
+	if err := h.Act("alice", id, rb.ButtonTick, "latency"); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, rb.StateSucceeded)
-	r = h.run(id)
+	h.WantState(id, rb.StateSucceeded)
+	r = h.Run(id)
 	if !containsAll(r.Note, "demo v1 is live in production; its post-deployment validation is complete; validated by bob, rita, alice") {
 		t.Fatalf("note %q", r.Note)
 	}
@@ -89,9 +90,9 @@ func TestValidationHoldsSuccessUntilConfirmed(t *testing.T) {
 			t.Errorf("item %s: %+v, want ticked with who and when", it.Key, it)
 		}
 	}
-	h.settle()
+	h.Settle()
 	// The finished run's message shows the validation as it ended.
-	m = h.chat.message(r.Origin.MessageRef)
+	m = h.Chat.Message(r.Origin.MessageRef)
 	if m.ItemsTitle != "Post-deployment validation" || len(m.Items) != 3 || m.Items[2].Editable || !m.Items[2].Done || m.Items[2].By != "alice" {
 		t.Errorf("final message lists %q %+v, want the confirmed validation, read-only", m.ItemsTitle, m.Items)
 	}
@@ -99,21 +100,21 @@ func TestValidationHoldsSuccessUntilConfirmed(t *testing.T) {
 
 // Items ticked during the window let it end as a success at once.
 func TestValidationConfirmedWithinTheWindow(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, verifyingExec{fx}, fx)
+	fx := newExec(runbooktest.Verify, runbooktest.Health)
+	h := newHarness(t, fx)
 	withValidation(h)
 	id := monitored(h, "v1")
 	for _, k := range []string{"health", "errors", "latency"} {
-		if err := h.act("bob", id, rb.ButtonTick, k); err != nil {
+		if err := h.Act("bob", id, rb.ButtonTick, k); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.wantState(id, rb.StateMonitoring) // the window is not over
-	h.clock.Add(31 * time.Minute)
-	h.tick()
-	h.wantState(id, rb.StateSucceeded)
-	if len(h.chat.notices()) != 0 {
-		t.Errorf("notices %q, want none", h.chat.notices())
+	h.WantState(id, rb.StateMonitoring) // the window is not over
+	h.Clock.Add(31 * time.Minute)
+	h.Tick()
+	h.WantState(id, rb.StateSucceeded)
+	if len(h.Chat.Notices()) != 0 {
+		t.Errorf("notices %q, want none", h.Chat.Notices())
 	}
 }
 
@@ -121,31 +122,31 @@ func TestValidationConfirmedWithinTheWindow(t *testing.T) {
 // people outside the environment's roles cannot tick; a restart keeps the
 // ticks and the wait.
 func TestValidationEndMonitoringAndRestart(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, verifyingExec{fx}, fx)
+	fx := newExec(runbooktest.Verify, runbooktest.Health)
+	h := newHarness(t, fx)
 	withValidation(h)
 	id := monitored(h, "v1")
-	if err := h.act("carol", id, rb.ButtonTick, "health"); rb.ErrorCode(err) != rb.EForbidden ||
+	if err := h.Act("carol", id, rb.ButtonTick, "health"); rb.ErrorCode(err) != rb.EForbidden ||
 		!strings.Contains(err.Error(), "may tick the production post-deployment validation") {
 		t.Fatalf("tick by a stranger: %v, want forbidden", err)
 	}
-	if err := h.act("bob", id, rb.ButtonTick, "health"); err != nil {
+	if err := h.Act("bob", id, rb.ButtonTick, "health"); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Add(31 * time.Minute)
-	h.tick()
-	h.restart()
-	h.settle()
-	h.tick()
-	h.wantState(id, rb.StateMonitoring)
-	if r := h.run(id); !r.AwaitingValidation || !r.Validation[0].Done {
+	h.Clock.Add(31 * time.Minute)
+	h.Tick()
+	h.Restart()
+	h.Settle()
+	h.Tick()
+	h.WantState(id, rb.StateMonitoring)
+	if r := h.Run(id); !r.AwaitingValidation || !r.Validation[0].Done {
 		t.Fatalf("after a restart: %+v", r)
 	}
-	if err := h.act("rita", id, rb.ButtonCancel, ""); err != nil {
+	if err := h.Act("rita", id, rb.ButtonCancel, ""); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, rb.StateSucceeded)
-	if r := h.run(id); !containsAll(r.Note, "monitoring ended by rita", "post-deployment validation left open: No error spikes in logs; Response times normal") {
+	h.WantState(id, rb.StateSucceeded)
+	if r := h.Run(id); !containsAll(r.Note, "monitoring ended by rita", "post-deployment validation left open: No error spikes in logs; Response times normal") {
 		t.Fatalf("note %q", r.Note)
 	}
 }
@@ -153,20 +154,20 @@ func TestValidationEndMonitoringAndRestart(t *testing.T) {
 // An environment with validation but no monitoring window waits for the
 // validation alone.
 func TestValidationWithoutWindow(t *testing.T) {
-	fx := &fakeExec{}
-	h := newHarness(t, fx, fx)
-	h.policy.Validation = map[string]string{"smoke": "User-facing features working"}
-	h.policy.Envs[0].Validation = []string{"smoke"}
-	id := h.deployTo("v1", "development")
-	h.settle()
-	h.wantState(id, rb.StateMonitoring)
-	if r := h.run(id); !containsAll(r.Note, "waiting for the post-deployment validation (User-facing features working)") {
+	fx := newExec()
+	h := newHarness(t, fx)
+	h.Policy.Validation = map[string]string{"smoke": "User-facing features working"}
+	h.Policy.Envs[0].Validation = []string{"smoke"}
+	id := h.DeployTo("v1", "development")
+	h.Settle()
+	h.WantState(id, rb.StateMonitoring)
+	if r := h.Run(id); !containsAll(r.Note, "waiting for the post-deployment validation (User-facing features working)") {
 		t.Fatalf("note %q", r.Note)
 	}
-	if err := h.act("bob", id, rb.ButtonTick, "smoke"); err != nil {
+	if err := h.Act("bob", id, rb.ButtonTick, "smoke"); err != nil {
 		t.Fatal(err)
 	}
-	h.wantState(id, rb.StateSucceeded)
+	h.WantState(id, rb.StateSucceeded)
 }
 
 // containsAll reports whether s holds every one of parts.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"shipmate/internal/clocktest"
 	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // The flows of configs/example.yaml as a Discord guild drives them: the
@@ -63,70 +63,12 @@ func person(id string, roles ...string) map[string]any {
 	return m
 }
 
-// stepExec stands in for the demo app's commands: each step prints two
-// lines and succeeds, counted by "action env version". A held step waits
-// after its first line until released or cancelled.
-type stepExec struct {
-	mu      sync.Mutex
-	steps   map[string]int
-	held    map[string]chan struct{}
-	entered chan string
-}
-
-func newStepExec() *stepExec {
-	return &stepExec{steps: map[string]int{}, held: map[string]chan struct{}{}, entered: make(chan string, 4)}
-}
-
-// hold makes the next deploy of version to env wait until release.
-func (x *stepExec) hold(env, version string) (release func()) {
-	ch := make(chan struct{})
-	x.mu.Lock()
-	x.held["deploy "+env+" "+version] = ch
-	x.mu.Unlock()
-	var once sync.Once
-	return func() { once.Do(func() { close(ch) }) }
-}
-
-func (x *stepExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	return x.step(ctx, "deploy", j, p)
-}
-
-func (x *stepExec) Rollback(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	return x.step(ctx, "rollback", j, p)
-}
-
-func (x *stepExec) step(ctx context.Context, action string, j runbook.Job, p runbook.Progress) error {
-	key := action + " " + j.Env + " " + j.Version
-	x.mu.Lock()
-	x.steps[key]++
-	held := x.held[key]
-	x.mu.Unlock()
-	p(fmt.Sprintf("%s %s %s in %s", action, j.App, j.Version, j.Env))
-	if held != nil {
-		x.entered <- key
-		select {
-		case <-held:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	p(fmt.Sprintf("%s %s runs in %s", j.App, j.Version, j.Env))
-	return ctx.Err()
-}
-
-// count returns how many times action ran for version in env.
-func (x *stepExec) count(action, env, version string) int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.steps[action+" "+env+" "+version]
-}
-
 // exFlow is the bot on the example configuration.
 type exFlow struct {
 	*flow
 	policy *runbook.Policy
 	clock  *clocktest.Clock
-	steps  *stepExec
+	steps  *runbooktest.Exec // the demo app's steps: each prints two lines and succeeds
 	logs   *logtest.Buffer
 }
 
@@ -156,8 +98,8 @@ func newExample(t *testing.T, announce string) *exFlow {
 	if !dc.Enabled() || dc.APIURL != fake.URL || dc.AnnounceChannel != announce {
 		t.Fatalf("the example configuration did not take the Discord settings: %+v", dc)
 	}
-	x := &exFlow{flow: &flow{t: t, discord: fake, exec: &countingExec{}}, policy: pol,
-		clock: clocktest.New(exMonday), steps: newStepExec(), logs: &logtest.Buffer{}}
+	x := &exFlow{flow: &flow{t: t, discord: fake, exec: runbooktest.NewExec()}, policy: pol,
+		clock: clocktest.New(exMonday), steps: runbooktest.NewExec(), logs: &logtest.Buffer{}}
 	log := zerolog.New(x.logs)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -165,7 +107,7 @@ func newExample(t *testing.T, announce string) *exFlow {
 		}
 	})
 	x.start(setup{config: dc, policy: pol, clock: x.clock, log: log,
-		execs: map[string]runbook.Executor{"demo": x.steps}})
+		execs: map[string]runbook.Executor{"demo": x.steps.Executor()}})
 	return x
 }
 
@@ -389,7 +331,7 @@ func TestExampleStaging(t *testing.T) {
 	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != exLea {
 		t.Errorf("approvals %+v, want one by %s", r.Approvals, exLea)
 	}
-	if n := x.steps.count("deploy", "staging", "v1.2.0"); n != 1 {
+	if n := x.steps.Steps("deploy", "staging", "v1.2.0"); n != 1 {
 		t.Errorf("deploys to staging: %d, want 1", n)
 	}
 	if d, _ := x.embed(r.Origin.MessageRef)["description"].(string); !strings.Contains(d, "succeeded") {
@@ -399,7 +341,7 @@ func TestExampleStaging(t *testing.T) {
 	for _, c := range x.discord.Calls("POST", "/channels/"+r.Origin.MessageRef+"/messages") {
 		thread.Write(c.Body)
 	}
-	if !strings.Contains(thread.String(), "deploy demo v1.2.0 in staging") || !strings.Contains(thread.String(), "demo v1.2.0 runs in staging") {
+	if !strings.Contains(thread.String(), "deploying demo v1.2.0 in staging") || !strings.Contains(thread.String(), "demo v1.2.0 runs in staging") {
 		t.Errorf("thread: %s", thread.String())
 	}
 	if n := len(x.discord.Calls("POST", "/channels/"+exAnnounce+"/")); n != 0 {
@@ -493,7 +435,7 @@ func TestExampleProduction(t *testing.T) {
 	if n := len(x.discord.Exact("POST", "/channels/"+exAnnounce+"/messages")); n != 1 {
 		t.Errorf("announce channel got %d messages, want its one summary edited", n)
 	}
-	if n := x.steps.count("deploy", "production", "v2.0.0"); n != 1 {
+	if n := x.steps.Steps("deploy", "production", "v2.0.0"); n != 1 {
 		t.Errorf("deploys to production: %d, want 1", n)
 	}
 }
@@ -528,7 +470,7 @@ func TestExampleIncidentRollback(t *testing.T) {
 		r.Origin.Channel != exIncident || r.Reason != "checkout errors" {
 		t.Fatalf("latest run %+v, want the rolled-back rollback of #%d asked for in %s", r, v2.ID, exIncident)
 	}
-	if n := x.steps.count("rollback", "production", "v1"); n != 1 {
+	if n := x.steps.Steps("rollback", "production", "v1"); n != 1 {
 		t.Errorf("rollbacks of production to v1: %d, want 1", n)
 	}
 	if n := len(x.discord.Exact("POST", "/channels/"+exIncident+"/messages")); n != 1 {
@@ -552,7 +494,7 @@ func TestExampleIncidentRollback(t *testing.T) {
 func TestExampleStopAsksFirst(t *testing.T) {
 	x := newExample(t, "")
 	x.deployStaging("v1")
-	release := x.steps.hold("staging", "v2")
+	release := x.steps.Hold(runbooktest.StepDeploy, "staging", "v2")
 	defer release()
 
 	r := x.request(person(exDana), "v2", "staging")
@@ -563,7 +505,7 @@ func TestExampleStopAsksFirst(t *testing.T) {
 		x.shownIn(testChannel, r.Origin.MessageRef))
 	answer(t, x.postOK(approve), x.lastOut, 6)
 	select {
-	case <-x.steps.entered:
+	case <-x.steps.Entered():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the deploy did not start")
 	}
@@ -586,7 +528,7 @@ func TestExampleStopAsksFirst(t *testing.T) {
 	if !strings.Contains(r.Note, "rolled back to v1") {
 		t.Errorf("note %q", r.Note)
 	}
-	if n := x.steps.count("rollback", "staging", "v1"); n != 1 {
+	if n := x.steps.Steps("rollback", "staging", "v1"); n != 1 {
 		t.Errorf("rollbacks to v1: %d, want 1", n)
 	}
 }

@@ -175,7 +175,7 @@ func TestStagingFlow(t *testing.T) {
 	if params.Flags != 64 || params.Content == "" {
 		t.Fatalf("follow-up: %s", fu.Body)
 	}
-	if f.exec.deploys.Load() != 0 {
+	if f.exec.Deploys() != 0 {
 		t.Fatal("deployed without approval")
 	}
 
@@ -187,7 +187,7 @@ func TestStagingFlow(t *testing.T) {
 		d, _ := f.embed("M1")["description"].(string)
 		return strings.Contains(d, "succeeded")
 	})
-	if n := f.exec.deploys.Load(); n != 1 {
+	if n := f.exec.Deploys(); n != 1 {
 		t.Fatalf("deploys: %d", n)
 	}
 	// The first deployment there: nothing ran before to roll back to.
@@ -292,7 +292,7 @@ func TestRejectAsksFirst(t *testing.T) {
 	if c != "Run #1 no longer offers that: it is rejected." {
 		t.Fatalf("stale ask answered %q", c)
 	}
-	if f.exec.deploys.Load() != 0 {
+	if f.exec.Deploys() != 0 {
 		t.Fatal("a rejected run deployed")
 	}
 }
@@ -339,7 +339,7 @@ func TestDuplicateInteractionActsOnce(t *testing.T) {
 	if n := len(f.discord.Calls("POST", "/webhooks/")); n != 0 {
 		t.Fatalf("the repeat was acted on: %d follow-ups", n)
 	}
-	if n := f.exec.deploys.Load(); n != 1 {
+	if n := f.exec.Deploys(); n != 1 {
 		t.Fatalf("deploys: %d", n)
 	}
 }
@@ -364,7 +364,7 @@ func TestConcurrentApprovals(t *testing.T) {
 	wg.Wait()
 	f.waitFor("success", func() bool { return f.run(1).State == "succeeded" })
 	time.Sleep(100 * time.Millisecond)
-	if n := f.exec.deploys.Load(); n != 1 {
+	if n := f.exec.Deploys(); n != 1 {
 		t.Fatalf("deploys: %d", n)
 	}
 	if r := f.run(1); len(r.Approvals) != 1 {

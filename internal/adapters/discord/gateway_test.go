@@ -20,6 +20,7 @@ import (
 
 	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -239,13 +240,13 @@ func (g *wsGateway) dispatch(t string, d any) error {
 
 // gatewayAdapter builds the adapter on g without a public key, with a real
 // engine on a real store, and starts it with a bound.
-func gatewayAdapter(t *testing.T, g *wsGateway) (*Adapter, *store.Store, *countingExec, error) {
+func gatewayAdapter(t *testing.T, g *wsGateway) (*Adapter, *store.Store, *runbooktest.Exec, error) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, late, exec := testPolicy(), &lateEngine{}, &countingExec{}
+	pol, late, exec := testPolicy(), &lateEngine{}, runbooktest.NewExec()
 	a, err := New(Options{
 		Config: Config{BotToken: "gw-token", ApplicationID: testApp, GuildID: testGuild, APIURL: g.srv.URL},
 		Engine: late, Runs: st, Deduper: st, Apps: pol.AppNames(), Envs: pol.Envs,
@@ -255,7 +256,7 @@ func gatewayAdapter(t *testing.T, g *wsGateway) (*Adapter, *store.Store, *counti
 		t.Fatal(err)
 	}
 	late.e = runbook.New(runbook.Config{
-		Store: st, Policy: pol, Executors: map[string]runbook.Executor{"demo": exec},
+		Store: st, Policy: pol, Executors: map[string]runbook.Executor{"demo": exec.Executor()},
 		Chats: map[string]runbook.Chat{Platform: a.Chat()}, Log: zerolog.Nop(), OutputFlush: 20 * time.Millisecond,
 	})
 	t.Cleanup(func() { late.e.Close(); a.Close(); _ = st.Close() })
@@ -352,7 +353,7 @@ func TestGatewaySession(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the second callback", func() bool { return len(g.rest.Exact("POST", callback)) == 2 })
-	if n := exec.deploys.Load(); n != 1 {
+	if n := exec.Deploys(); n != 1 {
 		t.Fatalf("deploys after a repeated delivery: %d, want 1", n)
 	}
 	if runs, err := st.History(t.Context(), "demo", "", 10); err != nil || len(runs) != 1 {

@@ -19,6 +19,7 @@ import (
 
 	"shipmate/internal/adapters/discord/discordtest"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -37,20 +38,6 @@ const (
 var testSeed = bytes.Repeat([]byte{7}, ed25519.SeedSize)
 
 func testKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(testSeed) }
-
-// countingExec deploys by printing two lines.
-type countingExec struct{ deploys atomic.Int32 }
-
-func (x *countingExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	x.deploys.Add(1)
-	p("deploying " + j.App + " " + j.Version)
-	p(j.App + " " + j.Version + " runs in " + j.Env)
-	return nil
-}
-
-func (x *countingExec) Rollback(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	return nil
-}
 
 // lateEngine lets the adapter be built before the engine it calls, which
 // needs the adapter's chat.
@@ -73,7 +60,7 @@ type flow struct {
 	store   *store.Store
 	engine  *runbook.Engine
 	adapter *Adapter
-	exec    *countingExec
+	exec    *runbooktest.Exec
 	srv     *httptest.Server
 	nextID  atomic.Int64
 	lastOut map[string]any
@@ -100,11 +87,11 @@ func testPolicy() *runbook.Policy {
 
 func newFlow(t *testing.T) *flow {
 	t.Helper()
-	f := &flow{t: t, discord: discordtest.New(t), exec: &countingExec{}}
+	f := &flow{t: t, discord: discordtest.New(t), exec: runbooktest.NewExec()}
 	f.start(setup{
 		config: Config{BotToken: "test-token", ApplicationID: testApp, GuildID: testGuild,
 			PublicKey: hex.EncodeToString(testKey().Public().(ed25519.PublicKey))},
-		policy: testPolicy(), execs: map[string]runbook.Executor{"demo": f.exec}, client: f.discord.Client(), log: zerolog.Nop(),
+		policy: testPolicy(), execs: map[string]runbook.Executor{"demo": f.exec.Executor()}, client: f.discord.Client(), log: zerolog.Nop(),
 	})
 	return f
 }

@@ -51,7 +51,7 @@ func TestExampleTrustBoundary(t *testing.T) {
 		if !strings.Contains(got, "demo in staging now runs v3, from run #3: roll back from there") {
 			t.Errorf("Roll back on v1 answered %q", got)
 		}
-		if snapshot() != before || x.steps.count("rollback", "staging", "v1") != 0 {
+		if snapshot() != before || x.steps.Steps("rollback", "staging", "v1") != 0 {
 			t.Error("the refused Roll back changed something")
 		}
 	})

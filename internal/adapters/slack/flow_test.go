@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // TestFlowStaging walks a staging deployment of the example configuration
@@ -95,8 +96,8 @@ func TestFlowStaging(t *testing.T) {
 
 	f.accepted(f.click("U0LEAD", id, button(runbook.ButtonApprove, id)))
 	r = f.wantState(id, runbook.StateSucceeded)
-	if n := f.exec.Deploys("staging", "v1.2.0"); n != 1 || f.exec.total.Load() != 1 {
-		t.Errorf("deploys of v1.2.0 to staging: %d (steps %d), want 1", n, f.exec.total.Load())
+	if n := f.exec.Steps(runbooktest.StepDeploy, "staging", "v1.2.0"); n != 1 || f.exec.Deploys()+f.exec.Rollbacks() != 1 {
+		t.Errorf("deploys of v1.2.0 to staging: %d (steps %d), want 1", n, f.exec.Deploys()+f.exec.Rollbacks())
 	}
 	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != "U0LEAD" {
 		t.Errorf("approvals %+v, want one by U0LEAD", r.Approvals)
@@ -175,7 +176,7 @@ func TestFlowProduction(t *testing.T) {
 		t.Errorf("approval by tech-lead: %q", got)
 	}
 	f.wantState(id, runbook.StateAwaitingApproval)
-	if n := f.exec.Deploys("production", "v1.2.0"); n != 0 {
+	if n := f.exec.Steps(runbooktest.StepDeploy, "production", "v1.2.0"); n != 0 {
 		t.Fatalf("deployed to production %d times before approval", n)
 	}
 
@@ -188,7 +189,7 @@ func TestFlowProduction(t *testing.T) {
 	if n := f.fake.Calls("usergroups.users.list"); n == 0 {
 		t.Error("usergroups.users.list was never called")
 	}
-	if n := f.exec.Deploys("production", "v1.2.0"); n != 1 {
+	if n := f.exec.Steps(runbooktest.StepDeploy, "production", "v1.2.0"); n != 1 {
 		t.Errorf("deploys to production: %d, want 1", n)
 	}
 	v := f.viewOf(id)
@@ -288,7 +289,7 @@ func TestFlowRefusals(t *testing.T) {
 		refused(t, "U0DEV", flowRelease, "/deploy", "demo v1.2.0 production", "demo in production is locked by dan")
 	})
 	f.wantState(busy, runbook.StateChecklist)
-	if n := f.exec.total.Load(); n != 1 {
+	if n := f.exec.Deploys() + f.exec.Rollbacks(); n != 1 {
 		t.Errorf("executor steps: %d, want the one staging deploy", n)
 	}
 }
@@ -353,7 +354,7 @@ func TestFlowIncidentRollback(t *testing.T) {
 	if r.Action != runbook.ActionRollback || r.RollbackOf != v2 || r.Origin.Channel != flowIncident {
 		t.Errorf("rollback run %+v, want a rollback of #%d asked for in %s", r, v2, flowIncident)
 	}
-	if n := f.exec.Rollbacks("production", "v1"); n != 1 {
+	if n := f.exec.Steps(runbooktest.StepRollback, "production", "v1"); n != 1 {
 		t.Errorf("rollbacks of production to v1: %d, want 1", n)
 	}
 	if d, ok, err := f.store.Deployed(context.Background(), "demo", "production"); err != nil || !ok || d.Version != "v1" {
@@ -391,7 +392,7 @@ func TestFlowIncidentRollback(t *testing.T) {
 func TestFlowStopWhileDeploying(t *testing.T) {
 	f := newFlow(t, flowOptions{})
 	f.deployStaging("v1")
-	release := f.exec.hold("staging", "v2")
+	release := f.exec.Hold(runbooktest.StepDeploy, "staging", "v2")
 	defer release()
 
 	id := f.request("U0DEV", flowRelease, "demo v2 staging")
@@ -399,7 +400,7 @@ func TestFlowStopWhileDeploying(t *testing.T) {
 	f.accepted(f.click("U0LEAD", id, ticks(id, f.checklistOf("staging")...)))
 	f.click("U0LEAD", id, button(runbook.ButtonApprove, id))
 	select {
-	case <-f.exec.entered:
+	case <-f.exec.Entered():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the deploy did not start")
 	}
@@ -416,7 +417,7 @@ func TestFlowStopWhileDeploying(t *testing.T) {
 	if !strings.Contains(r.Note, "rolled back to v1") {
 		t.Errorf("note %q", r.Note)
 	}
-	if n := f.exec.Rollbacks("staging", "v1"); n != 1 {
+	if n := f.exec.Steps(runbooktest.StepRollback, "staging", "v1"); n != 1 {
 		t.Errorf("rollbacks to v1: %d, want 1", n)
 	}
 	failed := false

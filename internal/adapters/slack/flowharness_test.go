@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"shipmate/internal/clocktest"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -59,79 +59,6 @@ var flowUsers = map[string]string{
 	"U0OPS": "otto.ops", "U0INC": "ivan.inc", "U0NOBODY": "nora.nobody",
 }
 
-// flowExec stands in for the demo app's exec executor: each step prints
-// two lines and succeeds. It counts steps by "env version". A held step
-// waits, after its first line, until released or cancelled.
-type flowExec struct {
-	total atomic.Int32 // deploys and rollbacks
-
-	mu        sync.Mutex
-	deploys   map[string]int
-	rollbacks map[string]int
-	held      map[string]chan struct{} // "env version" → closed to release
-	entered   chan string              // a held step began: its "env version"
-}
-
-func newFlowExec() *flowExec {
-	return &flowExec{deploys: map[string]int{}, rollbacks: map[string]int{},
-		held: map[string]chan struct{}{}, entered: make(chan string, 8)}
-}
-
-// hold makes the next steps for version in env wait; release lets them go.
-func (x *flowExec) hold(env, version string) (release func()) {
-	ch := make(chan struct{})
-	x.mu.Lock()
-	x.held[env+" "+version] = ch
-	x.mu.Unlock()
-	var once sync.Once
-	return func() { once.Do(func() { close(ch) }) }
-}
-
-func (x *flowExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	return x.step(ctx, x.deploys, "deploying", j, p)
-}
-
-func (x *flowExec) Rollback(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	return x.step(ctx, x.rollbacks, "rolling back to", j, p)
-}
-
-func (x *flowExec) step(ctx context.Context, count map[string]int, verb string, j runbook.Job, p runbook.Progress) error {
-	key := j.Env + " " + j.Version
-	x.total.Add(1)
-	x.mu.Lock()
-	count[key]++
-	held := x.held[key]
-	x.mu.Unlock()
-	p(fmt.Sprintf("%s %s %s in %s", verb, j.App, j.Version, j.Env))
-	if held != nil {
-		x.entered <- key
-		select {
-		case <-held:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	p(fmt.Sprintf("%s %s runs in %s", j.App, j.Version, j.Env))
-	return nil
-}
-
-// Deploys returns how many times version was deployed to env.
-func (x *flowExec) Deploys(env, version string) int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.deploys[env+" "+version]
-}
-
-// Rollbacks returns how many times env was rolled back to version.
-func (x *flowExec) Rollbacks(env, version string) int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.rollbacks[env+" "+version]
-}
-
 // flowOptions vary the set-up.
 type flowOptions struct {
 	// announce is SLACK_ANNOUNCE_CHANNEL.
@@ -148,7 +75,7 @@ type flow struct {
 	fake    *fakeSlack
 	cfg     *config.Config
 	clock   *clocktest.Clock
-	exec    *flowExec
+	exec    *runbooktest.Exec // the demo app's steps: each prints two lines and succeeds
 	store   *store.Store
 	engine  *runbook.Engine
 	chat    *Chat
@@ -198,7 +125,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 		t.Fatalf("the example configuration did not take the Slack settings: %+v", sc)
 	}
 
-	f := &flow{t: t, fake: fake, cfg: cfg, clock: clocktest.New(flowMonday), exec: newFlowExec(),
+	f := &flow{t: t, fake: fake, cfg: cfg, clock: clocktest.New(flowMonday), exec: runbooktest.NewExec(),
 		logs: &chatTestLog{}, socket: opt.socket, seq: new(atomic.Int64)}
 	log := zerolog.New(f.logs).Level(zerolog.DebugLevel)
 	apiOpts := []slack.Option{slack.OptionAPIURL(sc.APIURL)}
@@ -217,7 +144,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 		AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, MinInterval: 20 * time.Millisecond, Refs: f.store, Log: log})
 	f.dir = NewDirectory(api, 5*time.Minute, log)
 	f.engine = runbook.New(runbook.Config{
-		Store: f.store, Policy: &cfg.Policy, Executors: map[string]runbook.Executor{"demo": f.exec},
+		Store: f.store, Policy: &cfg.Policy, Executors: map[string]runbook.Executor{"demo": f.exec.Executor()},
 		Chats: map[string]runbook.Chat{Platform: f.chat}, Groups: map[string]runbook.GroupResolver{Platform: f.dir},
 		Clock: f.clock, Log: log,
 	})

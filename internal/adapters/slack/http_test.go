@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // TestFlowSignatures checks that only correctly signed, fresh requests
@@ -158,7 +159,7 @@ func TestFlowDuplicates(t *testing.T) {
 		if n := len(f.events(id, runbook.EvApproval)); n != 1 {
 			t.Errorf("%d approval events, want 1", n)
 		}
-		if n := f.exec.Deploys("staging", "v1.2.0"); n != 1 {
+		if n := f.exec.Steps(runbooktest.StepDeploy, "staging", "v1.2.0"); n != 1 {
 			t.Errorf("%d deploys, want 1", n)
 		}
 		f.wantState(id, runbook.StateSucceeded)
@@ -182,7 +183,7 @@ func TestFlowDuplicates(t *testing.T) {
 		if n := len(f.events(id, runbook.EvApproval)); n != 1 {
 			t.Errorf("%d approval events, want 1", n)
 		}
-		if n := f.exec.Deploys("staging", "v1.3.0"); n != 1 {
+		if n := f.exec.Steps(runbooktest.StepDeploy, "staging", "v1.3.0"); n != 1 {
 			t.Errorf("%d deploys, want 1", n)
 		}
 		f.wantState(id, runbook.StateSucceeded)

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // fakeSocket is Slack's side of Socket Mode on the fake Slack:
@@ -221,7 +222,7 @@ func TestSocketMode(t *testing.T) {
 	if len(r.Approvals) != 1 || r.Approvals[0].By.ID != "U0LEAD" || len(f.events(id, runbook.EvApproval)) != 1 {
 		t.Errorf("approvals %+v, want one by U0LEAD", r.Approvals)
 	}
-	if n := f.exec.Deploys("staging", "v1.2.0"); n != 1 {
+	if n := f.exec.Steps(runbooktest.StepDeploy, "staging", "v1.2.0"); n != 1 {
 		t.Errorf("deploys: %d, want 1", n)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 )
 
 // The ways around the deployment policy, tried over signed HTTP: each is
@@ -96,7 +97,7 @@ func TestFlowTrustBoundary(t *testing.T) {
 		first := f.deployStaging("v1.3.0")
 		f.deployStaging("v1.4.0")
 		refusedClick(t, "U0OPS", first, button(runbook.ButtonRollback, first), "demo in staging now runs v1.4.0, from run #")
-		if n := f.exec.Rollbacks("staging", "v1.2.0"); n != 0 {
+		if n := f.exec.Steps(runbooktest.StepRollback, "staging", "v1.2.0"); n != 0 {
 			t.Errorf("rollbacks to v1.2.0: %d", n)
 		}
 	})

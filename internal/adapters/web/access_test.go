@@ -103,9 +103,9 @@ func TestDNSRebindingIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Run.State != runbook.StateAwaitingApproval || len(rec.Run.Approvals) != 0 || c.exec.deploys.Load() != 0 {
+	if rec.Run.State != runbook.StateAwaitingApproval || len(rec.Run.Approvals) != 0 || c.exec.Deploys() != 0 {
 		t.Errorf("after the rebound approval run #1 is %s with %d approvals and %d deploys, want awaiting approval, none, none",
-			rec.Run.State, len(rec.Run.Approvals), c.exec.deploys.Load())
+			rec.Run.State, len(rec.Run.Approvals), c.exec.Deploys())
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -58,23 +58,6 @@ func testPolicy() *runbook.Policy {
 	}
 }
 
-// fakeExec deploys instantly and successfully, counting what it was asked.
-type fakeExec struct {
-	deploys, rollbacks atomic.Int32
-}
-
-func (x *fakeExec) Deploy(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	x.deploys.Add(1)
-	p(fmt.Sprintf("deploying %s %s to %s", j.App, j.Version, j.Env))
-	return nil
-}
-
-func (x *fakeExec) Rollback(ctx context.Context, j runbook.Job, p runbook.Progress) error {
-	x.rollbacks.Add(1)
-	p(fmt.Sprintf("rolling %s in %s back to %s", j.App, j.Env, j.Version))
-	return nil
-}
-
 // console is a running web console: a real engine on a real store behind a
 // real HTTP server.
 type console struct {
@@ -82,7 +65,7 @@ type console struct {
 	srv   *httptest.Server
 	store *store.Store
 	chat  *web.Chat
-	exec  *fakeExec
+	exec  *runbooktest.Exec
 }
 
 // newConsole starts a console. userHeader empty makes it a local console
@@ -115,7 +98,7 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	})
 	clock := func() time.Time { return now }
 	chat := web.NewChat(clock)
-	x := &fakeExec{}
+	x := runbooktest.NewExec() // deploys at once, successfully
 	var out io.Writer = zerolog.NewTestWriter(t)
 	if o.log != nil {
 		out = zerolog.MultiLevelWriter(out, o.log)
@@ -124,7 +107,7 @@ func startConsole(t *testing.T, o consoleOptions) *console {
 	eng := runbook.New(runbook.Config{
 		Store:     st,
 		Policy:    testPolicy(),
-		Executors: map[string]runbook.Executor{"demo": x},
+		Executors: map[string]runbook.Executor{"demo": x.Executor()},
 		Chats:     map[string]runbook.Chat{web.Platform: chat},
 		Clock:     runbook.ClockFunc(clock),
 		Log:       log,
@@ -273,7 +256,7 @@ func (c *console) noRuns(t *testing.T) {
 	if len(runs) != 0 {
 		t.Errorf("%d runs were created, want none (first: %s)", len(runs), runs[0].Title())
 	}
-	if n := c.exec.deploys.Load(); n != 0 {
+	if n := c.exec.Deploys(); n != 0 {
 		t.Errorf("the executor deployed %d times, want 0", n)
 	}
 }
@@ -479,10 +462,10 @@ func TestDeployToDevelopmentStreamsRunToSuccess(t *testing.T) {
 	if last.Title != "#1 demo v1 → development" || last.Tone != runbook.ToneSuccess {
 		t.Errorf("final message: title %q tone %q", last.Title, last.Tone)
 	}
-	if diff := cmp.Diff([]string{"deploying demo v1 to development"}, last.Log); diff != "" {
+	if diff := cmp.Diff([]string{"deploying demo v1 in development", "demo v1 runs in development"}, last.Log); diff != "" {
 		t.Errorf("final message log (-want +got):\n%s", diff)
 	}
-	if n := c.exec.deploys.Load(); n != 1 {
+	if n := c.exec.Deploys(); n != 1 {
 		t.Errorf("deploys = %d, want 1", n)
 	}
 
@@ -611,7 +594,7 @@ func TestStagingChecklistApprovalAndRefusals(t *testing.T) {
 	if st := c.entry(t, "run-1").Message.State; st != runbook.StateAwaitingApproval {
 		t.Errorf("after refusals run-1 is %s, want still awaiting approval", st)
 	}
-	if n := c.exec.deploys.Load(); n != 0 {
+	if n := c.exec.Deploys(); n != 0 {
 		t.Errorf("deploys before approval = %d, want 0", n)
 	}
 
@@ -624,7 +607,7 @@ func TestStagingChecklistApprovalAndRefusals(t *testing.T) {
 	if diff := cmp.Diff(want, states); diff != "" {
 		t.Errorf("after approval (-want +got):\n%s", diff)
 	}
-	if n := c.exec.deploys.Load(); n != 1 {
+	if n := c.exec.Deploys(); n != 1 {
 		t.Errorf("deploys = %d, want 1", n)
 	}
 }
