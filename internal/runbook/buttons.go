@@ -45,7 +45,7 @@ func (e *Engine) loadRun(ctx context.Context, id uint64) (*Run, *Environment, er
 // expireIfDue expires r when its approval deadline has passed, whether or
 // not Tick has noticed yet.
 func (e *Engine) expireIfDue(r *Run) ([]Event, bool) {
-	if (r.State == StateChecklist || r.State == StateAwaitingApproval) && !r.ExpiresAt.IsZero() && !e.now().Before(r.ExpiresAt) {
+	if expired(r.State, r.ExpiresAt, e.now()) {
 		return []Event{e.move(r, StateExpired, nil, fmt.Sprintf("the approval request expired at %s", fmtTime(r.ExpiresAt)))}, true
 	}
 	return nil, false

@@ -3,6 +3,7 @@ package runbook
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // transitions is the workflow: every edge a run may take, and no other. A
@@ -95,4 +96,11 @@ func onFailure(during State, action Action, previous string, hold bool) failure 
 		return failHold
 	}
 	return failRollBack
+}
+
+// expired reports whether a run waiting for people in state has passed its
+// approval deadline (zero: none) at now.
+func expired(state State, deadline, now time.Time) bool {
+	waiting := state == StateChecklist || state == StateAwaitingApproval
+	return waiting && !deadline.IsZero() && !now.Before(deadline)
 }

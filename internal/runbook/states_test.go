@@ -3,6 +3,7 @@ package runbook
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // The table is the workflow: walk it from requested and check that every
@@ -123,6 +124,27 @@ func TestOnFailure(t *testing.T) {
 	} {
 		if got := onFailure(tc.during, tc.action, tc.previous, tc.hold); got != tc.want {
 			t.Errorf("onFailure(%s, %s, %q, hold %v) = %d, want %d", tc.during, tc.action, tc.previous, tc.hold, got, tc.want)
+		}
+	}
+}
+
+func TestExpired(t *testing.T) {
+	deadline := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		state    State
+		deadline time.Time
+		now      time.Time
+		want     bool
+	}{
+		{StateChecklist, deadline, deadline.Add(-time.Second), false},
+		{StateChecklist, deadline, deadline, true},
+		{StateAwaitingApproval, deadline, deadline.Add(time.Hour), true},
+		{StateApproved, deadline, deadline.Add(time.Hour), false}, // approved in time: it waits for its window
+		{StateMonitoring, deadline, deadline.Add(time.Hour), false},
+		{StateChecklist, time.Time{}, deadline, false}, // no deadline
+	} {
+		if got := expired(tc.state, tc.deadline, tc.now); got != tc.want {
+			t.Errorf("expired(%s, %v, %v) = %v, want %v", tc.state, tc.deadline, tc.now, got, tc.want)
 		}
 	}
 }
