@@ -668,7 +668,7 @@ func (s *soak) check(h *shepherd, settled bool) {
 		}
 		starts := s.f.count(filepath.Join("starts", strconv.FormatUint(id, 10)), "deploy ")
 		if starts > 1 {
-			twice = append(twice, fmt.Sprintf("#%d %s started %d times", id, r.title(), starts))
+			twice = append(twice, fmt.Sprintf("%s started %d times", r.title(), starts))
 		}
 		if r.State == "succeeded" && starts != 1 {
 			never = append(never, fmt.Sprintf("#%d succeeded with %d starts", id, starts))
@@ -676,9 +676,9 @@ func (s *soak) check(h *shepherd, settled bool) {
 		if r.Origin.Platform == "discord" {
 			switch n := len(s.api.MessagesWith(`"title":"` + r.title() + `"`)); {
 			case n == 0:
-				missing = append(missing, fmt.Sprintf("#%d %s (%s): no Discord message", id, r.title(), r.State))
+				missing = append(missing, fmt.Sprintf("%s (%s): no Discord message", r.title(), r.State))
 			case n > 1:
-				doubled = append(doubled, fmt.Sprintf("#%d %s: %d Discord messages", id, r.title(), n))
+				doubled = append(doubled, fmt.Sprintf("%s: %d Discord messages", r.title(), n))
 			}
 		}
 	}
