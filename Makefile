@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: run test deps check-format vet unit kube fuzz bench
+.PHONY: run test deps check-format vet unit kube fuzz bench soak stress
 
 run:
 	$(GO) run ./cmd/bot
@@ -44,3 +44,17 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/runbook/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# A few minutes of deployments through the built bot while it is killed
+# with SIGKILL and restarted, Discord answers 429s and 500s and slow
+# clients trickle requests; then checks that nothing was lost or done
+# twice. Not part of `make test`; `make soak SOAK_TIME=10m` runs longer.
+SOAK_TIME ?= 3m
+soak:
+	SOAK_TIME=$(SOAK_TIME) $(GO) test -tags soak -run '^TestSoak$$' -v -count=1 -timeout 30m ./test/
+
+# Every test under -race with a CPU hog on every core, to shake out
+# timing assumptions; the hogs stop however the tests end.
+stress:
+	@n=$$(nproc); pids=""; for i in $$(seq $$n); do (while :; do :; done) & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT; trap 'exit 130' INT TERM; $(GO) test -race -count=1 ./... && cd test/kube && $(GO) test -count=1 -timeout 30m ./...

@@ -1,13 +1,15 @@
 // Package discordtest is a fake of the part of Discord's REST API Shipmate
 // calls, speaking its JSON, for tests of the adapter and of the built bot:
 // command registration, channel messages and their edits, threads,
-// interaction callbacks and follow-ups. It records every call.
+// interaction callbacks and follow-ups. It records every call, and can
+// answer a share of them with a rate limit or a server error.
 package discordtest
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,10 +22,20 @@ import (
 )
 
 // Call is one request the fake received; Path is without the /api/v9
-// prefix.
+// prefix. Status is what the fake answered.
 type Call struct {
 	Method, Path string
 	Body         []byte
+	Status       int
+}
+
+// Faults are the shares of calls (0 to 1) answered, at random, with a
+// 429 carrying a retry_after of up to MaxRetryAfter, or with a 500. A
+// call answered so does nothing: no message is posted or edited.
+type Faults struct {
+	RateLimit, ServerError float64
+	MaxRetryAfter          time.Duration // default 500ms
+	Seed                   uint64
 }
 
 // apiVersion is the prefix of REST paths (discordgo v0.29 calls v9).
@@ -44,6 +56,10 @@ type Server struct {
 	limits            int               // answer this many edits with 429 first
 	failRegistrations int               // answer this many registrations with 503 first
 	noThread          bool              // refuse to start threads
+	faults            Faults
+	rnd               *rand.Rand
+	rateLimited       int // calls answered 429 by the injected faults
+	serverErrors      int // calls answered 500 by the injected faults
 }
 
 // New starts a fake, closed when the test ends.
@@ -64,6 +80,25 @@ func (s *Server) FailRegistrations(n int) { s.set(func() { s.failRegistrations =
 // RefuseThreads makes starting a thread fail as without the permission.
 func (s *Server) RefuseThreads(refuse bool) { s.set(func() { s.noThread = refuse }) }
 
+// InjectFaults answers the shares of the calls from now on that f says
+// with a rate limit or a server error; the zero Faults stops.
+func (s *Server) InjectFaults(f Faults) {
+	s.set(func() {
+		if f.MaxRetryAfter <= 0 {
+			f.MaxRetryAfter = 500 * time.Millisecond
+		}
+		s.faults, s.rnd = f, rand.New(rand.NewPCG(f.Seed, f.Seed^0x5eed))
+	})
+}
+
+// Injected returns how many calls the injected faults answered with a
+// rate limit and with a server error.
+func (s *Server) Injected() (rateLimited, serverErrors int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited, s.serverErrors
+}
+
 func (s *Server) set(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,8 +112,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, Call{r.Method, path, body})
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	w = rec
+	defer func() { s.calls = append(s.calls, Call{r.Method, path, body, rec.status}) }()
 	w.Header().Set("Content-Type", "application/json")
+	if s.fault(w) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodPut && strings.HasSuffix(path, "/commands") && s.failRegistrations > 0:
 		s.failRegistrations--
@@ -112,6 +152,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"message":"Unknown","code":0}`)
 	}
+}
+
+// fault answers the call with an injected fault, if the dice say so.
+func (s *Server) fault(w http.ResponseWriter) bool {
+	if s.rnd == nil {
+		return false
+	}
+	switch x := s.rnd.Float64(); {
+	case x < s.faults.RateLimit:
+		s.rateLimited++
+		after := time.Duration(s.rnd.Int64N(int64(s.faults.MaxRetryAfter))) + time.Millisecond
+		secs := strconv.FormatFloat(after.Seconds(), 'f', 3, 64)
+		w.Header().Set("Retry-After", secs)
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprintf(w, `{"message":"You are being rate limited.","retry_after":%s,"global":false}`, secs)
+		return true
+	case x < s.faults.RateLimit+s.faults.ServerError:
+		s.serverErrors++
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"message":"500: Internal Server Error","code":0}`)
+		return true
+	}
+	return false
+}
+
+// statusRecorder notes the status a call was answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // Calls returns the calls whose method and path match (path by prefix).
@@ -157,6 +231,21 @@ func (s *Server) MessageWith(text string) string {
 		}
 	}
 	return ""
+}
+
+// MessagesWith returns the ids of every message posted with a body
+// holding text, oldest first.
+func (s *Server) MessagesWith(text string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for i := 1; i <= s.next; i++ {
+		id := "M" + strconv.Itoa(i)
+		if bytes.Contains(s.posted[id], []byte(text)) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Client reaches the fake whatever host it is asked for: discordgo fixes
