@@ -260,7 +260,9 @@ func (e *Engine) post(ctx context.Context, r *Run) {
 	if !ok || r.Origin.MessageRef != "" {
 		return
 	}
-	ref, err := chat.Post(ctx, r.Origin.Channel, e.Message(r))
+	m := e.Message(r)
+	m.PostKey = fmt.Sprintf("run-%d", r.ID)
+	ref, err := chat.Post(ctx, r.Origin.Channel, m)
 	if err != nil {
 		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post message")
 		return

@@ -24,6 +24,11 @@ type Message struct {
 	App     string `json:"app,omitempty"`
 	Env     string `json:"env,omitempty"`
 	Version string `json:"version,omitempty"`
+	// PostKey names the run's one message, for chats that can make a
+	// repeated post return the message already posted (Discord's nonce):
+	// a bot stopped between posting and storing the reference posts
+	// again with the same key.
+	PostKey string `json:"post_key,omitempty"`
 	// Related points at another run's message this one refers to (the
 	// rollback a deployment's thread is told about).
 	Related *Origin `json:"related,omitempty"`

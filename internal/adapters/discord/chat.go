@@ -59,13 +59,31 @@ type wire struct {
 // callTimeout bounds one background call.
 const callTimeout = 30 * time.Second
 
+// postBody is a message as Discord's create-message call takes it, with
+// the nonce discordgo's MessageSend lacks.
+type postBody struct {
+	Embeds          []*discordgo.MessageEmbed          `json:"embeds"`
+	Components      []discordgo.MessageComponent       `json:"components"`
+	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
+	// Nonce with EnforceNonce makes Discord answer a repeated post with
+	// the message first posted with it, instead of posting another.
+	Nonce        string `json:"nonce,omitempty"`
+	EnforceNonce bool   `json:"enforce_nonce,omitempty"`
+}
+
 func (w *wire) Post(ctx context.Context, channel string, d chat.Drawing) (string, error) {
 	r := d.(rendered)
-	msg, err := w.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+	endpoint := discordgo.EndpointChannelMessages(channel)
+	data, err := w.s.RequestWithBucketID(http.MethodPost, endpoint, postBody{
 		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
-	}, discordgo.WithContext(ctx))
+		Nonce: r.Nonce, EnforceNonce: r.Nonce != "",
+	}, endpoint, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", err
+	}
+	var msg discordgo.Message
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return "", fmt.Errorf("discord: read the posted message: %w", err)
 	}
 	return msg.ID, nil
 }

@@ -237,3 +237,32 @@ func TestChatContract(t *testing.T) {
 		}
 	})
 }
+
+// A run's message is posted once: a bot stopped between posting it and
+// storing its id posts it again with the same key, and Discord (nonce with
+// enforce_nonce) answers with the message already there.
+func TestChatPostsARunsMessageOnce(t *testing.T) {
+	f := discordtest.New(t)
+	c := newTestChat(t, f)
+	ctx := context.Background()
+	m := runbook.Message{RunID: 7, Title: "#7 demo v1 → staging", Tone: runbook.ToneWaiting, PostKey: "run-7"}
+	first, err := c.Post(ctx, testChannel, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Post(ctx, testChannel, m)
+	if err != nil || again != first {
+		t.Fatalf("the repeated post answered %q, %v; want the first message %q", again, err, first)
+	}
+	if n := len(f.MessagesWith(`"title":"#7 demo v1 → staging"`)); n != 1 {
+		t.Errorf("%d messages of run #7, want 1", n)
+	}
+	var sent struct {
+		Nonce        string `json:"nonce"`
+		EnforceNonce bool   `json:"enforce_nonce"`
+	}
+	posts := f.Exact("POST", "/channels/"+testChannel+"/messages")
+	if err := json.Unmarshal(posts[0].Body, &sent); err != nil || sent.Nonce != "run-7" || !sent.EnforceNonce {
+		t.Errorf("the post carried %+v (%v), want nonce run-7, enforced", sent, err)
+	}
+}

@@ -49,6 +49,8 @@ type rendered struct {
 	Embeds     []*discordgo.MessageEmbed
 	Components []discordgo.MessageComponent
 	Content    string `json:",omitempty"`
+	// Nonce makes a repeated post of the run's message return the first.
+	Nonce string `json:",omitempty"`
 }
 
 // render turns m into one embed and its components: a multi-select of the
@@ -77,7 +79,7 @@ func render(m runbook.Message) rendered {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
 			Name: clip(orDefault(m.ItemsTitle, "Checklist"), maxFieldName), Value: clip(checklistText(m.Items), maxFieldValue)})
 	}
-	out := rendered{Embeds: []*discordgo.MessageEmbed{e}}
+	out := rendered{Embeds: []*discordgo.MessageEmbed{e}, Nonce: m.PostKey}
 	if sel := checklistSelect(m); sel != nil {
 		out.Components = append(out.Components, discordgo.ActionsRow{Components: []discordgo.MessageComponent{*sel}})
 	}

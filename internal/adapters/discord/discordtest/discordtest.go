@@ -7,6 +7,7 @@ package discordtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -53,6 +54,7 @@ type Server struct {
 	next              int
 	messages          map[string][]byte // message id → its latest body
 	posted            map[string][]byte // message id → the body it was posted with
+	nonces            map[string]string // channel and nonce → the message posted with them
 	limits            int               // answer this many edits with 429 first
 	failRegistrations int               // answer this many registrations with 503 first
 	noThread          bool              // refuse to start threads
@@ -64,7 +66,7 @@ type Server struct {
 
 // New starts a fake, closed when the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{messages: map[string][]byte{}, posted: map[string][]byte{}}
+	s := &Server{messages: map[string][]byte{}, posted: map[string][]byte{}, nonces: map[string]string{}}
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -127,9 +129,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPut && strings.HasSuffix(path, "/commands"):
 		_, _ = w.Write(body)
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
+		// As Discord does: with enforce_nonce, a post repeating a nonce
+		// answers the message first posted with it and posts nothing.
+		var n struct {
+			Nonce        string `json:"nonce"`
+			EnforceNonce bool   `json:"enforce_nonce"`
+		}
+		_ = json.Unmarshal(body, &n)
+		key := parts[1] + "\x00" + n.Nonce
+		if id, ok := s.nonces[key]; ok && n.EnforceNonce && n.Nonce != "" {
+			fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, id, parts[1])
+			break
+		}
 		s.next++
 		id := "M" + strconv.Itoa(s.next)
 		s.messages[id], s.posted[id] = body, body
+		if n.Nonce != "" {
+			s.nonces[key] = id
+		}
 		fmt.Fprintf(w, `{"id":%q,"channel_id":%q}`, id, parts[1])
 	case r.Method == http.MethodPatch && len(parts) == 4 && parts[2] == "messages" && s.limits > 0:
 		s.limits--
