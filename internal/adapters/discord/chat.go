@@ -62,8 +62,8 @@ const callTimeout = 30 * time.Second
 // postBody is a message as Discord's create-message call takes it, with
 // the nonce discordgo's MessageSend lacks.
 type postBody struct {
-	Embeds          []*discordgo.MessageEmbed          `json:"embeds"`
-	Components      []discordgo.MessageComponent       `json:"components"`
+	Embeds          []*discordgo.MessageEmbed         `json:"embeds"`
+	Components      []discordgo.MessageComponent      `json:"components"`
 	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
 	// Nonce with EnforceNonce makes Discord answer a repeated post with
 	// the message first posted with it, instead of posting another.
