@@ -137,7 +137,7 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 	s.sent = d.Key()
 	c.takeLog(s, m.NewLog) // output already there goes to the thread
 	if len(s.lines) > 0 {
-		c.kick(s)
+		c.startWorker(s)
 	}
 	c.mu.Unlock()
 	if c.announces(channel, m) {

@@ -74,7 +74,7 @@ func (c *Chat) slotFor(k key, runID uint64) *slot {
 func (c *Chat) queue(s *slot, m runbook.Message) {
 	s.pending = &m
 	s.touched = c.clock.Now()
-	c.kick(s)
+	c.startWorker(s)
 }
 
 // takeLog queues output lines for the thread. Callers hold c.mu.
@@ -110,8 +110,8 @@ func (c *Chat) sweep() {
 	}
 }
 
-// kick starts a worker for s unless one runs. Callers hold c.mu.
-func (c *Chat) kick(s *slot) {
+// startWorker starts a worker for s unless one runs. Callers hold c.mu.
+func (c *Chat) startWorker(s *slot) {
 	if s.running || c.closed {
 		return
 	}
