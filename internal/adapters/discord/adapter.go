@@ -219,7 +219,9 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 		if !a.h.First(ctx, "", ic.ID) {
 			return ephemeral("That request was received already."), nil
 		}
-		return ephemeral(a.command(ctx, ic)), nil
+		reply, err := a.command(ctx, ic)
+		a.h.Settle(ctx, "", ic.ID, err)
+		return ephemeral(reply), nil
 	case discordgo.InteractionMessageComponent:
 		if !a.h.First(ctx, "", ic.ID) {
 			return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
@@ -229,17 +231,18 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 	return ephemeral("Shipmate does not handle that kind of interaction."), nil
 }
 
-// command runs a slash command and returns what only its user sees.
-func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) string {
+// command runs a slash command and returns what only its user sees, and
+// the refusal or failure it tells of.
+func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) (string, error) {
 	command, text, ok := commandText(ic.ApplicationCommandData())
 	if !ok {
-		return chat.UnknownCommand
+		return chat.UnknownCommand, nil
 	}
-	reply, _ := a.h.Command(ctx, user(ic), ic.ChannelID, command, text)
+	reply, _, err := a.h.Command(ctx, user(ic), ic.ChannelID, command, text)
 	if reply == "" {
-		return "Done." // Discord wants some content
+		return "Done.", err // Discord wants some content
 	}
-	return reply
+	return reply, err
 }
 
 // component carries out a button press or checklist selection. On the
@@ -273,6 +276,7 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	default:
 		err = a.h.Act(ctx, u, id, runbook.ButtonAction(action), seen)
 	}
+	a.h.Settle(ctx, "", ic.ID, err)
 	if mode == customYes {
 		if err != nil {
 			return updateEphemeral(runbook.ErrorMessage(err)), nil

@@ -65,12 +65,20 @@ func (a *Adapter) socketEvent(ctx context.Context, client *socketmode.Client, ev
 		a.tellLater(ic, refusals)
 	case socketmode.EventTypeEventsAPI:
 		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
-		if evt.Request != nil {
+		m, isMention := mentionOf(ev)
+		if !ok || ev.Type != slackevents.CallbackEvent || !isMention {
+			if evt.Request != nil {
+				a.ack(client, evt, nil)
+			}
+			return
+		}
+		reply, err := a.mention(ctx, m)
+		// Unacknowledged, an event is delivered again: so is one whose
+		// command failed inside Shipmate.
+		if err == nil && evt.Request != nil {
 			a.ack(client, evt, nil)
 		}
-		if ok && ev.Type == slackevents.CallbackEvent {
-			a.callbackEvent(ev)
-		}
+		a.tellMention(m, reply)
 	}
 }
 
