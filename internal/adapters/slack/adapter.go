@@ -40,13 +40,17 @@ type Options struct {
 	Directory  *Directory
 	Clock      func() time.Time
 	Log        zerolog.Logger
+	// ReconnectMin and ReconnectMax space out the attempts to start
+	// Socket Mode again after it stopped (default 1 s doubling to 1 min).
+	ReconnectMin, ReconnectMax time.Duration
 }
 
 // Adapter handles Slack's requests and events.
 type Adapter struct {
 	opt       Options
 	h         *chat.Handler
-	connected atomic.Bool // Socket Mode is connected, or HTTP mode checked its token
+	connected atomic.Bool  // Socket Mode is connected, or HTTP mode checked its token
+	connects  atomic.Int64 // Socket Mode connections made
 	wg        sync.WaitGroup
 
 	mu   sync.Mutex
@@ -94,6 +98,9 @@ func (a *Adapter) Start(ctx context.Context) error {
 // Ready reports whether Slack can reach Shipmate (for /readyz).
 func (a *Adapter) Ready() error {
 	if !a.connected.Load() {
+		if a.connects.Load() > 0 {
+			return errors.New("slack: socket mode disconnected; reconnecting")
+		}
 		return errors.New("slack: not connected")
 	}
 	return nil
