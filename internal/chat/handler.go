@@ -30,6 +30,8 @@ type Runs interface {
 // platform's retries act once.
 type Deduper interface {
 	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+	// Forget drops a key, so that its next sighting is the first.
+	Forget(ctx context.Context, key string) error
 }
 
 // DedupeTTL is how long a delivery is remembered: platforms retry within
@@ -59,15 +61,15 @@ type Handler struct {
 // keying it on the kind alone would drop every later delivery without an
 // id for an hour. A store failure errs on acting: the engine's own state
 // checks still refuse a repeated action.
+//
+// The key is spent before the delivery is acted on, so that a retry
+// arriving meanwhile is dropped; Settle gives it back when the action
+// failed inside Shipmate.
 func (h *Handler) First(ctx context.Context, kind, id string) bool {
 	if h.Deduper == nil || id == "" {
 		return true
 	}
-	k := h.Platform + ":" + id
-	if kind != "" {
-		k = h.Platform + ":" + kind + ":" + id
-	}
-	ok, err := h.Deduper.Once(ctx, k, DedupeTTL, h.Now())
+	ok, err := h.Deduper.Once(ctx, h.key(kind, id), DedupeTTL, h.Now())
 	if err != nil {
 		h.Log.Warn().Err(err).Msg(h.Platform + ": dedupe")
 		return true
@@ -75,20 +77,45 @@ func (h *Handler) First(ctx context.Context, kind, id string) bool {
 	return ok
 }
 
+// Settle keeps the delivery's key when its action was stored or refused
+// for a reason of the user's (err nil or one for the user), and forgets it
+// on an internal failure (the store failing, say): nothing was stored, so
+// the platform's retry of the delivery must act. Forgetting runs on a
+// context of its own: the delivery's may have ended with the failure.
+func (h *Handler) Settle(ctx context.Context, kind, id string, err error) {
+	if h.Deduper == nil || id == "" || err == nil || runbook.ErrorCode(err) != runbook.EInternal {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := h.Deduper.Forget(ctx, h.key(kind, id)); ferr != nil {
+		h.Log.Warn().Err(ferr).Msg(h.Platform + ": forget a failed delivery; its retry will be dropped")
+	}
+}
+
+// key is a delivery's dedupe key.
+func (h *Handler) key(kind, id string) string {
+	if kind == "" {
+		return h.Platform + ":" + id
+	}
+	return h.Platform + ":" + kind + ":" + id
+}
+
 // Command runs a chat command of u in channel and returns what u alone is
 // told: the reply, or the refusal. handled is false for a command that is
-// not Shipmate's (the reply is then UnknownCommand).
-func (h *Handler) Command(ctx context.Context, u runbook.User, channel, command, text string) (reply string, handled bool) {
+// not Shipmate's (the reply is then UnknownCommand). err is the refusal or
+// failure the reply tells of, for Settle.
+func (h *Handler) Command(ctx context.Context, u runbook.User, channel, command, text string) (reply string, handled bool, err error) {
 	origin := runbook.Origin{Platform: h.Platform, Channel: channel}
 	rep, handled, err := h.Engine.Command(ctx, u, origin, command, text)
 	switch {
 	case !handled:
-		return UnknownCommand, false
+		return UnknownCommand, false, nil
 	case err != nil:
 		h.logInternal(err, "command", command)
-		return runbook.ErrorMessage(err), true
+		return runbook.ErrorMessage(err), true, err
 	}
-	return rep.Text, true
+	return rep.Text, true, nil
 }
 
 // Act carries out a button's action on run id; seen is what the button

@@ -90,6 +90,11 @@ func (d fakeDeduper) Once(ctx context.Context, key string, ttl time.Duration, no
 	return true, nil
 }
 
+func (d fakeDeduper) Forget(ctx context.Context, key string) error {
+	delete(d, key)
+	return nil
+}
+
 func TestHandler(t *testing.T) {
 	e := &fakeEngine{run: &runbook.Run{ID: 4, State: runbook.StateAwaitingApproval,
 		Checklist: []runbook.CheckItem{{Key: "tests"}, {Key: "notes"}, {Key: "docs"}}}}
@@ -105,13 +110,13 @@ func TestHandler(t *testing.T) {
 		t.Errorf("dedupe keys %v", d)
 	}
 
-	if got, ok := h.Command(ctx, runbook.User{}, "C1", "/deploy", "status"); !ok || got != "ok status in C1 on x" {
+	if got, ok, _ := h.Command(ctx, runbook.User{}, "C1", "/deploy", "status"); !ok || got != "ok status in C1 on x" {
 		t.Errorf("Command = %q %v", got, ok)
 	}
-	if got, ok := h.Command(ctx, runbook.User{}, "C1", "/rollback", "x"); !ok || got != "not yours" {
+	if got, ok, _ := h.Command(ctx, runbook.User{}, "C1", "/rollback", "x"); !ok || got != "not yours" {
 		t.Errorf("refused Command = %q %v", got, ok)
 	}
-	if got, ok := h.Command(ctx, runbook.User{}, "C1", "/other", ""); ok || got != UnknownCommand {
+	if got, ok, _ := h.Command(ctx, runbook.User{}, "C1", "/other", ""); ok || got != UnknownCommand {
 		t.Errorf("unknown Command = %q %v", got, ok)
 	}
 

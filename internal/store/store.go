@@ -305,6 +305,15 @@ func (s *Store) Once(ctx context.Context, k string, ttl time.Duration, now time.
 	return first, err
 }
 
+// Forget removes key, so that its next sighting counts as the first: a
+// delivery whose action failed inside Shipmate (nothing stored) is acted
+// on when the platform retries it.
+func (s *Store) Forget(ctx context.Context, k string) error {
+	return s.write(func(tx *bolt.Tx) error {
+		return tx.Bucket(bIdem).Delete([]byte(k))
+	})
+}
+
 // PruneIdempotency removes expired idempotency keys.
 func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 	n := 0

@@ -50,6 +50,9 @@ type Options struct {
 	// MinEditInterval is the least time between two edits of one message
 	// (default 1 s).
 	MinEditInterval time.Duration
+	// ReconnectMin and ReconnectMax space out the attempts to open the
+	// gateway again after it dropped (default 1 s doubling to 1 min).
+	ReconnectMin, ReconnectMax time.Duration
 }
 
 // Adapter handles Discord's interactions and owns the REST session.
@@ -60,9 +63,13 @@ type Adapter struct {
 	h       *chat.Handler
 	pubKey  []byte
 	ready   atomic.Bool
-	gateway atomic.Bool // the gateway session is open
-	online  atomic.Bool // and connected (false while discordgo reconnects)
-	mu      sync.Mutex  // guards closed with wg.Add
+	gateway atomic.Bool        // the gateway session is open
+	online  atomic.Bool        // and connected (false while it reconnects)
+	dropped chan struct{}      // the gateway connection ended
+	slots   chan struct{}      // interactions being handled, at most maxInteractions
+	stop    context.CancelFunc // ends reconnecting; set by Start
+	keeping sync.WaitGroup     // the reconnecting goroutine
+	mu      sync.Mutex         // guards closed with wg.Add
 	wg      sync.WaitGroup
 	closed  bool
 }
@@ -109,25 +116,14 @@ func New(opt Options) (*Adapter, error) {
 	s.ShouldRetryOnRateLimit = false
 	s.Identify.Intents = discordgo.IntentsGuilds
 	discordgoLogger(opt.Log)
-	a := &Adapter{opt: opt, s: s, chat: newChat(s, opt.Log, chatOptions{
+	a := &Adapter{opt: opt, s: s, slots: make(chan struct{}, maxInteractions), chat: newChat(s, opt.Log, chatOptions{
 		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv,
 		guildID: opt.Config.GuildID, refs: opt.Refs}),
 		h: &chat.Handler{Platform: Platform, Engine: opt.Engine, Runs: opt.Runs, Deduper: opt.Deduper, Now: opt.Clock, Log: opt.Log}}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)
 	} else {
-		s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.gatewayInteraction(ic.Interaction) })
-		// discordgo reconnects by itself; readiness follows it.
-		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Connect) { a.online.Store(true) })
-		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
-			a.online.Store(false)
-			a.mu.Lock()
-			closing := a.closed
-			a.mu.Unlock()
-			if !closing {
-				a.opt.Log.Warn().Msg("discord: gateway disconnected; reconnecting")
-			}
-		})
+		a.gatewayHandlers()
 	}
 	return a, nil
 }
@@ -154,6 +150,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 			return fmt.Errorf("discord: open gateway: %w", err)
 		}
 		a.online.Store(true)
+		a.keepGateway() // before gateway is set: Close then stops it
 		a.gateway.Store(true)
 	}
 	a.ready.Store(true)
@@ -183,6 +180,10 @@ func (a *Adapter) Close() {
 		return
 	}
 	if a.gateway.Load() {
+		// Stop reconnecting first, so that no connection opens after this
+		// one is closed.
+		a.stop()
+		a.keeping.Wait()
 		_ = a.s.Close()
 	}
 	a.wg.Wait()
@@ -219,7 +220,9 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 		if !a.h.First(ctx, "", ic.ID) {
 			return ephemeral("That request was received already."), nil
 		}
-		return ephemeral(a.command(ctx, ic)), nil
+		reply, err := a.command(ctx, ic)
+		a.h.Settle(ctx, "", ic.ID, err)
+		return ephemeral(reply), nil
 	case discordgo.InteractionMessageComponent:
 		if !a.h.First(ctx, "", ic.ID) {
 			return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
@@ -229,17 +232,18 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 	return ephemeral("Shipmate does not handle that kind of interaction."), nil
 }
 
-// command runs a slash command and returns what only its user sees.
-func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) string {
+// command runs a slash command and returns what only its user sees, and
+// the refusal or failure it tells of.
+func (a *Adapter) command(ctx context.Context, ic *discordgo.Interaction) (string, error) {
 	command, text, ok := commandText(ic.ApplicationCommandData())
 	if !ok {
-		return chat.UnknownCommand
+		return chat.UnknownCommand, nil
 	}
-	reply, _ := a.h.Command(ctx, user(ic), ic.ChannelID, command, text)
+	reply, _, err := a.h.Command(ctx, user(ic), ic.ChannelID, command, text)
 	if reply == "" {
-		return "Done." // Discord wants some content
+		return "Done.", err // Discord wants some content
 	}
-	return reply
+	return reply, err
 }
 
 // component carries out a button press or checklist selection. On the
@@ -273,6 +277,7 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	default:
 		err = a.h.Act(ctx, u, id, runbook.ButtonAction(action), seen)
 	}
+	a.h.Settle(ctx, "", ic.ID, err)
 	if mode == customYes {
 		if err != nil {
 			return updateEphemeral(runbook.ErrorMessage(err)), nil

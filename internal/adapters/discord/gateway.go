@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
+
+	"shipmate/internal/chat"
 )
 
 // gatewayOpenTimeout bounds opening the gateway when Start's context has
@@ -61,6 +64,71 @@ func (a *Adapter) openGateway(ctx context.Context) error {
 	return err
 }
 
+// maxInteractions bounds the gateway interactions handled at once:
+// discordgo hands each to a goroutine of its own, and a flood of them must
+// not start unbounded work.
+const maxInteractions = 32
+
+// gatewayHandlers follows the gateway session: its interactions, and its
+// connection for readiness and reconnecting. discordgo's own reconnecting
+// is off: it sleeps up to 10 minutes between attempts, cannot be stopped,
+// and waits for the gateway's Hello without a deadline.
+func (a *Adapter) gatewayHandlers() {
+	a.s.ShouldReconnectOnError = false
+	a.dropped = make(chan struct{}, 1)
+	a.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.gatewayInteraction(ic.Interaction) })
+	a.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Connect) { a.online.Store(true) })
+	a.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+		a.online.Store(false)
+		select {
+		case a.dropped <- struct{}{}:
+		default: // a reconnect is due already
+		}
+	})
+}
+
+// keepGateway opens the gateway again whenever its connection ends, after
+// a backoff, until Close.
+func (a *Adapter) keepGateway() {
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	a.keeping.Add(1)
+	go func() {
+		defer a.keeping.Done()
+		b := chat.Backoff{Min: a.opt.ReconnectMin, Max: a.opt.ReconnectMax}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.dropped:
+			}
+			a.opt.Log.Warn().Msg("discord: gateway disconnected; reconnecting")
+			for !a.reopen(ctx) {
+				if !b.Wait(ctx) {
+					return
+				}
+			}
+			b.Reset()
+		}
+	}()
+}
+
+// reopen opens the gateway, and reports whether it is open. A session
+// open already (the drop was stale) counts.
+func (a *Adapter) reopen(ctx context.Context) bool {
+	err := a.openGateway(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return true // closing: nothing to reopen
+	case err == nil, errors.Is(err, discordgo.ErrWSAlreadyOpen):
+		a.online.Store(true)
+		a.opt.Log.Info().Msg("discord: gateway reconnected")
+		return true
+	}
+	a.opt.Log.Warn().Err(err).Msg("discord: reopen the gateway")
+	return false
+}
+
 // gatewayInteraction answers an interaction received over the gateway
 // through the callback endpoint. discordgo calls it on a goroutine of its
 // own; Close waits for it, and once closed the adapter takes no more.
@@ -74,6 +142,8 @@ func (a *Adapter) gatewayInteraction(ic *discordgo.Interaction) {
 	a.wg.Add(1)
 	a.mu.Unlock()
 	defer a.wg.Done()
+	a.slots <- struct{}{}
+	defer func() { <-a.slots }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	resp, later := a.handle(ctx, ic)
 	cancel()

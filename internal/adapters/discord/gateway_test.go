@@ -181,7 +181,10 @@ func (g *wsGateway) serveWS(w http.ResponseWriter, r *http.Request) {
 // serveResume is a reconnection: once g.resumes is closed, Hello, then
 // RESUMED for the client's RESUME, then acks to heartbeats.
 func (g *wsGateway) serveResume(w http.ResponseWriter, r *http.Request) {
-	<-g.resumes
+	g.mu.Lock()
+	gate := g.resumes // a test may hold the next reconnection with a new one
+	g.mu.Unlock()
+	<-gate
 	c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 	if err != nil {
 		return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 
 	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
@@ -39,13 +40,17 @@ type Options struct {
 	Directory  *Directory
 	Clock      func() time.Time
 	Log        zerolog.Logger
+	// ReconnectMin and ReconnectMax space out the attempts to start
+	// Socket Mode again after it stopped (default 1 s doubling to 1 min).
+	ReconnectMin, ReconnectMax time.Duration
 }
 
 // Adapter handles Slack's requests and events.
 type Adapter struct {
 	opt       Options
 	h         *chat.Handler
-	connected atomic.Bool // Socket Mode is connected, or HTTP mode checked its token
+	connected atomic.Bool  // Socket Mode is connected, or HTTP mode checked its token
+	connects  atomic.Int64 // Socket Mode connections made
 	wg        sync.WaitGroup
 
 	mu   sync.Mutex
@@ -93,6 +98,9 @@ func (a *Adapter) Start(ctx context.Context) error {
 // Ready reports whether Slack can reach Shipmate (for /readyz).
 func (a *Adapter) Ready() error {
 	if !a.connected.Load() {
+		if a.connects.Load() > 0 {
+			return errors.New("slack: socket mode disconnected; reconnecting")
+		}
 		return errors.New("slack: not connected")
 	}
 	return nil
@@ -121,7 +129,8 @@ func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
 	if !a.h.First(ctx, "cmd", sc.TriggerID) {
 		return ""
 	}
-	reply, _ := a.h.Command(ctx, user(sc.UserID), sc.ChannelID, sc.Command, html.UnescapeString(sc.Text))
+	reply, _, err := a.h.Command(ctx, user(sc.UserID), sc.ChannelID, sc.Command, html.UnescapeString(sc.Text))
+	a.h.Settle(ctx, "cmd", sc.TriggerID, err)
 	return reply
 }
 
@@ -143,6 +152,8 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	}
 	u := user(ic.User.ID)
 	var refusals []string
+	var failed error // the first internal failure: the click's retry must act
+	defer func() { a.h.Settle(ctx, "act", key, failed) }()
 	for _, act := range ic.ActionCallback.BlockActions {
 		var err error
 		switch {
@@ -161,18 +172,41 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 		if err != nil {
 			refusals = append(refusals, runbook.ErrorMessage(err))
 		}
+		if failed == nil && runbook.ErrorCode(err) == runbook.EInternal {
+			failed = err
+		}
 	}
 	return refusals
 }
 
-// mention handles "@Shipmate deploy demo v1 staging" in a channel, the
-// same as the slash command.
-func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text string) {
-	if !a.h.First(ctx, "event", eventID) {
-		return
+// appMention is "@Shipmate deploy demo v1 staging" in a channel: an
+// app_mention event, carried out as the slash command it names.
+type appMention struct{ eventID, channel, user, text string }
+
+// mentionOf returns the app_mention an Events API event carries.
+func mentionOf(ev slackevents.EventsAPIEvent) (appMention, bool) {
+	m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
+	if !ok {
+		return appMention{}, false
+	}
+	eventID := ""
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		eventID = cb.EventID
+	}
+	return appMention{eventID: eventID, channel: m.Channel, user: m.User, text: m.Text}, true
+}
+
+// mention carries out m the way a slash command is, before the event is
+// acknowledged: its delivery is remembered once the command is stored or
+// refused, and forgotten when it failed inside Shipmate, which err then
+// is (the event is not acknowledged, so that Slack delivers it again). It
+// returns what m's user is to be told.
+func (a *Adapter) mention(ctx context.Context, m appMention) (reply string, err error) {
+	if !a.h.First(ctx, "event", m.eventID) {
+		return "", nil
 	}
 	// Drop the leading <@BOT> mention; what follows is a command.
-	text = strings.TrimSpace(text)
+	text := strings.TrimSpace(m.text)
 	if strings.HasPrefix(text, "<@") {
 		if i := strings.Index(text, ">"); i >= 0 {
 			text = strings.TrimSpace(text[i+1:])
@@ -180,15 +214,32 @@ func (a *Adapter) mention(ctx context.Context, eventID, channel, userID, text st
 	}
 	command, rest, _ := strings.Cut(text, " ")
 	command = "/" + strings.TrimPrefix(command, "/")
-	reply, handled := a.h.Command(ctx, user(userID), channel, command, html.UnescapeString(rest))
+	reply, handled, err := a.h.Command(ctx, user(m.user), m.channel, command, html.UnescapeString(rest))
+	a.h.Settle(ctx, "event", m.eventID, err)
 	if !handled {
 		reply = "Mention me with a command, e.g. `@Shipmate deploy demo v1.2.0 staging`, or try `/deploy help`."
 	}
-	if reply != "" && a.opt.Chat != nil {
-		if err := a.opt.Chat.Ephemeral(ctx, channel, userID, reply); err != nil {
+	if runbook.ErrorCode(err) != runbook.EInternal {
+		err = nil
+	}
+	return reply, err
+}
+
+// tellMention sends the reply to a mention, in the background, only to
+// the user who mentioned Shipmate.
+func (a *Adapter) tellMention(m appMention, reply string) {
+	if reply == "" || a.opt.Chat == nil {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := contextWithTimeout()
+		defer cancel()
+		if err := a.opt.Chat.Ephemeral(ctx, m.channel, m.user, reply); err != nil {
 			a.opt.Log.Warn().Err(err).Msg("slack: ephemeral reply to a mention")
 		}
-	}
+	}()
 }
 
 // tellLater sends refusals of a click after Slack has its ack: through the

@@ -126,30 +126,21 @@ func (a *Adapter) handleEvents(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, ch.Challenge)
 		return
 	case slackevents.CallbackEvent:
-		w.WriteHeader(http.StatusOK)
-		a.callbackEvent(ev)
+		m, ok := mentionOf(ev)
+		if !ok {
+			break
+		}
+		reply, err := a.mention(r.Context(), m)
+		if err != nil {
+			// Nothing was stored: Slack delivers the event again.
+			httpError(w, http.StatusInternalServerError, "internal error")
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+		a.tellMention(m, reply)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-}
-
-// callbackEvent handles an Events API event after it was acknowledged.
-func (a *Adapter) callbackEvent(ev slackevents.EventsAPIEvent) {
-	mention, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
-	if !ok {
-		return
-	}
-	eventID := ""
-	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
-		eventID = cb.EventID
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := contextWithTimeout()
-		defer cancel()
-		a.mention(ctx, eventID, mention.Channel, mention.User, mention.Text)
-	}()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -24,10 +24,13 @@ type fakeSocket struct {
 	t    *testing.T
 	acks chan []byte // every message a client wrote
 
-	mu    sync.Mutex
-	opens int           // apps.connections.open calls that succeeded
-	conns []chan []byte // per connection, in order: envelopes to write
-	dials chan struct{} // a connection was made
+	mu      sync.Mutex
+	opens   int               // apps.connections.open calls that succeeded
+	conns   []chan []byte     // per connection, in order: envelopes to write
+	ws      []*websocket.Conn // per connection, for cut
+	dials   chan struct{}     // a connection was made
+	refuse  bool              // apps.connections.open answers invalid_auth
+	refused int               // apps.connections.open calls refused
 }
 
 // newFakeSocket serves Socket Mode on fake.
@@ -37,7 +40,13 @@ func newFakeSocket(t *testing.T, fake *fakeSlack) *fakeSocket {
 	// the fake's Web API (checking the bot token) would refuse: serve the
 	// path itself, more specific than /api/.
 	fake.Handle("/api/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Header.Get("Authorization") != "Bearer xapp-test" {
+		s.mu.Lock()
+		refuse := s.refuse
+		if refuse {
+			s.refused++
+		}
+		s.mu.Unlock()
+		if refuse || r.Method != http.MethodPost || r.Header.Get("Authorization") != "Bearer xapp-test" {
 			writeFakeError(w, "invalid_auth")
 			return
 		}
@@ -64,6 +73,7 @@ func (s *fakeSocket) serve(w http.ResponseWriter, r *http.Request) {
 	out := make(chan []byte, 8)
 	s.mu.Lock()
 	s.conns = append(s.conns, out)
+	s.ws = append(s.ws, conn)
 	n := len(s.conns)
 	s.mu.Unlock()
 
@@ -110,6 +120,15 @@ func (s *fakeSocket) send(n int, envelope any) {
 	out := s.conns[n-1]
 	s.mu.Unlock()
 	out <- b
+}
+
+// cut drops the n-th connection (1 is the first), as a network fault
+// would.
+func (s *fakeSocket) cut(n int) {
+	s.mu.Lock()
+	c := s.ws[n-1]
+	s.mu.Unlock()
+	_ = c.UnderlyingConn().Close()
 }
 
 // waitDial waits for the next connection.
