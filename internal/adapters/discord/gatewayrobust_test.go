@@ -15,6 +15,7 @@ import (
 
 	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
+	"shipmate/internal/runbook/runbooktest"
 	"shipmate/internal/store"
 )
 
@@ -66,7 +67,7 @@ func stuckGateway(t *testing.T, g *wsGateway) (*Adapter, *store.Store, *stuckEng
 		t.Fatal(err)
 	}
 	late.e = runbook.New(runbook.Config{
-		Store: st, Policy: pol, Executors: map[string]runbook.Executor{"demo": &countingExec{}},
+		Store: st, Policy: pol, Executors: map[string]runbook.Executor{"demo": runbooktest.NewExec().Executor()},
 		Chats: map[string]runbook.Chat{Platform: a.Chat()}, Log: zerolog.Nop(), OutputFlush: 20 * time.Millisecond,
 	})
 	t.Cleanup(func() { late.e.Close(); a.Close(); _ = st.Close() })
