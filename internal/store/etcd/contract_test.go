@@ -10,3 +10,7 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) storetest.Backend { return openTest(tb) })
 }
+
+func BenchmarkCreateAndSave(b *testing.B) {
+	storetest.BenchCreateAndSave(b, func(tb testing.TB) storetest.Backend { return openTest(tb) })
+}

@@ -72,6 +72,9 @@ type Store struct {
 	// counter instead of all racing for it and retrying; creates from
 	// other bots still race, and their transactions settle it.
 	createMu sync.Mutex
+	// lastSeq is the id counter as this process last wrote or read it
+	// (under createMu).
+	lastSeq *mvccpb.KeyValue
 }
 
 var _ runbook.Store = (*Store)(nil)

@@ -12,11 +12,13 @@ import (
 	"shipmate/internal/runbook"
 )
 
-// CreateRun implements runbook.Store. It reads the holds, the run lock and
-// the id counter, then writes the run, its index entries, its lock and its
-// events in one transaction that holds only if none of what it read has
-// changed; otherwise it reads again (the transaction's Else brings the new
-// values) and decides again.
+// CreateRun implements runbook.Store. It writes the run, its index
+// entries, its lock and its events in one transaction that holds only if
+// the holds and the run lock of its app and env are still absent and the
+// id counter is as last seen; otherwise the transaction's Else brings what
+// they are, and it decides again (refusing if a lock holds). The first try
+// assumes nothing holds the lock and the counter is where this process
+// left it, so a free create is one round trip.
 func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
@@ -26,40 +28,49 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 	for i, w := range watched {
 		reads[i] = clientv3.OpGet(w)
 	}
-	resp, err := s.c.Txn(ctx).Then(reads...).Commit()
-	for err == nil {
-		if err := s.lockedBy(ctx, r, resp); err != nil {
+	seen := []*mvccpb.KeyValue{nil, nil, nil, s.lastSeq}
+	for {
+		if err := s.lockedBy(ctx, r, seen); err != nil {
 			return err
 		}
 		var last uint64
-		if kv := kvOf(resp, 3); kv != nil {
+		if kv := seen[3]; kv != nil {
+			var err error
 			if last, err = strconv.ParseUint(string(kv.Value), 10, 64); err != nil {
 				return fmt.Errorf("store: damaged run counter %q", kv.Value)
 			}
 		}
 		id := last + 1
-		ops, oerr := s.createOps(r, id, evs)
-		if oerr != nil {
-			return oerr
+		ops, err := s.createOps(r, id, evs)
+		if err != nil {
+			return err
 		}
 		cmps := make([]clientv3.Cmp, len(watched))
 		for i, w := range watched {
-			cmps[i] = unchanged(w, kvOf(resp, i))
+			cmps[i] = unchanged(w, seen[i])
 		}
-		resp, err = s.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
-		if err == nil && resp.Succeeded {
+		resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+		if err != nil {
+			return fmt.Errorf("store: create run: %w", err)
+		}
+		if resp.Succeeded {
+			// The counter's new mod revision is the transaction's.
+			s.lastSeq = &mvccpb.KeyValue{Key: []byte(k.seq()), Value: []byte(strconv.FormatUint(id, 10)), ModRevision: resp.Header.Revision}
 			r.ID, r.Rev = id, 1
 			return nil
 		}
+		for i := range seen {
+			seen[i] = kvOf(resp, i)
+		}
+		s.lastSeq = seen[3]
 	}
-	return fmt.Errorf("store: create run: %w", err)
 }
 
-// lockedBy returns a *runbook.LockedError if the reads of CreateRun show
+// lockedBy returns a *runbook.LockedError if what CreateRun read shows
 // a hold (on the app, then on all apps) or an active run's lock.
-func (s *Store) lockedBy(ctx context.Context, r *runbook.Run, resp *clientv3.TxnResponse) error {
+func (s *Store) lockedBy(ctx context.Context, r *runbook.Run, seen []*mvccpb.KeyValue) error {
 	for i := range 2 {
-		if kv := kvOf(resp, i); kv != nil {
+		if kv := seen[i]; kv != nil {
 			var l runbook.Lock
 			if err := json.Unmarshal(kv.Value, &l); err != nil {
 				return fmt.Errorf("store: decode %s: %w", kv.Key, err)
@@ -67,7 +78,7 @@ func (s *Store) lockedBy(ctx context.Context, r *runbook.Run, resp *clientv3.Txn
 			return &runbook.LockedError{Lock: l}
 		}
 	}
-	kv := kvOf(resp, 2)
+	kv := seen[2]
 	if kv == nil {
 		return nil
 	}
