@@ -46,5 +46,5 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/commands/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/runbook/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/store/etcd/ ./internal/runbook/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
