@@ -38,6 +38,14 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 	return false, err
 }
 
+// Forget removes key, so that its next sighting counts as the first: a
+// delivery whose action failed inside Shipmate is acted on when the
+// platform retries it.
+func (s *Store) Forget(ctx context.Context, key string) error {
+	_, err := s.c.Delete(ctx, s.k.idem(key))
+	return err
+}
+
 // PruneIdempotency removes expired idempotency keys. A key seen again
 // meanwhile (its revision moved) stays.
 func (s *Store) PruneIdempotency(now time.Time) (int, error) {
