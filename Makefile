@@ -11,12 +11,16 @@ run:
 
 test: deps check-format vet unit kube fuzz
 
-# The browser tests drive Debian's Chromium (headless, through chromedp).
+# The browser tests drive Debian's Chromium (headless, through chromedp); the
+# etcd store's tests start Debian's etcd (/usr/bin/etcd) on loopback ports.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium from Debian's packages"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@command -v etcd >/dev/null 2>&1 || { \
+		echo "installing etcd-server from Debian's packages (the etcd store's tests)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
 	$(GO) mod download
 	cd test/kube && $(GO) mod download
 
@@ -42,7 +46,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/commands/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/runbook/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/store/etcd/ ./internal/runbook/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 # A few minutes of deployments through the built bot while it is killed

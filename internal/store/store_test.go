@@ -294,34 +294,6 @@ func TestSecondOpenFailsWhileInUse(t *testing.T) {
 	openAt(t, s.Path())
 }
 
-func TestOnce(t *testing.T) {
-	ctx := context.Background()
-	s := openTemp(t)
-	const ttl = 10 * time.Minute
-	steps := []struct {
-		key  string
-		at   time.Duration
-		want bool
-	}{
-		{"evt-1", 0, true},
-		{"evt-1", time.Second, false},
-		{"evt-2", time.Second, true}, // other keys are independent
-		{"evt-1", ttl - time.Nanosecond, false},
-		{"evt-1", ttl, true}, // the first sighting has expired
-		{"evt-1", ttl + time.Minute, false},
-		{"evt-2", ttl + time.Minute, true},
-	}
-	for _, st := range steps {
-		got, err := s.Once(ctx, st.key, ttl, t0.Add(st.at))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != st.want {
-			t.Errorf("Once(%s) at +%v = %v, want %v", st.key, st.at, got, st.want)
-		}
-	}
-}
-
 func TestPruneIdempotencyRemovesOnlyExpiredKeys(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)

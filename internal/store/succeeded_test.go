@@ -9,44 +9,6 @@ import (
 	"shipmate/internal/runbook"
 )
 
-func TestSucceededIndex(t *testing.T) {
-	ctx := context.Background()
-	s := openTemp(t)
-	ok := func(app, env, version string) bool {
-		t.Helper()
-		got, err := s.Succeeded(ctx, app, env, version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	r := newRun("web", "staging", "v1")
-	mustCreate(t, s, r)
-	r.State = runbook.StateMonitoring
-	if err := s.SaveRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	if ok("web", "staging", "v1") {
-		t.Fatal("a run still monitoring counts as succeeded")
-	}
-	r.State = runbook.StateSucceeded
-	if err := s.SaveRun(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	if !ok("web", "staging", "v1") || ok("web", "staging", "v2") || ok("web", "production", "v1") || ok("web-api", "staging", "v1") {
-		t.Fatal("the index answers for other versions, environments or apps")
-	}
-	failed := newRun("web", "staging", "v2")
-	mustCreate(t, s, failed)
-	failed.State = runbook.StateRolledBack
-	if err := s.SaveRun(ctx, failed); err != nil {
-		t.Fatal(err)
-	}
-	if ok("web", "staging", "v2") {
-		t.Fatal("a rolled-back deploy counts as succeeded")
-	}
-}
-
 // A schema 1 store had no index: opening it fills the index from history.
 func TestMigrationToSchema2IndexesSucceededRuns(t *testing.T) {
 	ctx := context.Background()

@@ -1,0 +1,271 @@
+package etcdstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"shipmate/internal/runbook"
+)
+
+func decodeRun(kv *mvccpb.KeyValue) (*runbook.Run, error) {
+	var r runbook.Run
+	if err := json.Unmarshal(kv.Value, &r); err != nil {
+		return nil, fmt.Errorf("store: decode %s: %w", kv.Key, err)
+	}
+	return &r, nil
+}
+
+// Run implements runbook.Store.
+func (s *Store) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
+	resp, err := s.c.Get(ctx, s.k.run(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, runbook.ErrRunNotFound
+	}
+	return decodeRun(resp.Kvs[0])
+}
+
+// runs reads the runs ids in one revision per maxOps of them, in the given
+// order, leaving out those that are gone.
+func (s *Store) runs(ctx context.Context, ids []uint64) ([]*runbook.Run, error) {
+	var out []*runbook.Run
+	for len(ids) > 0 {
+		n := min(len(ids), maxOps)
+		ops := make([]clientv3.Op, n)
+		for i, id := range ids[:n] {
+			ops[i] = clientv3.OpGet(s.k.run(id))
+		}
+		resp, err := s.c.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			if kv := kvOf(resp, i); kv != nil {
+				r, err := decodeRun(kv)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, r)
+			}
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// ActiveRuns implements runbook.Store. It reads only the active set.
+func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
+	var ids []uint64
+	err := s.rangeAll(ctx, s.k.activeAll(), func(kv *mvccpb.KeyValue) error {
+		if id, ok := idOf(kv.Key); ok {
+			ids = append(ids, id)
+		}
+		return nil
+	}, clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, err
+	}
+	return s.runs(ctx, ids)
+}
+
+// Events implements runbook.Store.
+func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
+	resp, err := s.c.Txn(ctx).Then(
+		clientv3.OpGet(s.k.run(id), clientv3.WithCountOnly()),
+		clientv3.OpGet(s.k.events(id), clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		return nil, err
+	}
+	if resp.Responses[0].GetResponseRange().Count == 0 {
+		return nil, runbook.ErrRunNotFound
+	}
+	var out []runbook.Event
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		var ev runbook.Event
+		if err := json.Unmarshal(kv.Value, &ev); err != nil {
+			return nil, fmt.Errorf("store: decode %s: %w", kv.Key, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// History implements runbook.Store: a limited range read of the app's (or
+// app and env's) index, which lists the newest first.
+func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*runbook.Run, error) {
+	prefix := s.k.byApp(app)
+	if env != "" {
+		prefix = s.k.byAppEnv(app, env)
+	}
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly()}
+	if limit > 0 {
+		opts = append(opts, clientv3.WithLimit(int64(limit)))
+	}
+	resp, err := s.c.Get(ctx, prefix, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		if id, ok := idOfInv(kv.Key); ok {
+			ids = append(ids, id)
+		}
+	}
+	return s.runs(ctx, ids)
+}
+
+// Recent returns the newest runs of every app and environment, newest
+// first. Ids are handed out in order, so it reads the runs key range below
+// the counter, widening it only where retention left gaps.
+func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
+	resp, err := s.c.Get(ctx, s.k.seq())
+	if err != nil || len(resp.Kvs) == 0 || limit <= 0 {
+		return nil, err
+	}
+	last, err := strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("store: damaged run counter %q", resp.Kvs[0].Value)
+	}
+	var out []*runbook.Run
+	hi := last + 1 // the range read is [lo, hi)
+	for span := uint64(limit); len(out) < limit && hi > 1; span *= 2 {
+		lo := max(1, hi-min(span, hi-1))
+		got, err := s.c.Get(ctx, s.k.run(lo), clientv3.WithRange(s.k.run(hi)))
+		if err != nil {
+			return nil, err
+		}
+		for i := len(got.Kvs) - 1; i >= 0 && len(out) < limit; i-- {
+			r, err := decodeRun(got.Kvs[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		hi = lo
+	}
+	return out, nil
+}
+
+// Record returns run id with its audit trail.
+func (s *Store) Record(ctx context.Context, id uint64) (*runbook.Record, error) {
+	r, err := s.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if evs == nil {
+		evs = []runbook.Event{}
+	}
+	return &runbook.Record{Run: r, Events: evs}, nil
+}
+
+// Succeeded implements runbook.Store with one key read.
+func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, error) {
+	resp, err := s.c.Get(ctx, s.k.succeeded(app, env, version), clientv3.WithCountOnly())
+	if err != nil {
+		return false, err
+	}
+	return resp.Count > 0, nil
+}
+
+// Deployed implements runbook.Store.
+func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
+	var d runbook.Deployed
+	resp, err := s.c.Get(ctx, s.k.deployed(app, env))
+	if err != nil || len(resp.Kvs) == 0 {
+		return d, false, err
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, &d); err != nil {
+		return d, false, fmt.Errorf("store: decode %s: %w", resp.Kvs[0].Key, err)
+	}
+	return d, true, nil
+}
+
+// Hold implements runbook.Store: it writes the lock only if none exists.
+func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
+	k := s.k.hold(l.App, l.Env)
+	data, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(data))).Else(clientv3.OpGet(k)).Commit()
+	if err != nil || resp.Succeeded {
+		return err
+	}
+	var cur runbook.Lock
+	if kv := kvOf(resp, 0); kv != nil {
+		if err := json.Unmarshal(kv.Value, &cur); err != nil {
+			return fmt.Errorf("store: decode %s: %w", k, err)
+		}
+	}
+	return &runbook.LockedError{Lock: cur}
+}
+
+// Release implements runbook.Store: one delete that returns what it deleted.
+func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	var l runbook.Lock
+	resp, err := s.c.Delete(ctx, s.k.hold(app, env), clientv3.WithPrevKV())
+	if err != nil || len(resp.PrevKvs) == 0 {
+		return l, false, err
+	}
+	if err := json.Unmarshal(resp.PrevKvs[0].Value, &l); err != nil {
+		return l, true, fmt.Errorf("store: decode released lock: %w", err)
+	}
+	return l, true, nil
+}
+
+// Locks implements runbook.Store: explicit holds first, then run locks.
+func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
+	var out []runbook.Lock
+	err := s.rangeAll(ctx, s.k.holdsAll(), func(kv *mvccpb.KeyValue) error {
+		var l runbook.Lock
+		if err := json.Unmarshal(kv.Value, &l); err != nil {
+			return fmt.Errorf("store: decode %s: %w", kv.Key, err)
+		}
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.rangeAll(ctx, s.k.runLocksAll(), func(kv *mvccpb.KeyValue) error {
+		app, env, ok := s.k.appEnvOf(kv.Key)
+		if !ok {
+			return nil
+		}
+		l, ok, err := s.runLockOf(ctx, app, env, kv.Value)
+		if ok {
+			out = append(out, l)
+		}
+		return err
+	})
+	return out, err
+}
+
+// RunRef returns the value a chat adapter stored for run id under name.
+func (s *Store) RunRef(ctx context.Context, id uint64, name string) (string, bool, error) {
+	resp, err := s.c.Get(ctx, s.k.ref(id, name))
+	if err != nil || len(resp.Kvs) == 0 {
+		return "", false, err
+	}
+	return string(resp.Kvs[0].Value), true, nil
+}
+
+// SetRunRef stores value for run id under name; it goes with the run when
+// the retention drops it.
+func (s *Store) SetRunRef(ctx context.Context, id uint64, name, value string) error {
+	_, err := s.c.Put(ctx, s.k.ref(id, name), value)
+	return err
+}

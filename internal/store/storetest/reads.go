@@ -1,0 +1,204 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"shipmate/internal/runbook"
+)
+
+func eventsAppendInOrder(t *testing.T, s Backend) {
+	ctx := context.Background()
+	r := NewRun("web", "prod", "v1")
+	mustCreate(t, s, r, ev(runbook.EvRequested, "", ""), ev(runbook.EvNote, "", ""))
+	other := NewRun("api", "prod", "v1")
+	mustCreate(t, s, other, ev(runbook.EvRequested, "", ""))
+
+	r.State = runbook.StateChecklist
+	mustSave(t, s, r, ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist))
+	mustSave(t, s, r) // no events
+	if err := s.AppendEvents(ctx, r.ID, ev(runbook.EvOutput, "", ""), ev(runbook.EvOutput, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, other.ID, ev(runbook.EvOutput, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	r.State = runbook.StateCancelled
+	mustSave(t, s, r, ev(runbook.EvTransition, runbook.StateChecklist, runbook.StateCancelled))
+
+	got, err := s.Events(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []runbook.Event{
+		ev(runbook.EvRequested, "", ""),
+		ev(runbook.EvNote, "", ""),
+		ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist),
+		ev(runbook.EvOutput, "", ""),
+		ev(runbook.EvOutput, "", ""),
+		ev(runbook.EvTransition, runbook.StateChecklist, runbook.StateCancelled),
+	}
+	for i := range want {
+		want[i].Seq = uint64(i + 1)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Events (-want +got):\n%s", d)
+	}
+	if got, _ := s.Events(ctx, other.ID); len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 {
+		t.Errorf("Events of the other run = %+v", got)
+	}
+
+	// A run created without events has an empty trail.
+	quiet := NewRun("worker", "prod", "v1")
+	mustCreate(t, s, quiet)
+	if got, err := s.Events(ctx, quiet.ID); err != nil || len(got) != 0 {
+		t.Errorf("Events of a run without events = %+v, %v", got, err)
+	}
+
+	if err := s.AppendEvents(ctx, 999, ev(runbook.EvNote, "", "")); !errors.Is(err, runbook.ErrRunNotFound) {
+		t.Errorf("AppendEvents(999) error = %v, want ErrRunNotFound", err)
+	}
+	if _, err := s.Events(ctx, 999); !errors.Is(err, runbook.ErrRunNotFound) {
+		t.Errorf("Events(999) error = %v, want ErrRunNotFound", err)
+	}
+}
+
+func historyNewestFirst(t *testing.T, s Backend) {
+	ctx := context.Background()
+	// Apps and envs whose names are prefixes of each other.
+	want := map[[2]string][]uint64{}
+	apps := []string{"web", "web-api", "we", "webx", "web\x01"}
+	envs := []string{"prod", "prod-eu", "pro", "staging"}
+	for round := range 3 {
+		for _, app := range apps {
+			for _, env := range envs {
+				r := NewRun(app, env, fmt.Sprintf("v%d", round))
+				mustCreate(t, s, r)
+				finish(t, s, r, runbook.StateSucceeded)
+				want[[2]string{app, ""}] = append([]uint64{r.ID}, want[[2]string{app, ""}]...)
+				want[[2]string{app, env}] = append([]uint64{r.ID}, want[[2]string{app, env}]...)
+			}
+		}
+	}
+	// One still active run shows up too.
+	live := NewRun("web", "prod", "v9")
+	mustCreate(t, s, live)
+	want[[2]string{"web", ""}] = append([]uint64{live.ID}, want[[2]string{"web", ""}]...)
+	want[[2]string{"web", "prod"}] = append([]uint64{live.ID}, want[[2]string{"web", "prod"}]...)
+
+	for k, w := range want {
+		app, env := k[0], k[1]
+		for _, limit := range []int{0, 1, 2, len(w), len(w) + 5} {
+			h, err := s.History(ctx, app, env, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := w
+			if limit > 0 && limit < len(w) {
+				exp = w[:limit]
+			}
+			if got := ids(h); !cmp.Equal(got, exp) {
+				t.Errorf("History(%q, %q, %d) = %v, want %v", app, env, limit, got, exp)
+			}
+			for _, r := range h {
+				if r.App != app || (env != "" && r.Env != env) {
+					t.Errorf("History(%q, %q) returned run %d of %s/%s", app, env, r.ID, r.App, r.Env)
+				}
+			}
+		}
+	}
+	for _, q := range [][2]string{{"w", ""}, {"webs", ""}, {"web", "pr"}, {"web", "dev"}, {"", ""}} {
+		if h, err := s.History(ctx, q[0], q[1], 0); err != nil || len(h) != 0 {
+			t.Errorf("History(%q, %q) = %v, %v; want none", q[0], q[1], ids(h), err)
+		}
+	}
+}
+
+func locksListsHoldsAndRunLocks(t *testing.T, s Backend) {
+	ctx := context.Background()
+	if locks, err := s.Locks(ctx); err != nil || len(locks) != 0 {
+		t.Fatalf("Locks of an empty store = %v, %v", locks, err)
+	}
+	holdA := runbook.Lock{App: "all", Env: "prod", Holder: bob, Reason: "freeze", Since: T0}
+	holdB := runbook.Lock{App: "api", Env: "staging", Holder: alice, Reason: "testing", Since: T0.Add(time.Minute)}
+	for _, l := range []runbook.Lock{holdA, holdB} {
+		if err := s.Hold(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web := NewRun("web", "staging", "v1")
+	web.CreatedAt = T0.Add(-time.Hour)
+	mustCreate(t, s, web)
+	worker := NewRun("worker", "dev", "v1")
+	worker.Requester = bob
+	mustCreate(t, s, worker)
+	done := NewRun("cron", "dev", "v1")
+	mustCreate(t, s, done)
+	finish(t, s, done, runbook.StateSucceeded)
+
+	locks, err := s.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Explicit holds first, then run locks; each group in key order.
+	want := []runbook.Lock{holdA, holdB, runLock(web), runLock(worker)}
+	if d := cmp.Diff(want, locks, cmpopts.IgnoreFields(runbook.Lock{}, "Reason")); d != "" {
+		t.Errorf("Locks (-want +got):\n%s", d)
+	}
+	if len(locks) == 4 {
+		if locks[0].Reason != "freeze" || locks[1].Reason != "testing" {
+			t.Errorf("hold reasons = %q, %q", locks[0].Reason, locks[1].Reason)
+		}
+		for i, r := range []*runbook.Run{web, worker} {
+			if l := locks[2+i]; !strings.Contains(l.Reason, r.Ref()) {
+				t.Errorf("run lock reason %q does not name %s", l.Reason, r.Ref())
+			}
+		}
+	}
+}
+
+func recentAndRecord(t *testing.T, s Backend) {
+	ctx := context.Background()
+	var want []uint64
+	for _, app := range []string{"web", "api", "web-api", "worker"} {
+		r := NewRun(app, "prod", "v1")
+		mustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
+		want = append([]uint64{r.ID}, want...)
+	}
+	for _, limit := range []int{1, 3, 4, 10} {
+		runs, err := s.Recent(ctx, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := want[:min(limit, len(want))]
+		if got := ids(runs); !cmp.Equal(got, exp) {
+			t.Errorf("Recent(%d) = %v, want %v", limit, got, exp)
+		}
+	}
+
+	rec, err := s.Record(ctx, want[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Run.ID != want[0] || len(rec.Events) != 1 || rec.Events[0].Type != runbook.EvRequested {
+		t.Errorf("Record(%d) = %+v", want[0], rec)
+	}
+	quiet := NewRun("cron", "prod", "v1")
+	mustCreate(t, s, quiet)
+	if rec, err := s.Record(ctx, quiet.ID); err != nil || rec.Events == nil || len(rec.Events) != 0 {
+		t.Errorf("Record of a run without events = %+v, %v; want an empty, non-nil trail", rec, err)
+	}
+	if _, err := s.Record(ctx, 999); !errors.Is(err, runbook.ErrRunNotFound) {
+		t.Errorf("Record(999) error = %v, want ErrRunNotFound", err)
+	}
+}
