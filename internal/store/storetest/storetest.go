@@ -23,6 +23,9 @@ type Backend interface {
 	// Once records key and reports whether this is its first sighting
 	// within ttl of now.
 	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+	// Forget drops key, so that its next sighting is the first again (a
+	// delivery whose action failed is acted on when retried).
+	Forget(ctx context.Context, key string) error
 	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
 	SetRunRef(ctx context.Context, id uint64, name, value string) error
 	// Recent returns the newest runs of every app and environment, newest first.
@@ -64,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
 		{"LocksListsHoldsAndRunLocks", locksListsHoldsAndRunLocks},
 		{"Once", once},
+		{"Forget", forget},
 		{"PruneIdempotency", pruneIdempotency},
 		{"RunRefs", runRefs},
 		{"RecentAndRecord", recentAndRecord},

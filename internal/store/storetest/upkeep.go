@@ -259,3 +259,33 @@ func pruneRunsKeeps(t *testing.T, s Backend) {
 		t.Errorf("a run created after pruning got id %d, not above %d", next.ID, recent.ID)
 	}
 }
+
+// forget: a forgotten key counts as new at its next sighting; other keys
+// and a key never seen are left as they are.
+func forget(t *testing.T, s Backend) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, k := range []string{"evt-1", "evt-2"} {
+		if first, err := s.Once(ctx, k, time.Hour, now); err != nil || !first {
+			t.Fatalf("Once(%s) = %v, %v", k, first, err)
+		}
+	}
+	if err := s.Forget(ctx, "evt-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx, "never-seen"); err != nil {
+		t.Fatalf("Forget of an unknown key: %v", err)
+	}
+	for _, st := range []struct {
+		key  string
+		want bool
+	}{{"evt-1", true}, {"evt-1", false}, {"evt-2", false}} {
+		got, err := s.Once(ctx, st.key, time.Hour, now.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != st.want {
+			t.Errorf("Once(%s) after Forget = %v, want %v", st.key, got, st.want)
+		}
+	}
+}
