@@ -170,6 +170,7 @@ type soak struct {
 	versions             atomic.Int64
 	consoleOK, refused   atomic.Int64
 	discordSent, trickle atomic.Int64
+	peakKiB              atomic.Int64 // the highest VmHWM of any bot of the soak
 	clicks, consoleActs  atomic.Int64
 }
 
@@ -488,6 +489,7 @@ func (h *shepherd) click(r soakRun, who string) bool {
 // starts another on the same store at once.
 func (s *soak) killer(ctx context.Context, limit int) {
 	for s.kills < limit && pause(ctx, s.between(10*time.Second, 25*time.Second)) {
+		s.notePeak(s.bot())
 		s.bot().kill()
 		s.mu.Lock()
 		s.kills++
@@ -501,6 +503,23 @@ func (s *soak) killer(ctx context.Context, limit int) {
 		s.mu.Lock()
 		s.b = b
 		s.mu.Unlock()
+	}
+}
+
+// notePeak keeps the highest resident memory any bot of the soak reached
+// (its VmHWM), read before the bot is killed or stopped.
+func (s *soak) notePeak(b *bot) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d", &kib); err == nil && kib > s.peakKiB.Load() {
+				s.peakKiB.Store(kib)
+			}
+		}
 	}
 }
 
@@ -606,6 +625,7 @@ func TestSoak(t *testing.T) {
 	}
 	h.round()
 	s.check(h, settled)
+	s.notePeak(s.bot())
 	stop(t, s.bot())
 	s.checkStore()
 
@@ -619,10 +639,10 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak figures: %s of load; %d runs (%d from Discord, %d from the console; %d requests refused as busy); final states %v; "+
 		"%d kill -9 restarts; injected %d Discord 429s and %d 500s; %d slow clients trickled; "+
-		"%d Discord interactions answered (%d button clicks), the slowest in %s, %d after 3 s; %d console actions",
+		"%d Discord interactions answered (%d button clicks), the slowest in %s, %d after 3 s; %d console actions; bot peak RSS %d MiB",
 		length, len(h.runs), discordRuns, len(h.runs)-discordRuns, s.refused.Load(), states,
 		s.kills, rateLimited, serverErrors, s.trickle.Load(),
-		s.answers, s.clicks.Load(), s.slowest.Round(time.Millisecond), s.late, s.consoleActs.Load())
+		s.answers, s.clicks.Load(), s.slowest.Round(time.Millisecond), s.late, s.consoleActs.Load(), s.peakKiB.Load()>>10)
 	t.Logf("soak took %s in all", time.Since(began).Round(time.Second))
 }
 
