@@ -117,6 +117,10 @@ func command(t *testing.T, g *wsGateway, id, user, sub string, args ...string) s
 // down until it has, and interactions are answered again each time.
 func TestGatewayReconnectsForEver(t *testing.T) {
 	g := newWSGateway(t)
+	// Heartbeats as Discord paces them, not the gateway tests' fast ones:
+	// on a busy machine, a late ack makes discordgo drop the connection
+	// itself, which these tests would take for a reconnect of their own.
+	g.heartbeatMs = 5000
 	var held chan struct{} // holds the next reconnection until closed
 	hold := func() {
 		held = make(chan struct{})
@@ -153,6 +157,10 @@ func TestGatewayReconnectsForEver(t *testing.T) {
 // does not hold up another user's.
 func TestGatewaySlowInteractionHoldsNoOneUp(t *testing.T) {
 	g := newWSGateway(t)
+	// Heartbeats as Discord paces them, not the gateway tests' fast ones:
+	// on a busy machine, a late ack makes discordgo drop the connection
+	// itself, which these tests would take for a reconnect of their own.
+	g.heartbeatMs = 5000
 	_, _, e := stuckGateway(t, g)
 	release := make(chan struct{})
 	e.mu.Lock()
@@ -176,6 +184,10 @@ func TestGatewaySlowInteractionHoldsNoOneUp(t *testing.T) {
 // same interaction delivered again acts.
 func TestGatewayFailedCommandIsRetried(t *testing.T) {
 	g := newWSGateway(t)
+	// Heartbeats as Discord paces them, not the gateway tests' fast ones:
+	// on a busy machine, a late ack makes discordgo drop the connection
+	// itself, which these tests would take for a reconnect of their own.
+	g.heartbeatMs = 5000
 	_, st, e := stuckGateway(t, g)
 	e.mu.Lock()
 	e.fail = 1
