@@ -171,3 +171,32 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 func (e *Engine) notifyAside(r *Run, text string) {
 	e.aside(r.ID, "notice", func(ctx context.Context) { e.notify(ctx, r, text) })
 }
+
+// asideKey names one kind of timer work on one run.
+type asideKey struct {
+	run  uint64
+	what string
+}
+
+// aside runs fn in the background unless the same work on the same run is
+// still in flight. Timers hand their outside calls (health checks, checks
+// against Jenkins, chat notices) to it, so that a slow or hung service
+// never holds up the clock for every other run.
+func (e *Engine) aside(id uint64, what string, fn func(ctx context.Context)) {
+	k := asideKey{id, what}
+	e.mu.Lock()
+	if e.inFlight[k] {
+		e.mu.Unlock()
+		return
+	}
+	e.inFlight[k] = true
+	e.mu.Unlock()
+	e.spawn(func(ctx context.Context) {
+		defer func() {
+			e.mu.Lock()
+			delete(e.inFlight, k)
+			e.mu.Unlock()
+		}()
+		fn(ctx)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,4 +161,37 @@ func (c *cache[T]) fly(key string, f *flight[T], now func() time.Time, fetch fun
 	}
 	f.val, f.err = val, err
 	close(f.done)
+}
+
+// renderUser shows a person: a Slack user id becomes a mention, which Slack
+// displays as the person's name; anything else is escaped text.
+func renderUser(v string) string {
+	id := v
+	if inner, ok := strings.CutPrefix(v, "<@"); ok {
+		id, _ = strings.CutSuffix(inner, ">")
+	}
+	if renderIsUserID(id) {
+		return "<@" + id + ">"
+	}
+	return renderEscaper.Replace(v)
+}
+
+// renderIsUserID reports whether s looks like a Slack user id: U or W, then
+// upper-case letters and digits with at least one digit. Display names
+// rarely look like that; ids always do.
+func renderIsUserID(s string) bool {
+	if len(s) < 3 || (s[0] != 'U' && s[0] != 'W') {
+		return false
+	}
+	digit := false
+	for _, c := range s[1:] {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return digit
 }

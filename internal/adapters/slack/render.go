@@ -371,39 +371,6 @@ func renderFailureContext(m runbook.Message) slack.Block {
 	return nil
 }
 
-// renderUser shows a person: a Slack user id becomes a mention, which Slack
-// displays as the person's name; anything else is escaped text.
-func renderUser(v string) string {
-	id := v
-	if inner, ok := strings.CutPrefix(v, "<@"); ok {
-		id, _ = strings.CutSuffix(inner, ">")
-	}
-	if renderIsUserID(id) {
-		return "<@" + id + ">"
-	}
-	return renderEscaper.Replace(v)
-}
-
-// renderIsUserID reports whether s looks like a Slack user id: U or W, then
-// upper-case letters and digits with at least one digit. Display names
-// rarely look like that; ids always do.
-func renderIsUserID(s string) bool {
-	if len(s) < 3 || (s[0] != 'U' && s[0] != 'W') {
-		return false
-	}
-	digit := false
-	for _, c := range s[1:] {
-		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'A' && c <= 'Z':
-		default:
-			return false
-		}
-	}
-	return digit
-}
-
 // renderPlain is a plain_text object with emoji shortcodes on. Slack shows
 // plain text as given, so it is not escaped.
 func renderPlain(s string) *slack.TextBlockObject {
