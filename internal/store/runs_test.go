@@ -3,12 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"shipmate/internal/store/storetest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	bolt "go.etcd.io/bbolt"
 
 	"shipmate/internal/runbook"
@@ -33,19 +33,23 @@ func ev(typ string, from, to runbook.State) runbook.Event {
 	return runbook.Event{At: t0, Type: typ, Actor: &alice, From: from, To: to}
 }
 
+// The helpers the contract suite has too, for the bbolt store's own tests.
+var (
+	ids          = storetest.IDs
+	runLock      = storetest.RunLock
+	ignoreReason = storetest.IgnoreReason
+	lockedBy     = storetest.LockedBy
+)
+
 func mustCreate(t testing.TB, s *Store, r *runbook.Run, evs ...runbook.Event) {
-	t.Helper()
-	if err := s.CreateRun(context.Background(), r, evs...); err != nil {
-		t.Fatalf("CreateRun(%s/%s): %v", r.App, r.Env, err)
-	}
+	storetest.MustCreate(t, s, r, evs...)
 }
 
 func mustSave(t testing.TB, s *Store, r *runbook.Run, evs ...runbook.Event) {
-	t.Helper()
-	if err := s.SaveRun(context.Background(), r, evs...); err != nil {
-		t.Fatalf("SaveRun(%d): %v", r.ID, err)
-	}
+	storetest.MustSave(t, s, r, evs...)
 }
+
+func activeIDs(t testing.TB, s *Store) []uint64 { return storetest.ActiveIDs(t, s) }
 
 // finish moves r to a terminal state and saves it.
 func finish(t testing.TB, s *Store, r *runbook.Run, st runbook.State) {
@@ -53,44 +57,6 @@ func finish(t testing.TB, s *Store, r *runbook.Run, st runbook.State) {
 	from := r.State
 	r.State, r.UpdatedAt, r.FinishedAt = st, r.UpdatedAt.Add(time.Minute), r.UpdatedAt.Add(time.Minute)
 	mustSave(t, s, r, ev(runbook.EvTransition, from, st))
-}
-
-func ids(runs []*runbook.Run) []uint64 {
-	out := []uint64{}
-	for _, r := range runs {
-		out = append(out, r.ID)
-	}
-	return out
-}
-
-func activeIDs(t testing.TB, s *Store) []uint64 {
-	t.Helper()
-	runs, err := s.ActiveRuns(context.Background())
-	if err != nil {
-		t.Fatalf("ActiveRuns: %v", err)
-	}
-	got := ids(runs)
-	slices.Sort(got)
-	return got
-}
-
-// runLock is the lock an active run r holds, but for its Reason text.
-func runLock(r *runbook.Run) runbook.Lock {
-	return runbook.Lock{App: r.App, Env: r.Env, Holder: r.Requester, Since: r.CreatedAt, RunID: r.ID}
-}
-
-var ignoreReason = cmpopts.IgnoreFields(runbook.Lock{}, "Reason")
-
-// lockedBy asserts that err is a *runbook.LockedError for want.
-func lockedBy(t testing.TB, err error, want runbook.Lock, opts ...cmp.Option) {
-	t.Helper()
-	var le *runbook.LockedError
-	if !errors.As(err, &le) {
-		t.Fatalf("error = %v, want a *runbook.LockedError", err)
-	}
-	if d := cmp.Diff(want, le.Lock, opts...); d != "" {
-		t.Errorf("LockedError.Lock (-want +got):\n%s", d)
-	}
 }
 
 func TestOpenRepairsIndexesOfFinishedRuns(t *testing.T) {

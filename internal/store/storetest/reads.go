@@ -17,13 +17,13 @@ import (
 func eventsAppendInOrder(t *testing.T, s Backend) {
 	ctx := context.Background()
 	r := NewRun("web", "prod", "v1")
-	mustCreate(t, s, r, ev(runbook.EvRequested, "", ""), ev(runbook.EvNote, "", ""))
+	MustCreate(t, s, r, ev(runbook.EvRequested, "", ""), ev(runbook.EvNote, "", ""))
 	other := NewRun("api", "prod", "v1")
-	mustCreate(t, s, other, ev(runbook.EvRequested, "", ""))
+	MustCreate(t, s, other, ev(runbook.EvRequested, "", ""))
 
 	r.State = runbook.StateChecklist
-	mustSave(t, s, r, ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist))
-	mustSave(t, s, r) // no events
+	MustSave(t, s, r, ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist))
+	MustSave(t, s, r) // no events
 	if err := s.AppendEvents(ctx, r.ID, ev(runbook.EvOutput, "", ""), ev(runbook.EvOutput, "", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func eventsAppendInOrder(t *testing.T, s Backend) {
 		t.Fatal(err)
 	}
 	r.State = runbook.StateCancelled
-	mustSave(t, s, r, ev(runbook.EvTransition, runbook.StateChecklist, runbook.StateCancelled))
+	MustSave(t, s, r, ev(runbook.EvTransition, runbook.StateChecklist, runbook.StateCancelled))
 
 	got, err := s.Events(ctx, r.ID)
 	if err != nil {
@@ -60,7 +60,7 @@ func eventsAppendInOrder(t *testing.T, s Backend) {
 
 	// A run created without events has an empty trail.
 	quiet := NewRun("worker", "prod", "v1")
-	mustCreate(t, s, quiet)
+	MustCreate(t, s, quiet)
 	if got, err := s.Events(ctx, quiet.ID); err != nil || len(got) != 0 {
 		t.Errorf("Events of a run without events = %+v, %v", got, err)
 	}
@@ -83,8 +83,8 @@ func historyNewestFirst(t *testing.T, s Backend) {
 		for _, app := range apps {
 			for _, env := range envs {
 				r := NewRun(app, env, fmt.Sprintf("v%d", round))
-				mustCreate(t, s, r)
-				finish(t, s, r, runbook.StateSucceeded)
+				MustCreate(t, s, r)
+				Finish(t, s, r, runbook.StateSucceeded)
 				want[[2]string{app, ""}] = append([]uint64{r.ID}, want[[2]string{app, ""}]...)
 				want[[2]string{app, env}] = append([]uint64{r.ID}, want[[2]string{app, env}]...)
 			}
@@ -92,7 +92,7 @@ func historyNewestFirst(t *testing.T, s Backend) {
 	}
 	// One still active run shows up too.
 	live := NewRun("web", "prod", "v9")
-	mustCreate(t, s, live)
+	MustCreate(t, s, live)
 	want[[2]string{"web", ""}] = append([]uint64{live.ID}, want[[2]string{"web", ""}]...)
 	want[[2]string{"web", "prod"}] = append([]uint64{live.ID}, want[[2]string{"web", "prod"}]...)
 
@@ -107,7 +107,7 @@ func historyNewestFirst(t *testing.T, s Backend) {
 			if limit > 0 && limit < len(w) {
 				exp = w[:limit]
 			}
-			if got := ids(h); !cmp.Equal(got, exp) {
+			if got := IDs(h); !cmp.Equal(got, exp) {
 				t.Errorf("History(%q, %q, %d) = %v, want %v", app, env, limit, got, exp)
 			}
 			for _, r := range h {
@@ -119,7 +119,7 @@ func historyNewestFirst(t *testing.T, s Backend) {
 	}
 	for _, q := range [][2]string{{"w", ""}, {"webs", ""}, {"web", "pr"}, {"web", "dev"}, {"", ""}} {
 		if h, err := s.History(ctx, q[0], q[1], 0); err != nil || len(h) != 0 {
-			t.Errorf("History(%q, %q) = %v, %v; want none", q[0], q[1], ids(h), err)
+			t.Errorf("History(%q, %q) = %v, %v; want none", q[0], q[1], IDs(h), err)
 		}
 	}
 }
@@ -138,20 +138,20 @@ func locksListsHoldsAndRunLocks(t *testing.T, s Backend) {
 	}
 	web := NewRun("web", "staging", "v1")
 	web.CreatedAt = T0.Add(-time.Hour)
-	mustCreate(t, s, web)
+	MustCreate(t, s, web)
 	worker := NewRun("worker", "dev", "v1")
 	worker.Requester = bob
-	mustCreate(t, s, worker)
+	MustCreate(t, s, worker)
 	done := NewRun("cron", "dev", "v1")
-	mustCreate(t, s, done)
-	finish(t, s, done, runbook.StateSucceeded)
+	MustCreate(t, s, done)
+	Finish(t, s, done, runbook.StateSucceeded)
 
 	locks, err := s.Locks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Explicit holds first, then run locks; each group in key order.
-	want := []runbook.Lock{holdA, holdB, runLock(web), runLock(worker)}
+	want := []runbook.Lock{holdA, holdB, RunLock(web), RunLock(worker)}
 	if d := cmp.Diff(want, locks, cmpopts.IgnoreFields(runbook.Lock{}, "Reason")); d != "" {
 		t.Errorf("Locks (-want +got):\n%s", d)
 	}
@@ -172,7 +172,7 @@ func recentAndRecord(t *testing.T, s Backend) {
 	var want []uint64
 	for _, app := range []string{"web", "api", "web-api", "worker"} {
 		r := NewRun(app, "prod", "v1")
-		mustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
+		MustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
 		want = append([]uint64{r.ID}, want...)
 	}
 	for _, limit := range []int{1, 3, 4, 10} {
@@ -181,7 +181,7 @@ func recentAndRecord(t *testing.T, s Backend) {
 			t.Fatal(err)
 		}
 		exp := want[:min(limit, len(want))]
-		if got := ids(runs); !cmp.Equal(got, exp) {
+		if got := IDs(runs); !cmp.Equal(got, exp) {
 			t.Errorf("Recent(%d) = %v, want %v", limit, got, exp)
 		}
 	}
@@ -194,7 +194,7 @@ func recentAndRecord(t *testing.T, s Backend) {
 		t.Errorf("Record(%d) = %+v", want[0], rec)
 	}
 	quiet := NewRun("cron", "prod", "v1")
-	mustCreate(t, s, quiet)
+	MustCreate(t, s, quiet)
 	if rec, err := s.Record(ctx, quiet.ID); err != nil || rec.Events == nil || len(rec.Events) != 0 {
 		t.Errorf("Record of a run without events = %+v, %v; want an empty, non-nil trail", rec, err)
 	}

@@ -20,7 +20,7 @@ func createRunAssignsIDs(t *testing.T, s Backend) {
 	for i, app := range []string{"web", "api", "worker"} {
 		r := NewRun(app, "prod", fmt.Sprintf("v%d", i))
 		r.Rev = 7 // whatever the caller had is replaced
-		mustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
+		MustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
 		if r.ID <= prev {
 			t.Errorf("run %d got id %d after %d", i, r.ID, prev)
 		}
@@ -45,12 +45,12 @@ func createRunTakesRunLock(t *testing.T, s Backend) {
 	ctx := context.Background()
 	first := NewRun("web", "prod", "v1")
 	first.CreatedAt = T0.Add(-time.Hour)
-	mustCreate(t, s, first)
+	MustCreate(t, s, first)
 
 	second := NewRun("web", "prod", "v2")
 	second.Requester = bob
 	err := s.CreateRun(ctx, second, ev(runbook.EvRequested, "", ""))
-	lockedBy(t, err, runLock(first), ignoreReason)
+	LockedBy(t, err, RunLock(first), IgnoreReason)
 	var le *runbook.LockedError
 	if errors.As(err, &le) && !strings.Contains(le.Lock.Reason, first.Ref()) {
 		t.Errorf("lock reason %q does not name the holder run %s", le.Lock.Reason, first.Ref())
@@ -62,22 +62,22 @@ func createRunTakesRunLock(t *testing.T, s Backend) {
 	// Other environments and other apps are free; the refused run stored
 	// nothing, not even an id.
 	other := NewRun("web", "staging", "v2")
-	mustCreate(t, s, other)
+	MustCreate(t, s, other)
 	if other.ID != first.ID+1 {
 		t.Errorf("next id = %d, want %d (the refused run must not use one)", other.ID, first.ID+1)
 	}
-	mustCreate(t, s, NewRun("web-api", "prod", "v1"))
+	MustCreate(t, s, NewRun("web-api", "prod", "v1"))
 	h, err := s.History(ctx, "web", "prod", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(h); !cmp.Equal(got, []uint64{first.ID}) {
+	if got := IDs(h); !cmp.Equal(got, []uint64{first.ID}) {
 		t.Errorf("History(web, prod) = %v, want only the first run", got)
 	}
 
 	// A finished run frees the lock.
-	finish(t, s, first, runbook.StateCancelled)
-	mustCreate(t, s, second)
+	Finish(t, s, first, runbook.StateCancelled)
+	MustCreate(t, s, second)
 }
 
 func holdBlocksCreateRun(t *testing.T, s Backend) {
@@ -86,14 +86,14 @@ func holdBlocksCreateRun(t *testing.T, s Backend) {
 	if err := s.Hold(ctx, hold); err != nil {
 		t.Fatal(err)
 	}
-	lockedBy(t, s.CreateRun(ctx, NewRun("web", "prod", "v1")), hold)
-	mustCreate(t, s, NewRun("web", "staging", "v1"))
-	mustCreate(t, s, NewRun("api", "prod", "v1"))
+	LockedBy(t, s.CreateRun(ctx, NewRun("web", "prod", "v1")), hold)
+	MustCreate(t, s, NewRun("web", "staging", "v1"))
+	MustCreate(t, s, NewRun("api", "prod", "v1"))
 
 	// Holding twice fails and names the existing hold.
 	again := hold
 	again.Holder, again.Reason = alice, "mine"
-	lockedBy(t, s.Hold(ctx, again), hold)
+	LockedBy(t, s.Hold(ctx, again), hold)
 
 	got, ok, err := s.Release(ctx, "web", "prod")
 	if err != nil || !ok {
@@ -108,7 +108,7 @@ func holdBlocksCreateRun(t *testing.T, s Backend) {
 	if _, ok, err := s.Release(ctx, "never", "held"); err != nil || ok {
 		t.Errorf("Release of an unknown lock = %v, %v; want ok=false", ok, err)
 	}
-	mustCreate(t, s, NewRun("web", "prod", "v1"))
+	MustCreate(t, s, NewRun("web", "prod", "v1"))
 }
 
 func holdAllBlocksEveryApp(t *testing.T, s Backend) {
@@ -118,26 +118,26 @@ func holdAllBlocksEveryApp(t *testing.T, s Backend) {
 		t.Fatal(err)
 	}
 	for _, app := range []string{"web", "api", "all"} {
-		lockedBy(t, s.CreateRun(ctx, NewRun(app, "prod", "v1")), freeze)
+		LockedBy(t, s.CreateRun(ctx, NewRun(app, "prod", "v1")), freeze)
 	}
-	mustCreate(t, s, NewRun("web", "staging", "v1"))
-	lockedBy(t, s.Hold(ctx, freeze), freeze)
+	MustCreate(t, s, NewRun("web", "staging", "v1"))
+	LockedBy(t, s.Hold(ctx, freeze), freeze)
 
 	if got, ok, err := s.Release(ctx, "all", "prod"); err != nil || !ok || !cmp.Equal(got, freeze) {
 		t.Fatalf("Release(all, prod) = %+v, %v, %v", got, ok, err)
 	}
-	mustCreate(t, s, NewRun("web", "prod", "v1"))
+	MustCreate(t, s, NewRun("web", "prod", "v1"))
 }
 
 func saveRunRejectsStale(t *testing.T, s Backend) {
 	ctx := context.Background()
 	r := NewRun("web", "prod", "v1")
-	mustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
+	MustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
 
 	a, _ := s.Run(ctx, r.ID)
 	b, _ := s.Run(ctx, r.ID)
 	a.State, a.Note = runbook.StateChecklist, "from a"
-	mustSave(t, s, a, ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist))
+	MustSave(t, s, a, ev(runbook.EvTransition, runbook.StateRequested, runbook.StateChecklist))
 	if a.Rev != 2 {
 		t.Errorf("Rev after save = %d, want 2", a.Rev)
 	}
@@ -162,7 +162,7 @@ func saveRunRejectsStale(t *testing.T, s Backend) {
 		t.Errorf("stale save appended events: %+v", evs)
 	}
 	// The stale copy was terminal: it must not have released the lock.
-	if got := activeIDs(t, s); !cmp.Equal(got, []uint64{r.ID}) {
+	if got := ActiveIDs(t, s); !cmp.Equal(got, []uint64{r.ID}) {
 		t.Errorf("ActiveRuns after a stale terminal save = %v", got)
 	}
 	if _, ok, _ := s.Deployed(ctx, "web", "prod"); ok {
@@ -179,7 +179,7 @@ func saveRunRejectsStale(t *testing.T, s Backend) {
 func concurrentSavesOfSameRev(t *testing.T, s Backend) {
 	ctx := context.Background()
 	r := NewRun("web", "prod", "v1")
-	mustCreate(t, s, r)
+	MustCreate(t, s, r)
 
 	const n = 20
 	results := make([]error, n)
@@ -231,7 +231,7 @@ func concurrentWritesAllLand(t *testing.T, s Backend) {
 	runs := make([]*runbook.Run, savers)
 	for i := range runs {
 		runs[i] = NewRun(fmt.Sprintf("saver-%02d", i), "prod", "v1")
-		mustCreate(t, s, runs[i], ev(runbook.EvRequested, "", ""))
+		MustCreate(t, s, runs[i], ev(runbook.EvRequested, "", ""))
 	}
 	states := []runbook.State{runbook.StateChecklist, runbook.StateAwaitingApproval, runbook.StateApproved, runbook.StateSucceeded}
 
@@ -299,7 +299,7 @@ func concurrentWritesAllLand(t *testing.T, s Backend) {
 			}
 		}
 	}
-	if got, want := len(activeIDs(t, s)), creators*steps; got != want {
+	if got, want := len(ActiveIDs(t, s)), creators*steps; got != want {
 		t.Errorf("%d active runs, want %d", got, want)
 	}
 	if locks, _ := s.Locks(ctx); len(locks) != creators*steps {
@@ -310,32 +310,32 @@ func concurrentWritesAllLand(t *testing.T, s Backend) {
 func terminalReleasesRunLock(t *testing.T, s Backend) {
 	ctx := context.Background()
 	r := NewRun("web", "prod", "v1")
-	mustCreate(t, s, r)
+	MustCreate(t, s, r)
 	other := NewRun("web", "staging", "v1")
-	mustCreate(t, s, other)
+	MustCreate(t, s, other)
 
 	// Moving between active states keeps the lock.
 	for _, st := range []runbook.State{runbook.StateChecklist, runbook.StateAwaitingApproval, runbook.StateDeploying} {
 		r.State = st
-		mustSave(t, s, r)
-		lockedBy(t, s.CreateRun(ctx, NewRun("web", "prod", "v2")), runLock(r), ignoreReason)
+		MustSave(t, s, r)
+		LockedBy(t, s.CreateRun(ctx, NewRun("web", "prod", "v2")), RunLock(r), IgnoreReason)
 	}
-	if got := activeIDs(t, s); !cmp.Equal(got, []uint64{r.ID, other.ID}) {
+	if got := ActiveIDs(t, s); !cmp.Equal(got, []uint64{r.ID, other.ID}) {
 		t.Errorf("ActiveRuns = %v, want [%d %d]", got, r.ID, other.ID)
 	}
 
-	finish(t, s, r, runbook.StateSucceeded)
-	if got := activeIDs(t, s); !cmp.Equal(got, []uint64{other.ID}) {
+	Finish(t, s, r, runbook.StateSucceeded)
+	if got := ActiveIDs(t, s); !cmp.Equal(got, []uint64{other.ID}) {
 		t.Errorf("ActiveRuns after finishing = %v, want [%d]", got, other.ID)
 	}
 	locks, err := s.Locks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff([]runbook.Lock{runLock(other)}, locks, ignoreReason); d != "" {
+	if d := cmp.Diff([]runbook.Lock{RunLock(other)}, locks, IgnoreReason); d != "" {
 		t.Errorf("Locks after finishing (-want +got):\n%s", d)
 	}
-	mustCreate(t, s, NewRun("web", "prod", "v2"))
+	MustCreate(t, s, NewRun("web", "prod", "v2"))
 }
 
 func finishingOldRunKeepsLock(t *testing.T, s Backend) {
@@ -343,14 +343,14 @@ func finishingOldRunKeepsLock(t *testing.T, s Backend) {
 	// release the lock of the active run of the same app and env.
 	old := NewRun("web", "prod", "v0")
 	old.State = runbook.StateRejected
-	mustCreate(t, s, old)
+	MustCreate(t, s, old)
 	cur := NewRun("web", "prod", "v1")
-	mustCreate(t, s, cur)
+	MustCreate(t, s, cur)
 
 	old.Note = "annotated"
-	mustSave(t, s, old)
-	lockedBy(t, s.CreateRun(context.Background(), NewRun("web", "prod", "v2")), runLock(cur), ignoreReason)
-	if got := activeIDs(t, s); !cmp.Equal(got, []uint64{cur.ID}) {
+	MustSave(t, s, old)
+	LockedBy(t, s.CreateRun(context.Background(), NewRun("web", "prod", "v2")), RunLock(cur), IgnoreReason)
+	if got := ActiveIDs(t, s); !cmp.Equal(got, []uint64{cur.ID}) {
 		t.Errorf("ActiveRuns = %v, want [%d]", got, cur.ID)
 	}
 }
@@ -380,8 +380,8 @@ func recordsLandedVersion(t *testing.T, s Backend) {
 			// was deployed before: its first run left "v0".
 			app := fmt.Sprintf("web-%d", i)
 			base := NewRun(app, "prod", "v0")
-			mustCreate(t, s, base)
-			finish(t, s, base, runbook.StateSucceeded)
+			MustCreate(t, s, base)
+			Finish(t, s, base, runbook.StateSucceeded)
 			before, ok, err := s.Deployed(ctx, app, "prod")
 			if err != nil || !ok || before.Version != "v0" {
 				t.Fatalf("Deployed after base run = %+v, %v, %v", before, ok, err)
@@ -390,13 +390,13 @@ func recordsLandedVersion(t *testing.T, s Backend) {
 			r := NewRun(app, "prod", "v2")
 			r.Action, r.PreviousVersion = tt.action, tt.previous
 			r.UpdatedAt = T0.Add(time.Hour)
-			mustCreate(t, s, r)
+			MustCreate(t, s, r)
 			r.State = runbook.StateDeploying
-			mustSave(t, s, r)
+			MustSave(t, s, r)
 			if d, _, _ := s.Deployed(ctx, app, "prod"); !cmp.Equal(d, before) {
 				t.Errorf("an active run changed Deployed to %+v", d)
 			}
-			finish(t, s, r, tt.end)
+			Finish(t, s, r, tt.end)
 
 			got, ok, err := s.Deployed(ctx, app, "prod")
 			if err != nil || !ok {

@@ -115,29 +115,32 @@ func Ev(typ string, from, to runbook.State) runbook.Event {
 
 func ev(typ string, from, to runbook.State) runbook.Event { return Ev(typ, from, to) }
 
-func mustCreate(t testing.TB, s Backend, r *runbook.Run, evs ...runbook.Event) {
+// MustCreate creates r with evs, failing t if the store refuses.
+func MustCreate(t testing.TB, s Backend, r *runbook.Run, evs ...runbook.Event) {
 	t.Helper()
 	if err := s.CreateRun(context.Background(), r, evs...); err != nil {
 		t.Fatalf("CreateRun(%s/%s): %v", r.App, r.Env, err)
 	}
 }
 
-func mustSave(t testing.TB, s Backend, r *runbook.Run, evs ...runbook.Event) {
+// MustSave saves r with evs, failing t if the store refuses.
+func MustSave(t testing.TB, s Backend, r *runbook.Run, evs ...runbook.Event) {
 	t.Helper()
 	if err := s.SaveRun(context.Background(), r, evs...); err != nil {
 		t.Fatalf("SaveRun(%d): %v", r.ID, err)
 	}
 }
 
-// finish moves r to a terminal state and saves it.
-func finish(t testing.TB, s Backend, r *runbook.Run, st runbook.State) {
+// Finish moves r to a terminal state and saves it.
+func Finish(t testing.TB, s Backend, r *runbook.Run, st runbook.State) {
 	t.Helper()
 	from := r.State
 	r.State, r.UpdatedAt, r.FinishedAt = st, r.UpdatedAt.Add(time.Minute), r.UpdatedAt.Add(time.Minute)
-	mustSave(t, s, r, ev(runbook.EvTransition, from, st))
+	MustSave(t, s, r, ev(runbook.EvTransition, from, st))
 }
 
-func ids(runs []*runbook.Run) []uint64 {
+// IDs lists the runs' ids, in order.
+func IDs(runs []*runbook.Run) []uint64 {
 	out := []uint64{}
 	for _, r := range runs {
 		out = append(out, r.ID)
@@ -145,26 +148,28 @@ func ids(runs []*runbook.Run) []uint64 {
 	return out
 }
 
-func activeIDs(t testing.TB, s Backend) []uint64 {
+// ActiveIDs lists the ids of the store's unfinished runs, sorted.
+func ActiveIDs(t testing.TB, s Backend) []uint64 {
 	t.Helper()
 	runs, err := s.ActiveRuns(context.Background())
 	if err != nil {
 		t.Fatalf("ActiveRuns: %v", err)
 	}
-	got := ids(runs)
+	got := IDs(runs)
 	slices.Sort(got)
 	return got
 }
 
-// runLock is the lock an active run r holds, but for its Reason text.
-func runLock(r *runbook.Run) runbook.Lock {
+// RunLock is the lock an active run r holds, but for its Reason text.
+func RunLock(r *runbook.Run) runbook.Lock {
 	return runbook.Lock{App: r.App, Env: r.Env, Holder: r.Requester, Since: r.CreatedAt, RunID: r.ID}
 }
 
-var ignoreReason = cmpopts.IgnoreFields(runbook.Lock{}, "Reason")
+// IgnoreReason compares locks but for their Reason text.
+var IgnoreReason = cmpopts.IgnoreFields(runbook.Lock{}, "Reason")
 
-// lockedBy asserts that err is a *runbook.LockedError for want.
-func lockedBy(t testing.TB, err error, want runbook.Lock, opts ...cmp.Option) {
+// LockedBy asserts that err is a *runbook.LockedError for want.
+func LockedBy(t testing.TB, err error, want runbook.Lock, opts ...cmp.Option) {
 	t.Helper()
 	var le *runbook.LockedError
 	if !errors.As(err, &le) {

@@ -23,21 +23,21 @@ func succeededIndex(t *testing.T, s Backend) {
 		return got
 	}
 	r := NewRun("web", "staging", "v1")
-	mustCreate(t, s, r)
+	MustCreate(t, s, r)
 	r.State = runbook.StateMonitoring
-	mustSave(t, s, r)
+	MustSave(t, s, r)
 	if ok("web", "staging", "v1") {
 		t.Fatal("a run still monitoring counts as succeeded")
 	}
 	r.State = runbook.StateSucceeded
-	mustSave(t, s, r)
+	MustSave(t, s, r)
 	if !ok("web", "staging", "v1") || ok("web", "staging", "v2") || ok("web", "production", "v1") || ok("web-api", "staging", "v1") {
 		t.Fatal("the index answers for other versions, environments or apps")
 	}
 	failed := NewRun("web", "staging", "v2")
-	mustCreate(t, s, failed)
+	MustCreate(t, s, failed)
 	failed.State = runbook.StateRolledBack
-	mustSave(t, s, failed)
+	MustSave(t, s, failed)
 	if ok("web", "staging", "v2") {
 		t.Fatal("a rolled-back deploy counts as succeeded")
 	}
@@ -138,9 +138,9 @@ func pruneIdempotency(t *testing.T, s Backend) {
 func runRefs(t *testing.T, s Backend) {
 	ctx := context.Background()
 	r := NewRun("web", "prod", "v1")
-	mustCreate(t, s, r)
+	MustCreate(t, s, r)
 	other := NewRun("api", "prod", "v1")
-	mustCreate(t, s, other)
+	MustCreate(t, s, other)
 	if _, ok, err := s.RunRef(ctx, r.ID, "slack.summary"); ok || err != nil {
 		t.Errorf("RunRef before any was set = %v, %v", ok, err)
 	}
@@ -166,11 +166,11 @@ func runAt(t *testing.T, s Backend, app, env, version string, d int, end runbook
 	r := NewRun(app, env, version)
 	r.CreatedAt = T0.AddDate(0, 0, d)
 	r.UpdatedAt = r.CreatedAt
-	mustCreate(t, s, r, ev(runbook.EvRequested, "", runbook.StateRequested))
+	MustCreate(t, s, r, ev(runbook.EvRequested, "", runbook.StateRequested))
 	if end != "" {
 		from := r.State
 		r.State, r.UpdatedAt, r.FinishedAt = end, r.CreatedAt.Add(time.Hour), r.CreatedAt.Add(time.Hour)
-		mustSave(t, s, r, ev(runbook.EvTransition, from, end))
+		MustSave(t, s, r, ev(runbook.EvTransition, from, end))
 	}
 	return r
 }
@@ -234,11 +234,11 @@ func pruneRunsKeeps(t *testing.T, s Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := ids(hist), []uint64{recent.ID, old[9].ID, old[8].ID, old[1].ID}; !slices.Equal(got, want) {
+	if got, want := IDs(hist), []uint64{recent.ID, old[9].ID, old[8].ID, old[1].ID}; !slices.Equal(got, want) {
 		t.Errorf("staging history %v, want %v", got, want)
 	}
 	if h, err := s.History(ctx, "web", "", 100); err != nil || len(h) != 5 {
-		t.Errorf("History(web) after prune = %v, %v; want 5 runs", ids(h), err)
+		t.Errorf("History(web) after prune = %v, %v; want 5 runs", IDs(h), err)
 	}
 	// Staging first still knows what succeeded there, pruned or not.
 	for _, v := range []string{"va", "vb", "vc"} {
