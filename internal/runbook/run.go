@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -297,4 +298,21 @@ func (r *Run) Landed() (string, bool) {
 type Record struct {
 	Run    *Run    `json:"run"`
 	Events []Event `json:"events"`
+}
+
+// ReadRecord reads run id with its audit trail from s (never a null list
+// of events, for the pages and tools that read it).
+func ReadRecord(ctx context.Context, s Store, id uint64) (*Record, error) {
+	r, err := s.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if evs == nil {
+		evs = []Event{}
+	}
+	return &Record{Run: r, Events: evs}, nil
 }

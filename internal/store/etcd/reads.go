@@ -156,18 +156,7 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
 
 // Record returns run id with its audit trail.
 func (s *Store) Record(ctx context.Context, id uint64) (*runbook.Record, error) {
-	r, err := s.Run(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := s.Events(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if evs == nil {
-		evs = []runbook.Event{}
-	}
-	return &runbook.Record{Run: r, Events: evs}, nil
+	return runbook.ReadRecord(ctx, s, id)
 }
 
 // Succeeded implements runbook.Store with one key read.
