@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,29 +29,7 @@ func (c *console) port(t *testing.T) string {
 // that was let through would never end.
 func (c *console) refusal(t *testing.T, method, path string, hdr http.Header, body string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	if host := hdr.Get("Host"); host != "" {
-		req.Host = host
-	}
-	resp, err := c.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		return resp, []byte("(not read)")
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return resp, data
+	return c.send(t, method, path, hdr, body, false)
 }
 
 // misdirected checks that a request got 421 with a JSON refusal.
