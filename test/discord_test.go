@@ -113,22 +113,29 @@ func command(t *testing.T, b *bot, ic map[string]any) string {
 	return s
 }
 
+// startOnDiscord starts the fixture's bot with a chat.discord block for a
+// fake Discord, and waits until it is ready.
+func startOnDiscord(t *testing.T) (*discordtest.Server, *fixture, *bot) {
+	t.Helper()
+	api := discordtest.New(t)
+	f := newFixture(t)
+	f.chat = discordBlock(api)
+	f.writeConfig()
+	b := f.start()
+	eventually(t, stateTimeout, "/readyz with Discord started", func() (bool, string) {
+		code, body, err := b.get("/readyz")
+		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
+	})
+	return api, f, b
+}
+
 // TestBuiltBotOnDiscord runs the bot binary with a Discord block: it
 // registers its commands, answers PING and refuses bad signatures, runs a
 // development deploy from /deploy with its output in a thread, and, across
 // a kill -9, takes a production approval from a member with the release
 // manager's guild role.
 func TestBuiltBotOnDiscord(t *testing.T) {
-	api := discordtest.New(t)
-	f := newFixture(t)
-	f.chat = discordBlock(api)
-	f.writeConfig()
-	b := f.start()
-
-	eventually(t, stateTimeout, "/readyz with Discord started", func() (bool, string) {
-		code, body, err := b.get("/readyz")
-		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
-	})
+	api, f, b := startOnDiscord(t)
 	reg := lastBody(api, "PUT", "/applications/"+dcApp+"/guilds/"+dcGuild+"/commands")
 	var cmds []struct {
 		Name    string

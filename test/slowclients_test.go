@@ -1,15 +1,11 @@
 package test
 
 import (
-	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"shipmate/internal/adapters/discord/discordtest"
 )
 
 // TestSlowClientsAreCut opens hundreds of connections that trickle a
@@ -18,15 +14,7 @@ import (
 // answered while they trickle, and the server cuts every one of them at
 // its read deadline instead of holding them for ever.
 func TestSlowClientsAreCut(t *testing.T) {
-	api := discordtest.New(t)
-	f := newFixture(t)
-	f.chat = discordBlock(api)
-	f.writeConfig()
-	b := f.start()
-	eventually(t, stateTimeout, "/readyz with Discord started", func() (bool, string) {
-		code, body, err := b.get("/readyz")
-		return err == nil && code == http.StatusOK, fmt.Sprint(code, body, err)
-	})
+	_, _, b := startOnDiscord(t)
 
 	const slow = 300
 	var wg sync.WaitGroup
