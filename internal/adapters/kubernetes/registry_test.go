@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,15 +12,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"shipmate/internal/adapters/kubernetes/registrytest"
 	"shipmate/internal/runbook"
 )
 
@@ -35,62 +31,14 @@ const (
 	password = "s3cret-Pa55word-9f2c"
 )
 
-// testRegistry is an in-memory registry on loopback; auth, when set, is
-// the user and password it wants on every request.
-type testRegistry struct {
-	host string
-	auth *authn.Basic
-}
-
-func newRegistry(t *testing.T, auth *authn.Basic) *testRegistry {
+// newRegistry starts an in-memory registry on loopback; auth, when set,
+// is the user and password it wants on every request.
+func newRegistry(t *testing.T, auth *authn.Basic) *registrytest.Registry {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if auth != nil {
-		h = basicAuth(auth.Username, auth.Password, h)
+	if auth == nil {
+		return registrytest.Start(t)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &testRegistry{host: strings.TrimPrefix(srv.URL, "http://"), auth: auth}
-}
-
-// basicAuth refuses requests without the user and password, as a private
-// registry does.
-func basicAuth(user, pass string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test registry"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// push uploads a new random image as repo:tag and returns its digest.
-func (r *testRegistry) push(t *testing.T, repoTag string) string {
-	t.Helper()
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(r.host + "/" + repoTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []remote.Option{}
-	if r.auth != nil {
-		opts = append(opts, remote.WithAuth(r.auth))
-	}
-	if err := remote.Write(ref, img, opts...); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return registrytest.StartPrivate(t, auth.Username, auth.Password)
 }
 
 // cluster is what the resolver finds in namespace shop: the workload's pod
@@ -102,15 +50,15 @@ type cluster struct {
 
 // checkoutOn returns an executor for the checkout app whose image lives on
 // reg, on a fake cluster holding in.
-func checkoutOn(t *testing.T, reg *testRegistry, cfg func(*Config), in cluster) *Executor {
+func checkoutOn(t *testing.T, reg *registrytest.Registry, cfg func(*Config), in cluster) *Executor {
 	t.Helper()
 	pod := in.pod
-	pod.Containers = []corev1.Container{{Name: "app", Image: reg.host + "/shop/checkout:v1"}}
+	pod.Containers = []corev1.Container{{Name: "app", Image: reg.Host + "/shop/checkout:v1"}}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "checkout-api", Namespace: "shop"},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: pod}}}
 	cl := NewClusterForClient(fake.NewClientset(append(in.objs, d)...))
 	t.Cleanup(cl.Close)
-	c := Config{Namespace: "shop", Workloads: []string{"deployment/checkout-api"}, Image: reg.host + "/shop/checkout:{version}"}
+	c := Config{Namespace: "shop", Workloads: []string{"deployment/checkout-api"}, Image: reg.Host + "/shop/checkout:{version}"}
 	if cfg != nil {
 		cfg(&c)
 	}
@@ -127,18 +75,18 @@ func resolve(x *Executor, version string) (string, error) {
 
 func TestResolveGivesTheTagsDigest(t *testing.T) {
 	reg := newRegistry(t, nil)
-	v1 := reg.push(t, "shop/checkout:v1")
+	v1 := reg.Push(t, "shop/checkout:v1")
 	x := checkoutOn(t, reg, nil, cluster{})
 	got, err := resolve(x, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := reg.host + "/shop/checkout@" + v1; got != want {
+	if want := reg.Host + "/shop/checkout@" + v1; got != want {
 		t.Fatalf("Resolve(v1) = %q, want %q", got, want)
 	}
 
 	// The tag is pushed again: the same version is now another image.
-	v1b := reg.push(t, "shop/checkout:v1")
+	v1b := reg.Push(t, "shop/checkout:v1")
 	if v1b == v1 {
 		t.Fatal("two random images with one digest")
 	}
@@ -146,21 +94,21 @@ func TestResolveGivesTheTagsDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := reg.host + "/shop/checkout@" + v1b; got != want {
+	if want := reg.Host + "/shop/checkout@" + v1b; got != want {
 		t.Fatalf("after a new push Resolve(v1) = %q, want %q", got, want)
 	}
 }
 
 func TestResolveOfAnUnknownTagSaysNotFound(t *testing.T) {
 	reg := newRegistry(t, nil)
-	reg.push(t, "shop/checkout:v1")
+	reg.Push(t, "shop/checkout:v1")
 	_, err := resolve(checkoutOn(t, reg, nil, cluster{}), "v9")
-	if err == nil || err.Error() != reg.host+"/shop/checkout:v9 not found in the registry" {
+	if err == nil || err.Error() != reg.Host+"/shop/checkout:v9 not found in the registry" {
 		t.Fatalf("err = %v", err)
 	}
 	// A repository the registry has never seen reads the same.
-	_, err = resolve(checkoutOn(t, reg, func(c *Config) { c.Image = reg.host + "/shop/nothing:{version}" }, cluster{}), "v1")
-	if err == nil || err.Error() != reg.host+"/shop/nothing:v1 not found in the registry" {
+	_, err = resolve(checkoutOn(t, reg, func(c *Config) { c.Image = reg.Host + "/shop/nothing:{version}" }, cluster{}), "v1")
+	if err == nil || err.Error() != reg.Host+"/shop/nothing:v1 not found in the registry" {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -172,7 +120,7 @@ func TestResolveWithoutARegistrySaysItCannotReachIt(t *testing.T) {
 	}
 	host := l.Addr().String()
 	l.Close() // nothing listens there now
-	_, err = resolve(checkoutOn(t, &testRegistry{host: host}, nil, cluster{}), "v1")
+	_, err = resolve(checkoutOn(t, &registrytest.Registry{Host: host}, nil, cluster{}), "v1")
 	if err == nil || !strings.HasPrefix(err.Error(), host+"/shop/checkout:v1: cannot reach the registry "+host+": ") {
 		t.Fatalf("err = %v", err)
 	}
@@ -194,10 +142,10 @@ func pullSecret(name string, typ corev1.SecretType, data []byte) *corev1.Secret 
 
 func TestResolveOnAPrivateRegistry(t *testing.T) {
 	reg := newRegistry(t, &authn.Basic{Username: robot, Password: password})
-	v1 := reg.push(t, "shop/checkout:v1")
-	want := reg.host + "/shop/checkout@" + v1
+	v1 := reg.Push(t, "shop/checkout:v1")
+	want := reg.Host + "/shop/checkout@" + v1
 	withPullSecret := corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}}
-	dockercfg := []byte(fmt.Sprintf(`{%q:{"username":%q,"password":%q}}`, reg.host, robot, password))
+	dockercfg := []byte(fmt.Sprintf(`{%q:{"username":%q,"password":%q}}`, reg.Host, robot, password))
 
 	for _, tc := range []struct {
 		name string
@@ -206,7 +154,7 @@ func TestResolveOnAPrivateRegistry(t *testing.T) {
 	}{
 		{"configured credentials", func(c *Config) { c.Registry = &RegistryAuth{Username: robot, Password: password} }, cluster{}},
 		{"the pod template's dockerconfigjson pull secret", nil, cluster{withPullSecret, []runtime.Object{
-			pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.host, robot, password))}}},
+			pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.Host, robot, password))}}},
 		{"the service account's dockercfg pull secret", nil, cluster{corev1.PodSpec{ServiceAccountName: "checkout"}, []runtime.Object{
 			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"},
 				ImagePullSecrets: []corev1.LocalObjectReference{{Name: "legacy"}}},
@@ -214,7 +162,7 @@ func TestResolveOnAPrivateRegistry(t *testing.T) {
 		{"the default service account's pull secret", nil, cluster{corev1.PodSpec{}, []runtime.Object{
 			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "shop"},
 				ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}},
-			pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.host, robot, password))}}},
+			pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.Host, robot, password))}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := resolve(checkoutOn(t, reg, tc.cfg, tc.in), "v1")
@@ -227,7 +175,7 @@ func TestResolveOnAPrivateRegistry(t *testing.T) {
 
 func TestResolveOnAPrivateRegistryWithoutGoodCredentialsSaysWhy(t *testing.T) {
 	reg := newRegistry(t, &authn.Basic{Username: robot, Password: password})
-	reg.push(t, "shop/checkout:v1")
+	reg.Push(t, "shop/checkout:v1")
 	wrong := "wrong-Pa55word-77aa"
 	for _, tc := range []struct {
 		name string
@@ -235,23 +183,23 @@ func TestResolveOnAPrivateRegistryWithoutGoodCredentialsSaysWhy(t *testing.T) {
 		in   cluster
 		want string
 	}{
-		{"none", nil, cluster{}, "the registry refused access (401 Unauthorized) without credentials: none found for " + reg.host +
+		{"none", nil, cluster{}, "the registry refused access (401 Unauthorized) without credentials: none found for " + reg.Host +
 			" in kubernetes.registry or the workloads' pull secrets"},
 		{"a wrong password", func(c *Config) { c.Registry = &RegistryAuth{Username: robot, Password: wrong} }, cluster{},
 			"the registry refused access (401 Unauthorized) with the credentials of kubernetes.registry"},
 		{"a wrong pull secret", nil, cluster{corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}, {Name: "gone"}}},
-			[]runtime.Object{pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.host, robot, wrong))}},
+			[]runtime.Object{pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON(reg.Host, robot, wrong))}},
 			"the registry refused access (401 Unauthorized) with the credentials of pull secret shop/regcred (pull secret shop/gone not found)"},
 		{"a pull secret for another registry", nil, cluster{corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}},
 			[]runtime.Object{pullSecret("regcred", corev1.SecretTypeDockerConfigJson, dockerConfigJSON("registry.example.com", robot, password))}},
-			"the registry refused access (401 Unauthorized) without credentials: none found for " + reg.host},
+			"the registry refused access (401 Unauthorized) without credentials: none found for " + reg.Host},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := resolve(checkoutOn(t, reg, tc.cfg, tc.in), "v1")
 			if err == nil {
 				t.Fatal("resolved without good credentials")
 			}
-			if !strings.HasPrefix(err.Error(), reg.host+"/shop/checkout:v1: "+tc.want) {
+			if !strings.HasPrefix(err.Error(), reg.Host+"/shop/checkout:v1: "+tc.want) {
 				t.Errorf("err = %v\nwant it to start with %s", err, tc.want)
 			}
 			assertNoSecret(t, err.Error(), password, wrong)
@@ -275,7 +223,7 @@ func TestResolveErrorsNeverShowASecret(t *testing.T) {
 			u, p, r.Header.Get("Authorization"))
 	}))
 	defer srv.Close()
-	reg := &testRegistry{host: strings.TrimPrefix(srv.URL, "http://")}
+	reg := &registrytest.Registry{Host: strings.TrimPrefix(srv.URL, "http://")}
 	x := checkoutOn(t, reg, func(c *Config) { c.Registry = &RegistryAuth{Username: robot, Password: password} }, cluster{})
 	_, err := resolve(x, "v1")
 	if err == nil || !strings.Contains(err.Error(), "the registry refused access (403 Forbidden) with the credentials of kubernetes.registry") {
