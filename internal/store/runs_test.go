@@ -6,7 +6,6 @@ import (
 	"shipmate/internal/store/storetest"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
@@ -14,27 +13,10 @@ import (
 	"shipmate/internal/runbook"
 )
 
-func newRun(app, env, version string) *runbook.Run {
-	return &runbook.Run{
-		Action:    runbook.ActionDeploy,
-		App:       app,
-		Env:       env,
-		Version:   version,
-		Requester: alice,
-		Reason:    "release",
-		Origin:    runbook.Origin{Platform: "slack", Channel: "C1"},
-		State:     runbook.StateRequested,
-		CreatedAt: t0,
-		UpdatedAt: t0,
-	}
-}
-
-func ev(typ string, from, to runbook.State) runbook.Event {
-	return runbook.Event{At: t0, Type: typ, Actor: &alice, From: from, To: to}
-}
-
 // The helpers the contract suite has too, for the bbolt store's own tests.
 var (
+	newRun       = storetest.NewRun
+	ev           = storetest.Ev
 	ids          = storetest.IDs
 	runLock      = storetest.RunLock
 	ignoreReason = storetest.IgnoreReason
@@ -51,13 +33,7 @@ func mustSave(t testing.TB, s *Store, r *runbook.Run, evs ...runbook.Event) {
 
 func activeIDs(t testing.TB, s *Store) []uint64 { return storetest.ActiveIDs(t, s) }
 
-// finish moves r to a terminal state and saves it.
-func finish(t testing.TB, s *Store, r *runbook.Run, st runbook.State) {
-	t.Helper()
-	from := r.State
-	r.State, r.UpdatedAt, r.FinishedAt = st, r.UpdatedAt.Add(time.Minute), r.UpdatedAt.Add(time.Minute)
-	mustSave(t, s, r, ev(runbook.EvTransition, from, st))
-}
+func finish(t testing.TB, s *Store, r *runbook.Run, st runbook.State) { storetest.Finish(t, s, r, st) }
 
 func TestOpenRepairsIndexesOfFinishedRuns(t *testing.T) {
 	ctx := context.Background()
