@@ -191,21 +191,20 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 			}
 			return []Event{e.move(r, StateSucceeded, &u, note)}, nil
 		case StateDeploying, StateVerifying:
-			e.mu.Lock()
-			st := e.steps[r.ID]
-			if st != nil && st.cancelledBy == nil {
-				st.cancelledBy = &u
-				st.cancel()
+			if e.stopStep(r.ID, u) {
+				return nil, errStepStopping
 			}
-			e.mu.Unlock()
-			if st == nil {
-				return nil, Errorf(EConflict, "run %s is %s and cannot be stopped right now; try again in a moment", r.Ref(), r.State.Label())
+			if r.StopRequestedBy != nil {
+				return nil, errStepStopping
 			}
-			return nil, errStepStopping
+			// The step runs elsewhere (on the leading replica) or is
+			// about to start: the request is stored for it.
+			r.StopRequestedBy = &u
+			return []Event{e.event(EvNote, &u, fmt.Sprintf("%s asked to stop the step", u))}, nil
 		}
 		return nil, Errorf(EConflict, "run %s is %s: there is nothing to cancel", r.Ref(), r.State.Label())
 	})
-	if err == errStepStopping {
+	if err == errStepStopping || err == nil && r.StopRequestedBy != nil {
 		return Reply{Text: fmt.Sprintf("Stopping run %s; it will roll back.", r.Ref()), RunID: id, Private: true}, nil
 	}
 	if err != nil {

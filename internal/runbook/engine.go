@@ -43,6 +43,11 @@ type Config struct {
 	// Secrets are values (tokens, passwords) replaced by *** in whatever
 	// the engine stores or shows: step output, notes, errors.
 	Secrets []string
+	// Follow starts the engine as one of several replicas on a shared
+	// store: it takes commands and clicks and stores what they decide, but
+	// does no background work (steps, timers) until Lead makes it the
+	// leader.
+	Follow bool
 }
 
 // Engine runs the deployment workflow. It keeps no state of its own beyond
@@ -69,6 +74,9 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// term is the leadership under which background work runs (nil: this
+	// engine follows, another replica works); under e.mu.
+	term *term
 
 	draining atomic.Bool
 
@@ -103,7 +111,7 @@ func New(cfg Config) *Engine {
 		cfg.OutputTail = DefaultOutputTail
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
 		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
 		outHead: cfg.OutputHead, outTail: cfg.OutputTail, redact: newRedactor(cfg.Secrets),
@@ -111,6 +119,11 @@ func New(cfg Config) *Engine {
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
 		inFlight: map[asideKey]bool{}, pending: map[uint64]bool{},
 	}
+	if !cfg.Follow {
+		// A lone engine leads for as long as it lives.
+		e.term = &term{ctx: ctx}
+	}
+	return e
 }
 
 // AttachChat adds the chat of platform, for an adapter that can only be
@@ -228,6 +241,7 @@ func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
 		r.StepHandle = "" // a new step records its own
 	}
 	r.State = to
+	r.StopRequestedBy = nil // it was for the step of the state left
 	if detail != "" {
 		r.Note = detail
 	}
@@ -304,11 +318,19 @@ func (e *Engine) notify(ctx context.Context, r *Run, text string) {
 	}
 }
 
-// spawn runs fn in the background, tracked by Wait and Close.
-func (e *Engine) spawn(fn func(ctx context.Context)) {
+// spawn runs fn in the background under the current term, tracked by Wait
+// and Close. It returns false, running nothing, when this engine does not
+// lead. The caller holds e.mu.
+func (e *Engine) spawn(fn func(ctx context.Context)) bool {
+	t := e.term
+	if t == nil {
+		return false
+	}
 	e.wg.Add(1)
+	t.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer t.wg.Done()
 		defer func() {
 			// A bug must not take every other run down with it: the run
 			// stays in its stored state and is picked up again by the
@@ -317,21 +339,25 @@ func (e *Engine) spawn(fn func(ctx context.Context)) {
 				e.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("background work failed")
 			}
 		}()
-		fn(e.ctx)
+		fn(t.ctx)
 	}()
+	return true
 }
 
 // kick advances run id in the background unless that is already happening,
-// in which case the running advance goes round once more.
+// in which case the running advance goes round once more. An engine that
+// does not lead leaves the run to the leader, which sees it change.
 func (e *Engine) kick(id uint64, resumed bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.term == nil {
+		return
+	}
 	if e.busy[id] {
 		e.pending[id] = true
-		e.mu.Unlock()
 		return
 	}
 	e.busy[id] = true
-	e.mu.Unlock()
 	e.spawn(func(ctx context.Context) {
 		finished := false
 		defer func() {

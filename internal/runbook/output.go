@@ -124,6 +124,11 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 		delete(e.steps, r.ID)
 		e.mu.Unlock()
 	}()
+	// Someone may have asked to stop the step before it was registered
+	// here (on another replica, or just before it started).
+	if cur, err := e.store.Run(ctx, r.ID); err == nil && cur.StopRequestedBy != nil && cur.State == r.State {
+		e.stopStep(r.ID, *cur.StopRequestedBy)
+	}
 
 	out := newOutput(e.outHead, e.outTail, e.redact)
 	view := *r

@@ -56,6 +56,15 @@ type Chat interface {
 	Update(ctx context.Context, channel, ref string, m Message) error
 }
 
+// LocalChat is implemented by a chat whose messages live in each replica
+// rather than on a chat service (the console streams them to the browsers
+// connected to it): every replica shows it the runs that changed, whoever
+// changed them.
+type LocalChat interface {
+	Chat
+	Local()
+}
+
 // Threader is implemented by chats whose messages have threads: the engine
 // posts notes about a run (a rollback asked for elsewhere) under its message.
 type Threader interface {

@@ -161,7 +161,10 @@ type Run struct {
 	Origin    Origin `json:"origin"`
 	// StepHandle is what the running step recorded to re-attach to it (a
 	// Jenkins build number).
-	StepHandle string      `json:"step_handle,omitempty"`
+	StepHandle string `json:"step_handle,omitempty"`
+	// StopRequestedBy is who asked to stop the running step, for the
+	// replica running it when another one took the request.
+	StopRequestedBy *User       `json:"stop_requested_by,omitempty"`
 	State      State       `json:"state"`
 	Checklist  []CheckItem `json:"checklist,omitempty"`
 	Approvals  []Approval  `json:"approvals,omitempty"`

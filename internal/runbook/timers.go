@@ -14,6 +14,11 @@ import (
 // checks health during monitoring and ends monitoring windows. The bot calls
 // it every few seconds; tests call it after moving a fake clock.
 func (e *Engine) Tick(ctx context.Context) error {
+	ctx, done, leading := e.termCtx(ctx)
+	if !leading {
+		return nil // the leader keeps the time
+	}
+	defer done()
 	runs, err := e.store.ActiveRuns(ctx)
 	if err != nil {
 		return err
@@ -185,13 +190,11 @@ type asideKey struct {
 func (e *Engine) aside(id uint64, what string, fn func(ctx context.Context)) {
 	k := asideKey{id, what}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.inFlight[k] {
-		e.mu.Unlock()
 		return
 	}
-	e.inFlight[k] = true
-	e.mu.Unlock()
-	e.spawn(func(ctx context.Context) {
+	e.inFlight[k] = e.spawn(func(ctx context.Context) {
 		defer func() {
 			e.mu.Lock()
 			delete(e.inFlight, k)

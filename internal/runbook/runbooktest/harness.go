@@ -54,18 +54,34 @@ func (h *Harness) Start() {
 		h.T.Fatal(err)
 	}
 	h.Store = st
+	h.Engine = runbook.New(h.config())
+	if err := h.Engine.Resume(context.Background()); err != nil {
+		h.T.Fatal(err)
+	}
+}
+
+// config is the engine's configuration on the open store.
+func (h *Harness) config() runbook.Config {
 	cfg := runbook.Config{
-		Store: st, Policy: h.Policy, Executors: map[string]runbook.Executor{"demo": h.Exec.Executor()},
+		Store: h.Store, Policy: h.Policy, Executors: map[string]runbook.Executor{"demo": h.Exec.Executor()},
 		Chats: map[string]runbook.Chat{"web": h.Chat}, Clock: h.Clock,
 		Log: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel), OutputFlush: 5 * time.Millisecond,
 	}
 	if h.Adjust != nil {
 		h.Adjust(&cfg)
 	}
-	h.Engine = runbook.New(cfg)
-	if err := h.Engine.Resume(context.Background()); err != nil {
-		h.T.Fatal(err)
-	}
+	return cfg
+}
+
+// Replica returns another engine on the same store, executor and chat, as
+// a second replica of the bot would run: it follows until it leads. It is
+// closed when the test ends.
+func (h *Harness) Replica() *runbook.Engine {
+	cfg := h.config()
+	cfg.Follow = true
+	e := runbook.New(cfg)
+	h.T.Cleanup(e.Close)
+	return e
 }
 
 // Stop ends the engine abruptly, as a crash would: work in flight is cut
