@@ -165,9 +165,9 @@ type Run struct {
 	// StopRequestedBy is who asked to stop the running step, for the
 	// replica running it when another one took the request.
 	StopRequestedBy *User       `json:"stop_requested_by,omitempty"`
-	State      State       `json:"state"`
-	Checklist  []CheckItem `json:"checklist,omitempty"`
-	Approvals  []Approval  `json:"approvals,omitempty"`
+	State           State       `json:"state"`
+	Checklist       []CheckItem `json:"checklist,omitempty"`
+	Approvals       []Approval  `json:"approvals,omitempty"`
 	// Validation is the post-deployment validation people confirm while
 	// the run is monitored; the run succeeds once it is all ticked and the
 	// window is over (or someone ends monitoring).
