@@ -9,42 +9,37 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 	"shipmate/internal/runbook"
 )
 
 // ciBuild adds a finished (or, with result "", running) build to job.
-func (f *fakeJenkins) ciBuild(job, display, version, result string, artifacts ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (e *testEnv) ciBuild(job, display, version, result string, artifacts ...string) {
 	params := url.Values{}
 	if version != "" {
 		params.Set("VERSION", version)
 	}
-	b := f.newBuild(f.jobs[job], params)
-	b.displayName, b.artifacts = display, artifacts
-	if result != "" {
-		b.done, b.result = true, result
-	}
+	e.f.AddBuild(job, jenkinstest.PastBuild{Params: params, DisplayName: display, Artifacts: artifacts, Result: result})
 }
 
 func TestChecker(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "ci/billing"})
+	e.f.AddJob(jenkinstest.Job{Name: "ci/billing"})
 	// Oldest first, as Jenkins numbers them.
-	e.f.ciBuild("ci/billing", "", "1.0", "SUCCESS", "dist/billing-1.0.tar.gz") // #1
-	e.f.ciBuild("ci/billing", "", "1.1", "SUCCESS")                            // #2: archived nothing
-	e.f.ciBuild("ci/billing", "", "1.2", "SUCCESS", "dist/billing-1.2.tar.gz") // #3
-	e.f.ciBuild("ci/billing", "", "1.2", "FAILURE", "dist/billing-1.2.tar.gz") // #4: the newest for 1.2
-	e.f.ciBuild("ci/billing", "1.3", "", "SUCCESS")                            // #5: named by its display name
-	e.f.ciBuild("ci/billing", "", "1.4", "")                                   // #6: running
-	e.f.ciBuild("ci/billing", "", "1.5", "UNSTABLE")                           // #7
+	e.ciBuild("ci/billing", "", "1.0", "SUCCESS", "dist/billing-1.0.tar.gz") // #1
+	e.ciBuild("ci/billing", "", "1.1", "SUCCESS")                            // #2: archived nothing
+	e.ciBuild("ci/billing", "", "1.2", "SUCCESS", "dist/billing-1.2.tar.gz") // #3
+	e.ciBuild("ci/billing", "", "1.2", "FAILURE", "dist/billing-1.2.tar.gz") // #4: the newest for 1.2
+	e.ciBuild("ci/billing", "1.3", "", "SUCCESS")                            // #5: named by its display name
+	e.ciBuild("ci/billing", "", "1.4", "")                                   // #6: running
+	e.ciBuild("ci/billing", "", "1.5", "UNSTABLE")                           // #7
 	k := NewChecker(e.c, map[string]CheckConfig{
 		"tests":    {Job: "ci/billing"},
 		"artifact": {Job: "ci/billing", Artifact: "billing-{version}.tar.gz"},
 		"named":    {Job: "ci/billing", BuildMatching: "{app}-{version}"},
 		"nojob":    {Job: "ci/checkout"},
 	})
-	build := func(n int) string { return e.f.url(fmt.Sprintf("/job/ci/job/billing/%d/", n)) }
+	build := func(n int) string { return e.f.URL + fmt.Sprintf("/job/ci/job/billing/%d/", n) }
 	for _, tc := range []struct {
 		item, version string
 		want          runbook.CheckResult
@@ -56,8 +51,8 @@ func TestChecker(t *testing.T) {
 		{"tests", "1.3", runbook.CheckResult{OK: true, Detail: "ci/billing #5: SUCCESS", Link: build(5)}},
 		{"tests", "1.4", runbook.CheckResult{Detail: "ci/billing #6 for 1.4 is still running", Link: build(6)}},
 		{"tests", "1.5", runbook.CheckResult{Detail: "ci/billing #7 for 1.5 is UNSTABLE", Link: build(7)}},
-		{"tests", "9.9", runbook.CheckResult{Detail: "no build of ci/billing for 9.9 among the last 50", Link: e.f.url("/job/ci/job/billing/")}},
-		{"named", "1.0", runbook.CheckResult{Detail: "no build of ci/billing for billing-1.0 among the last 50", Link: e.f.url("/job/ci/job/billing/")}},
+		{"tests", "9.9", runbook.CheckResult{Detail: "no build of ci/billing for 9.9 among the last 50", Link: e.f.URL + "/job/ci/job/billing/"}},
+		{"named", "1.0", runbook.CheckResult{Detail: "no build of ci/billing for billing-1.0 among the last 50", Link: e.f.URL + "/job/ci/job/billing/"}},
 	} {
 		t.Run(tc.item+"@"+tc.version, func(t *testing.T) {
 			j := testJob(nil)
@@ -87,10 +82,10 @@ func TestChecker(t *testing.T) {
 
 func TestCheckerLooksAtTheLast50(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "ci/billing"})
-	e.f.ciBuild("ci/billing", "", "1.2", "SUCCESS") // #1, too old
+	e.f.AddJob(jenkinstest.Job{Name: "ci/billing"})
+	e.ciBuild("ci/billing", "", "1.2", "SUCCESS") // #1, too old
 	for i := range 50 {
-		e.f.ciBuild("ci/billing", "", fmt.Sprintf("2.%d", i), "SUCCESS")
+		e.ciBuild("ci/billing", "", fmt.Sprintf("2.%d", i), "SUCCESS")
 	}
 	k := NewChecker(e.c, map[string]CheckConfig{"tests": {Job: "ci/billing"}})
 	got, err := k.Check(context.Background(), testJob(nil), "tests")
@@ -100,7 +95,7 @@ func TestCheckerLooksAtTheLast50(t *testing.T) {
 	if got.OK || got.Detail != "no build of ci/billing for 1.2 among the last 50" {
 		t.Errorf("Check = %+v", got)
 	}
-	if !strings.Contains(strings.Join(e.f.requestLog(), "\n"), "%7B0%2C50%7D") {
-		t.Errorf("the builds were not asked for with a {0,50} range:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if !strings.Contains(strings.Join(e.f.Requests(), "\n"), "%7B0%2C50%7D") {
+		t.Errorf("the builds were not asked for with a {0,50} range:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }

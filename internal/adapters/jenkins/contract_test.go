@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/runbook/executortest"
 )
@@ -15,14 +16,14 @@ import (
 func TestExecutorContract(t *testing.T) {
 	executortest.Run(t, func(t *testing.T) executortest.Setup {
 		e := newTestEnv(t)
-		e.f.addJob(&fakeJob{name: "deploy/demo", params: []string{"ACTION", "VERSION"},
-			scriptFor: func(p url.Values) buildScript {
-				s := buildScript{chunks: []string{p.Get("ACTION") + " " + p.Get("VERSION") + "\n"}, result: "SUCCESS", estimated: time.Minute}
+		e.f.AddJob(jenkinstest.Job{Name: "deploy/demo", Params: []string{"ACTION", "VERSION"},
+			ScriptFor: func(p url.Values) jenkinstest.Script {
+				s := jenkinstest.Script{Chunks: []string{p.Get("ACTION") + " " + p.Get("VERSION") + "\n"}, Result: "SUCCESS", Estimated: time.Minute}
 				switch p.Get("VERSION") {
 				case "bad":
-					s.result = "FAILURE"
+					s.Result = "FAILURE"
 				case "hold":
-					s.forever = true
+					s.Hold = make(chan struct{}) // never released: it runs until stopped
 				}
 				return s
 			}})
@@ -32,7 +33,7 @@ func TestExecutorContract(t *testing.T) {
 		return executortest.Setup{Executor: x, Good: "v1", Other: "v2", Fail: "bad", Block: "hold",
 			Started: func(action runbook.Action, version string) int {
 				n := 0
-				for _, p := range e.f.triggers("deploy/demo") {
+				for _, p := range e.f.Triggers("deploy/demo") {
 					if p.Get("ACTION") == string(action) && p.Get("VERSION") == version {
 						n++
 					}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 )
 
 // deployErr runs a deploy of billing against e's fake and returns its
@@ -23,7 +25,7 @@ func deployErr(t *testing.T, e *testEnv, cfg JobConfig) error {
 func TestErrorsPeopleUnderstand(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		job   *fakeJob // nil: none
+		job   *jenkinstest.Job // nil: none
 		cfg   func(*JobConfig)
 		want  string
 		noRun bool // no build may have been requested
@@ -32,34 +34,34 @@ func TestErrorsPeopleUnderstand(t *testing.T) {
 			name: "unknown job", want: "Jenkins has no job deploy/billing", noRun: true,
 		},
 		{
-			name: "folder", job: &fakeJob{name: "deploy/billing", folder: true}, noRun: true,
+			name: "folder", job: &jenkinstest.Job{Name: "deploy/billing", Folder: true}, noRun: true,
 			want: "deploy/billing in Jenkins is not a job that can be built (it is a Folder)",
 		},
 		{
-			name: "disabled", job: &fakeJob{name: "deploy/billing", params: billingParams, disabled: true}, noRun: true,
+			name: "disabled", job: &jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Disabled: true}, noRun: true,
 			want: "Jenkins job deploy/billing is disabled",
 		},
 		{
-			name: "job declares no parameters", job: &fakeJob{name: "deploy/billing"},
+			name: "job declares no parameters", job: &jenkinstest.Job{Name: "deploy/billing"},
 			want: "Jenkins refused to start deploy/billing with parameters ACTION, APP, ENV, RUN, VERSION: java.lang.IllegalStateException: This build is not parameterized!",
 		},
 		{
-			name: "value refused", job: &fakeJob{name: "deploy/billing", params: billingParams, refuse: "java.lang.IllegalArgumentException: Illegal choice for parameter ENV: prod"},
+			name: "value refused", job: &jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Refuse: "java.lang.IllegalArgumentException: Illegal choice for parameter ENV: prod"},
 			want: "Jenkins refused to start deploy/billing with parameters ACTION, APP, ENV, RUN, VERSION: java.lang.IllegalArgumentException: Illegal choice for parameter ENV: prod",
 		},
 		{
-			name: "parameter the job does not declare", job: &fakeJob{name: "deploy/billing", params: []string{"APP", "ENV", "RUN", "ACTION", "DEPLOY_VERSION"}}, noRun: true,
+			name: "parameter the job does not declare", job: &jenkinstest.Job{Name: "deploy/billing", Params: []string{"APP", "ENV", "RUN", "ACTION", "DEPLOY_VERSION"}}, noRun: true,
 			want: "Jenkins job deploy/billing declares no parameter VERSION (it has APP, ENV, RUN, ACTION, DEPLOY_VERSION); Jenkins would build with its defaults instead, so Shipmate did not start it",
 		},
 		{
-			name: "no permission to build", job: &fakeJob{name: "deploy/billing", params: billingParams, forbidBuild: true},
+			name: "no permission to build", job: &jenkinstest.Job{Name: "deploy/billing", Params: billingParams, ForbidBuild: true},
 			want: "Jenkins rejected the credentials for user bob for POST /job/deploy/job/billing/buildWithParameters (403 Forbidden): bob is missing the Job/Build permission",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEnv(t)
 			if tc.job != nil {
-				e.f.addJob(tc.job)
+				e.f.AddJob(*tc.job)
 			}
 			cfg := billingConfig()
 			if tc.cfg != nil {
@@ -69,19 +71,18 @@ func TestErrorsPeopleUnderstand(t *testing.T) {
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("Deploy error:\n got %v\nwant %s", err, tc.want)
 			}
-			if tc.noRun && e.f.seen("POST") != 0 {
-				t.Errorf("a build was requested:\n%s", strings.Join(e.f.requestLog(), "\n"))
+			if tc.noRun && e.f.Seen("POST") != 0 {
+				t.Errorf("a build was requested:\n%s", strings.Join(e.f.Requests(), "\n"))
 			}
 		})
 	}
 }
 
 func TestBadCredentials(t *testing.T) {
-	e := newTestEnv(t)
 	// The fake wants another token than the client has: the client's token
 	// must show up nowhere.
-	e.f.token = "the-right-token"
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	e := newTestEnvOf(t, jenkinstest.New(t, testUser, "the-right-token"))
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams})
 	err := deployErr(t, e, billingConfig())
 	want := "Jenkins rejected the credentials for user bob (401 Unauthorized): check the jenkins block's user and API token: Invalid password/token for user: bob"
 	if err == nil || err.Error() != want {
@@ -98,9 +99,9 @@ func TestBadCredentials(t *testing.T) {
 
 func TestNoLogin(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client(t, ServerConfig{URL: e.f.srv.URL})
+	c := e.client(t, ServerConfig{URL: e.f.URL})
 	err := c.Ping(context.Background())
-	want := "Jenkins at " + e.f.srv.URL + " requires a login: set user and token in the jenkins block"
+	want := "Jenkins at " + e.f.URL + " requires a login: set user and token in the jenkins block"
 	if err == nil || err.Error() != want {
 		t.Errorf("Ping error:\n got %v\nwant %s", err, want)
 	}
@@ -144,8 +145,8 @@ func TestPing(t *testing.T) {
 	}
 	// The first Ping connects (a request of ours and gojenkins's Init),
 	// the second asks once.
-	if n := e.f.seen("GET /api/json"); n != 3 {
-		t.Errorf("%d requests to /api/json; want 3:\n%s", n, strings.Join(e.f.requestLog(), "\n"))
+	if n := e.f.Seen("GET /api/json"); n != 3 {
+		t.Errorf("%d requests to /api/json; want 3:\n%s", n, strings.Join(e.f.Requests(), "\n"))
 	}
 	if !strings.Contains(e.logs.String(), `"version":"2.440"`) {
 		t.Errorf("the Jenkins version is not logged:\n%s", e.logs)
@@ -156,19 +157,19 @@ func TestPing(t *testing.T) {
 // gojenkins call can come before Init.
 func TestCallsBeforeInit(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
 		t.Fatal(err)
 	}
-	if log := e.f.requestLog(); !strings.HasPrefix(log[0], "GET /api/json") || !strings.HasPrefix(log[1], "GET /api/json") {
+	if log := e.f.Requests(); !strings.HasPrefix(log[0], "GET /api/json") || !strings.HasPrefix(log[1], "GET /api/json") {
 		t.Errorf("the first requests are not the connection check:\n%s", strings.Join(log, "\n"))
 	}
 }
 
 func TestInitIsRetriedAfterAFailure(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.down(1, "503")
+	e.f.Down(jenkinstest.Outage{Requests: 1, Fault: jenkinstest.Starting})
 	if err := e.c.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "503 Service Unavailable") {
 		t.Errorf("Ping during the outage = %v", err)
 	}
@@ -181,12 +182,12 @@ func TestTokenNeverInLogsOrErrors(t *testing.T) {
 	// Every failure path in one place, with the debug log on; the env
 	// checks the log when the test ends.
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, refuse: "bad value " + testToken})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Refuse: "bad value " + testToken})
 	err := deployErr(t, e, billingConfig())
 	if err == nil || !strings.Contains(err.Error(), "bad value [redacted]") {
 		t.Errorf("Deploy error = %v; want Jenkins's message with the token redacted", err)
 	}
-	e.f.addJob(&fakeJob{name: "deploy/echo", script: buildScript{chunks: []string{"curl -u bob:" + testToken + "\n"}, result: "FAILURE"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/echo", Script: jenkinstest.Script{Chunks: []string{"curl -u bob:" + testToken + "\n"}, Result: "FAILURE"}})
 	p := newProgress()
 	err = e.executor(t, JobConfig{Job: "deploy/echo"}).Deploy(context.Background(), testJob(nil), p.add)
 	noToken(t, err)
@@ -208,26 +209,26 @@ func TestTokenNeverInLogsOrErrors(t *testing.T) {
 func TestAlreadyQueued(t *testing.T) {
 	t.Run("refused", func(t *testing.T) {
 		e := newTestEnv(t)
-		e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
-		e.f.queueWaiting("deploy/billing", "refuse")
+		e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams})
+		e.f.QueueWaiting("deploy/billing", jenkinstest.Refused)
 		err := deployErr(t, e, billingConfig())
-		want := "Jenkins queued no build of deploy/billing: it answered 303 with no queue item (Location \"" + e.f.url("/job/deploy/job/billing/") +
+		want := "Jenkins queued no build of deploy/billing: it answered 303 with no queue item (Location \"" + e.f.URL + "/job/deploy/job/billing/" +
 			"\"); the job already has a build waiting in Jenkins's queue (Build #1 is already in progress (ETA: 1 min 2 sec)): let it run or cancel it in Jenkins (" +
-			e.f.url("/job/deploy/job/billing/") + "), then try again"
+			e.f.URL + "/job/deploy/job/billing/), then try again"
 		if err == nil || err.Error() != want {
 			t.Errorf("Deploy error:\n got %v\nwant %s", err, want)
 		}
 	})
 	t.Run("merged", func(t *testing.T) {
 		e := newTestEnv(t)
-		e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
-		it := e.f.queueWaiting("deploy/billing", "collapse")
+		e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
+		id := e.f.QueueWaiting("deploy/billing", jenkinstest.Merged)
 		x := e.executor(t, billingConfig())
 		p := newProgress()
 		if err := x.Deploy(context.Background(), testJob(nil), p.add); err != nil {
 			t.Fatalf("Deploy: %v", err)
 		}
-		if !p.has("Jenkins merged the request into queue item 17, which was already waiting with the same parameters") || it.id != 17 {
+		if !p.has("Jenkins merged the request into queue item 17, which was already waiting with the same parameters") || id != 17 {
 			t.Errorf("the merge is not reported:\n%s", p.text())
 		}
 	})
@@ -235,7 +236,7 @@ func TestAlreadyQueued(t *testing.T) {
 
 func TestQueueItemCancelledInJenkins(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 1 << 30, cancelAfter: 3})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, QueueDelay: 1 << 30, CancelAfter: 3})
 	x := e.executor(t, billingConfig())
 	done := runAsync(func() error { return x.Deploy(context.Background(), testJob(nil), nil) })
 	err := within(t, done, 2*time.Second)
@@ -247,7 +248,7 @@ func TestQueueItemCancelledInJenkins(t *testing.T) {
 
 func TestCancelledBeforeStart(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams})
 	x := e.executor(t, billingConfig())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -255,14 +256,14 @@ func TestCancelledBeforeStart(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "cancelled before anything was started in Jenkins") {
 		t.Errorf("Deploy error = %v", err)
 	}
-	if e.f.seen("POST") != 0 {
-		t.Errorf("a build was requested:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST") != 0 {
+		t.Errorf("a build was requested:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }
 
 func TestDeadlineWhileQueued(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 1 << 30})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, QueueDelay: 1 << 30})
 	x := e.executor(t, billingConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
@@ -271,15 +272,15 @@ func TestDeadlineWhileQueued(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
 	}
-	if e.f.seen("POST /queue/cancelItem?id=17") != 1 {
-		t.Errorf("the queue item was not cancelled:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /queue/cancelItem?id=17") != 1 {
+		t.Errorf("the queue item was not cancelled:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }
 
 func TestTimeout(t *testing.T) {
 	t.Run("queued", func(t *testing.T) {
 		e := newTestEnv(t)
-		e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 1 << 30})
+		e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, QueueDelay: 1 << 30})
 		cfg := billingConfig()
 		cfg.Timeout = 100 * time.Millisecond
 		err := within(t, runAsync(func() error { return deployErr(t, e, cfg) }), time.Second)
@@ -290,18 +291,18 @@ func TestTimeout(t *testing.T) {
 	})
 	t.Run("building", func(t *testing.T) {
 		e := newTestEnv(t)
-		e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: make([]string, 1<<20), result: "SUCCESS"}})
+		e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: make([]string, 1<<20), Result: "SUCCESS"}})
 		cfg := billingConfig()
 		cfg.Timeout = 100 * time.Millisecond
 		err := within(t, runAsync(func() error { return deployErr(t, e, cfg) }), time.Second)
-		want := "Jenkins build deploy/billing #1 did not finish within 100ms; Shipmate stopped Jenkins build deploy/billing #1 (" + e.f.url("/job/deploy/job/billing/1/") + ")"
+		want := "Jenkins build deploy/billing #1 did not finish within 100ms; Shipmate stopped Jenkins build deploy/billing #1 (" + e.f.URL + "/job/deploy/job/billing/1/)"
 		if err == nil || err.Error() != want {
 			t.Errorf("Deploy error:\n got %v\nwant %s", err, want)
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			t.Errorf("a timeout of the step's own wraps a context error: %v", err)
 		}
-		if !e.f.build("deploy/billing", 1).stopped {
+		if b, _ := e.f.Build("deploy/billing", 1); !b.Stopped {
 			t.Error("the build was not stopped")
 		}
 	})
@@ -312,13 +313,9 @@ func TestTimeout(t *testing.T) {
 func TestNoHangWhenJenkinsStopsAnswering(t *testing.T) {
 	e := newTestEnv(t)
 	e.c.t.cleanup = 200 * time.Millisecond
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
-		chunks: []string{"one\n", "two\n", "three\n"}, result: "SUCCESS",
-		onStep: func(f *fakeJenkins, step int) {
-			if step == 2 {
-				f.outage, f.outageMode = 1000, "hang"
-			}
-		},
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{
+		Chunks: []string{"one\n", "two\n", "three\n"}, Result: "SUCCESS",
+		DownAfter: 2, Down: jenkinstest.Outage{Requests: 1000, Fault: jenkinstest.Hang},
 	}})
 	x := e.executor(t, billingConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -334,5 +331,5 @@ func TestNoHangWhenJenkinsStopsAnswering(t *testing.T) {
 	if took := time.Since(began); took > time.Second {
 		t.Errorf("Deploy took %s", took)
 	}
-	e.f.down(0, "")
+	e.f.Down(jenkinstest.Outage{})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 	"shipmate/internal/runbook"
 )
 
@@ -40,18 +41,18 @@ func consoleLines(p *progress) []string {
 
 func TestDeploySucceeds(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{
-		name: "deploy/billing", params: billingParams, queueDelay: 3,
-		why: []string{"In the quiet period. Expires in 4.9 sec", "In the quiet period. Expires in 3.9 sec", "Waiting for next available executor"},
-		script: buildScript{
-			chunks: []string{
+	e.f.AddJob(jenkinstest.Job{
+		Name: "deploy/billing", Params: billingParams, QueueDelay: 3,
+		Why: []string{"In the quiet period. Expires in 4.9 sec", "In the quiet period. Expires in 3.9 sec", "Waiting for next available executor"},
+		Script: jenkinstest.Script{
+			Chunks: []string{
 				"Started by user bob\nRunning as SYSTEM\n",
 				"Deploying billing 1.2 to prod\n\x1b[8mha:////4AAAAB+LCAAAAAAAAP9b\x1b[0m[Pipeline] sh\n+ ./deploy.sh",
 				" --version 1.2\r\n\x1b[32mrollout complete\x1b[0m\n",
 				"",
 				"",
 			},
-			result: "SUCCESS", estimated: 2 * time.Minute,
+			Result: "SUCCESS", Estimated: 2 * time.Minute,
 		},
 	})
 	x := e.executor(t, billingConfig())
@@ -79,7 +80,7 @@ func TestDeploySucceeds(t *testing.T) {
 	if saved, first := p.index("[saved 1]"), p.index("Started by user bob"); saved < 0 || saved > first {
 		t.Errorf("the build number was saved at line %d, after the console began (line %d)", saved, first)
 	}
-	buildURL := e.f.url("/job/deploy/job/billing/1/")
+	buildURL := e.f.URL + "/job/deploy/job/billing/1/"
 	for _, line := range []string{
 		"billing: starting Jenkins job deploy/billing with ACTION, APP=billing, ENV=prod, RUN=7, VERSION=1.2",
 		"billing: queued in Jenkins as item 17",
@@ -108,17 +109,17 @@ func TestDeploySucceeds(t *testing.T) {
 
 	// The parameters went in the form body, filled in, not in the URL.
 	if diff := cmp.Diff([]url.Values{{"APP": {"billing"}, "VERSION": {"1.2"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"deploy"}}},
-		e.f.triggers("deploy/billing")); diff != "" {
+		e.f.Triggers("deploy/billing")); diff != "" {
 		t.Errorf("build parameters (-want +got):\n%s", diff)
 	}
-	if e.f.seen("POST /job/deploy/job/billing/buildWithParameters") != 1 || e.f.seen("POST /job/deploy/job/billing/buildWithParameters?") != 0 {
-		t.Errorf("want one POST to buildWithParameters without a query; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /job/deploy/job/billing/buildWithParameters") != 1 || e.f.Seen("POST /job/deploy/job/billing/buildWithParameters?") != 0 {
+		t.Errorf("want one POST to buildWithParameters without a query; requests:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }
 
 func TestRollbackMergesRollbackParams(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"rolling back\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"rolling back\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	j := testJob(nil)
 	// As the engine builds it: Version is where the rollback returns to.
@@ -127,18 +128,18 @@ func TestRollbackMergesRollbackParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []url.Values{{"APP": {"billing"}, "VERSION": {"1.1"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"rollback"}}}
-	if diff := cmp.Diff(want, e.f.triggers("deploy/billing")); diff != "" {
+	if diff := cmp.Diff(want, e.f.Triggers("deploy/billing")); diff != "" {
 		t.Errorf("rollback parameters (-want +got):\n%s", diff)
 	}
 }
 
 func TestDeployFailureStreamsTheTailFirst(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
-		chunks: []string{"Deploying\n", "ERROR: migration 42 failed\n"},
-		result: "FAILURE", estimated: time.Minute,
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{
+		Chunks: []string{"Deploying\n", "ERROR: migration 42 failed\n"},
+		Result: "FAILURE", Estimated: time.Minute,
 		// Jenkins says the build ended before the console has its last lines.
-		tail: "Build step 'Execute shell' marked build as failure\n", tailLag: 2,
+		Tail: "Build step 'Execute shell' marked build as failure\n", TailLag: 2,
 	}})
 	x := e.executor(t, billingConfig())
 	p := newProgress()
@@ -149,7 +150,7 @@ func TestDeployFailureStreamsTheTailFirst(t *testing.T) {
 	for _, want := range []string{
 		"Jenkins build deploy/billing #1 ended FAILURE",
 		"Build step 'Execute shell' marked build as failure",
-		e.f.url("/job/deploy/job/billing/1/console"),
+		e.f.URL + "/job/deploy/job/billing/1/console",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
@@ -168,7 +169,7 @@ func TestUnstable(t *testing.T) {
 	}{{"", true}, {"fail", true}, {"succeed", false}} {
 		t.Run("unstable="+tc.unstable, func(t *testing.T) {
 			e := newTestEnv(t)
-			e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"3 tests failed\n"}, result: "UNSTABLE"}})
+			e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"3 tests failed\n"}, Result: "UNSTABLE"}})
 			cfg := billingConfig()
 			cfg.Unstable = tc.unstable
 			x := e.executor(t, cfg)
@@ -192,7 +193,7 @@ func TestUnstable(t *testing.T) {
 
 func TestAbortedInJenkins(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"x\n"}, result: "ABORTED"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"x\n"}, Result: "ABORTED"}})
 	x := e.executor(t, billingConfig())
 	err := x.Deploy(context.Background(), testJob(nil), nil)
 	if err == nil || !strings.Contains(err.Error(), "ended ABORTED (it was stopped in Jenkins)") {
@@ -202,8 +203,8 @@ func TestAbortedInJenkins(t *testing.T) {
 
 func TestCancelWhileQueued(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 1 << 30,
-		why: []string{"Waiting for next available executor on ‘linux’"}, script: buildScript{result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, QueueDelay: 1 << 30,
+		Why: []string{"Waiting for next available executor on ‘linux’"}, Script: jenkinstest.Script{Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	p := newProgress()
 	s := &saver{}
@@ -223,10 +224,10 @@ func TestCancelWhileQueued(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cancelled while queued: Shipmate removed queue item 17 of deploy/billing from Jenkins's queue") {
 		t.Errorf("error = %v", err)
 	}
-	if e.f.seen("POST /queue/cancelItem?id=17") != 1 {
-		t.Errorf("the queue item was not cancelled; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /queue/cancelItem?id=17") != 1 {
+		t.Errorf("the queue item was not cancelled; requests:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
-	if len(s.get()) != 0 || len(e.f.job("deploy/billing").builds) != 0 {
+	if len(s.get()) != 0 || e.f.Started("deploy/billing") != 0 {
 		t.Errorf("a build was saved (%q) or started", s.get())
 	}
 }
@@ -237,7 +238,7 @@ func TestCancelWhileBuilding(t *testing.T) {
 	for i := range chunks {
 		chunks[i] = "working\n"
 	}
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: chunks, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: chunks, Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	p := newProgress()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -249,28 +250,24 @@ func TestCancelWhileBuilding(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
-	if err == nil || !strings.Contains(err.Error(), "cancelled: Shipmate stopped Jenkins build deploy/billing #1 ("+e.f.url("/job/deploy/job/billing/1/")+")") {
+	if err == nil || !strings.Contains(err.Error(), "cancelled: Shipmate stopped Jenkins build deploy/billing #1 ("+e.f.URL+"/job/deploy/job/billing/1/)") {
 		t.Errorf("error = %v", err)
 	}
-	if e.f.seen("POST /job/deploy/job/billing/1/stop") != 1 {
-		t.Errorf("the build was not stopped; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /job/deploy/job/billing/1/stop") != 1 {
+		t.Errorf("the build was not stopped; requests:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
-	if b := e.f.build("deploy/billing", 1); !b.stopped {
+	if b, _ := e.f.Build("deploy/billing", 1); !b.Stopped {
 		t.Error("the fake build is not stopped")
 	}
 }
 
 func TestJenkinsDownMidBuild(t *testing.T) {
-	for _, mode := range []string{"close", "503"} {
-		t.Run(mode, func(t *testing.T) {
+	for name, fault := range map[string]jenkinstest.Fault{"close": jenkinstest.Drop, "503": jenkinstest.Starting} {
+		t.Run(name, func(t *testing.T) {
 			e := newTestEnv(t)
-			e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
-				chunks: []string{"one\n", "two\n", "three\n", "four\n"}, result: "SUCCESS",
-				onStep: func(f *fakeJenkins, step int) {
-					if step == 2 {
-						f.outage, f.outageMode = 8, mode
-					}
-				},
+			e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{
+				Chunks: []string{"one\n", "two\n", "three\n", "four\n"}, Result: "SUCCESS",
+				DownAfter: 2, Down: jenkinstest.Outage{Requests: 8, Fault: fault},
 			}})
 			x := e.executor(t, billingConfig())
 			p := newProgress()
@@ -292,13 +289,13 @@ func TestJenkinsDownMidBuild(t *testing.T) {
 
 func TestDownWhileQueued(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, queueDelay: 3, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, QueueDelay: 3, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	p := newProgress()
 	done := runAsync(func() error {
 		return x.Deploy(context.Background(), testJob(nil), func(l string) {
 			if strings.Contains(l, "queued in Jenkins as item") {
-				e.f.down(6, "503")
+				e.f.Down(jenkinstest.Outage{Requests: 6, Fault: jenkinstest.Starting})
 			}
 			p.add(l)
 		})
@@ -331,13 +328,13 @@ func TestReattachAfterRestart(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		first.WriteString("old line " + strconv.Itoa(i) + "\n")
 	}
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{
-		chunks: []string{first.String(), "after the restart\n", "done\n"}, result: "SUCCESS", estimated: time.Minute,
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{
+		Chunks: []string{first.String(), "after the restart\n", "done\n"}, Result: "SUCCESS", Estimated: time.Minute,
 	}})
 
 	// The first bot starts the build, saves its number, and dies.
 	pl := &plug{next: http.DefaultTransport}
-	c1 := e.client(t, ServerConfig{URL: e.f.srv.URL, User: testUser, Token: testToken})
+	c1 := e.client(t, ServerConfig{URL: e.f.URL, User: testUser, Token: testToken})
 	c1.http.Transport = pl
 	x1, err := NewExecutor(c1, billingConfig())
 	if err != nil {
@@ -384,31 +381,31 @@ func TestReattachAfterRestart(t *testing.T) {
 	if diff := cmp.Diff(want, consoleLines(p2)); diff != "" {
 		t.Errorf("console after re-attaching (-want +got):\n%s", diff)
 	}
-	if n := len(e.f.triggers("deploy/billing")); n != 1 {
+	if n := len(e.f.Triggers("deploy/billing")); n != 1 {
 		t.Errorf("the job was triggered %d times; want once", n)
 	}
 }
 
 func TestReattachWithoutHandle(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams})
 	x := e.executor(t, billingConfig())
 	err := x.Reattach(context.Background(), testJob(nil), nil)
-	want := "Shipmate stopped before Jenkins gave the build a number; check the job's queue and builds (" + e.f.url("/job/deploy/job/billing/") + ")"
+	want := "Shipmate stopped before Jenkins gave the build a number; check the job's queue and builds (" + e.f.URL + "/job/deploy/job/billing/)"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Reattach error = %v; want it to start with %q", err, want)
 	}
 	if !errors.Is(err, runbook.ErrOutcomeUnknown) {
 		t.Errorf("Reattach error = %v; want the outcome unknown, for the run to end as interrupted", err)
 	}
-	if n := len(e.f.requestLog()); n != 0 {
+	if n := len(e.f.Requests()); n != 0 {
 		t.Errorf("Reattach made %d requests; want none", n)
 	}
 }
 
 func TestReattachToMissingBuild(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams})
 	x := e.executor(t, billingConfig())
 	j := testJob(nil)
 	j.Handle = "99"
@@ -424,7 +421,7 @@ func TestReattachToMissingBuild(t *testing.T) {
 
 func TestSaveFailureDoesNotStopTheBuild(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, billingConfig())
 	p := newProgress()
 	j := testJob(nil)
@@ -439,32 +436,32 @@ func TestSaveFailureDoesNotStopTheBuild(t *testing.T) {
 
 func TestJobWithoutParameters(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, JobConfig{Job: "deploy/billing"})
 	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.f.seen("POST /job/deploy/job/billing/build") != 1 {
-		t.Errorf("want a POST to /build; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /job/deploy/job/billing/build") != 1 {
+		t.Errorf("want a POST to /build; requests:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }
 
 func TestParameterizedJobWithoutParams(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: billingParams, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: billingParams, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, JobConfig{Job: "deploy/billing"})
 	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Jenkins fills in the defaults.
-	if e.f.seen("POST /job/deploy/job/billing/buildWithParameters") != 1 {
-		t.Errorf("want a POST to /buildWithParameters; requests:\n%s", strings.Join(e.f.requestLog(), "\n"))
+	if e.f.Seen("POST /job/deploy/job/billing/buildWithParameters") != 1 {
+		t.Errorf("want a POST to /buildWithParameters; requests:\n%s", strings.Join(e.f.Requests(), "\n"))
 	}
 }
 
 func TestJobNameIsEscaped(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing api", params: []string{"VERSION"}, script: buildScript{chunks: []string{"ok\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing api", Params: []string{"VERSION"}, Script: jenkinstest.Script{Chunks: []string{"ok\n"}, Result: "SUCCESS"}})
 	x := e.executor(t, JobConfig{Job: "deploy/billing api", Params: map[string]string{"VERSION": "{version}"}})
 	if err := x.Deploy(context.Background(), testJob(nil), nil); err != nil {
 		t.Fatal(err)
@@ -476,7 +473,7 @@ func TestJobNameIsEscaped(t *testing.T) {
 // replaced is {replaced_version}.
 func TestRollbackParamsPreviousVersionIsTheOneToReturnTo(t *testing.T) {
 	e := newTestEnv(t)
-	e.f.addJob(&fakeJob{name: "deploy/billing", params: append(billingParams, "FROM"), script: buildScript{chunks: []string{"rolling back\n"}, result: "SUCCESS"}})
+	e.f.AddJob(jenkinstest.Job{Name: "deploy/billing", Params: append(billingParams, "FROM"), Script: jenkinstest.Script{Chunks: []string{"rolling back\n"}, Result: "SUCCESS"}})
 	cfg := billingConfig()
 	cfg.RollbackParams = map[string]string{"ACTION": "rollback", "VERSION": "{previous_version}", "FROM": "{replaced_version}"}
 	x := e.executor(t, cfg)
@@ -486,7 +483,7 @@ func TestRollbackParamsPreviousVersionIsTheOneToReturnTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []url.Values{{"APP": {"billing"}, "VERSION": {"1.1"}, "FROM": {"1.2"}, "ENV": {"prod"}, "RUN": {"7"}, "ACTION": {"rollback"}}}
-	if diff := cmp.Diff(want, e.f.triggers("deploy/billing")); diff != "" {
+	if diff := cmp.Diff(want, e.f.Triggers("deploy/billing")); diff != "" {
 		t.Errorf("rollback parameters (-want +got):\n%s", diff)
 	}
 }

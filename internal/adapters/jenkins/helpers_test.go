@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 	"shipmate/internal/logtest"
 	"shipmate/internal/runbook"
 )
@@ -32,16 +33,22 @@ var fastTiming = timing{
 // testEnv is a fake Jenkins and a client of it whose logs are captured.
 // At the end of the test the logs must not hold the token.
 type testEnv struct {
-	f    *fakeJenkins
+	f    *jenkinstest.Server
 	c    *Client
 	logs *logtest.Buffer
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	f := newFakeJenkins(t, testUser, testToken)
+	return newTestEnvOf(t, jenkinstest.New(t, testUser, testToken))
+}
+
+// newTestEnvOf is newTestEnv with the fake f, which may want other
+// credentials than the client has.
+func newTestEnvOf(t *testing.T, f *jenkinstest.Server) *testEnv {
+	t.Helper()
 	e := &testEnv{f: f, logs: &logtest.Buffer{}}
-	e.c = e.client(t, ServerConfig{URL: f.srv.URL + "/", User: testUser, Token: testToken})
+	e.c = e.client(t, ServerConfig{URL: f.URL + "/", User: testUser, Token: testToken})
 	return e
 }
 

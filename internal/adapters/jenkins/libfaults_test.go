@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bndr/gojenkins"
+
+	"shipmate/internal/adapters/jenkins/jenkinstest"
 )
 
 // These tests show, against the fake, the gojenkins v1.2.0 faults that
@@ -19,11 +21,11 @@ import (
 // an upgrade, the library fixed the fault.
 
 // initGojenkins connects a bare gojenkins client to the fake.
-func initGojenkins(t *testing.T, f *fakeJenkins) *gojenkins.Jenkins {
+func initGojenkins(t *testing.T, f *jenkinstest.Server) *gojenkins.Jenkins {
 	t.Helper()
 	gojenkinsMu.Lock()
 	defer gojenkinsMu.Unlock()
-	jk, err := gojenkins.CreateJenkins(nil, f.srv.URL, f.user, f.token).Init(context.Background())
+	jk, err := gojenkins.CreateJenkins(nil, f.URL, testUser, testToken).Init(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +41,9 @@ var discard = log.New(io.Discard, "", 0)
 // asking Jenkins: the caller would follow queue item 0. Ours:
 // TestAlreadyQueued.
 func TestGojenkinsBuildJobZeroNil(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", params: []string{"VERSION"}})
-	f.queueWaiting("billing", "collapse")
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", Params: []string{"VERSION"}})
+	f.QueueWaiting("billing", jenkinstest.Merged)
 	jk := initGojenkins(t, f)
 	gojenkinsMu.Lock() // it logs through the package-level logger Init sets
 	id, err := jk.BuildJob(context.Background(), "billing", map[string]string{"VERSION": "1.2"})
@@ -49,7 +51,7 @@ func TestGojenkinsBuildJobZeroNil(t *testing.T) {
 	if id != 0 || err != nil {
 		t.Errorf("BuildJob = (%d, %v); the fault is (0, nil)", id, err)
 	}
-	if f.seen("POST") != 0 {
+	if f.Seen("POST") != 0 {
 		t.Error("BuildJob asked Jenkins after all")
 	}
 }
@@ -58,14 +60,14 @@ func TestGojenkinsBuildJobZeroNil(t *testing.T) {
 // parameters are dropped and the build runs with none. Ours:
 // TestErrorsPeopleUnderstand/job_declares_no_parameters.
 func TestGojenkinsBuildJobDropsParameters(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", script: buildScript{result: "SUCCESS"}})
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", Script: jenkinstest.Script{Result: "SUCCESS"}})
 	jk := initGojenkins(t, f)
 	gojenkinsMu.Lock()
 	id, err := jk.BuildJob(context.Background(), "billing", map[string]string{"VERSION": "1.2"})
 	gojenkinsMu.Unlock()
-	if err != nil || id == 0 || f.seen("POST /job/billing/build") != 1 {
-		t.Errorf("BuildJob = (%d, %v), requests %q; the fault is a build requested at /build", id, err, f.requestLog())
+	if err != nil || id == 0 || f.Seen("POST /job/billing/build") != 1 {
+		t.Errorf("BuildJob = (%d, %v), requests %q; the fault is a build requested at /build", id, err, f.Requests())
 	}
 }
 
@@ -73,7 +75,7 @@ func TestGojenkinsBuildJobDropsParameters(t *testing.T) {
 // nil response when that request fails: a cancelled ctx panics. Ours:
 // TestCancelWhileQueued, TestCancelWhileBuilding.
 func TestGojenkinsPostPanicsOnCancelledContext(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
+	f := jenkinstest.New(t, testUser, testToken)
 	jk := initGojenkins(t, f)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -92,12 +94,10 @@ func TestGojenkinsPostPanicsOnCancelledContext(t *testing.T) {
 // ends only with ctx. Ours: TestQueueItemCancelledInJenkins.
 func TestGojenkinsGetBuildFromQueueIDMissesCancellation(t *testing.T) {
 	t.Parallel()
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", queueDelay: 1 << 30})
-	it := f.queueWaiting("billing", "")
-	f.mu.Lock()
-	it.cancelled = true
-	f.mu.Unlock()
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", QueueDelay: 1 << 30})
+	id := f.QueueWaiting("billing", jenkinstest.Queued)
+	f.CancelItem(id)
 	jk := initGojenkins(t, f)
 	job, err := jk.GetJob(context.Background(), "billing")
 	if err != nil {
@@ -106,7 +106,7 @@ func TestGojenkinsGetBuildFromQueueIDMissesCancellation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	_, err = jk.GetBuildFromQueueID(ctx, job, it.id)
+	_, err = jk.GetBuildFromQueueID(ctx, job, id)
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) < time.Second {
 		t.Errorf("GetBuildFromQueueID = %v after %s; the fault is waiting for ctx's end", err, time.Since(began))
 	}
@@ -115,19 +115,19 @@ func TestGojenkinsGetBuildFromQueueIDMissesCancellation(t *testing.T) {
 // Job.GetBuild builds "/job/billing//1": Jenkins's Jetty refuses the empty
 // segment. Ours builds paths itself: buildPath.
 func TestGojenkinsGetBuildDoubleSlash(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", script: buildScript{chunks: []string{"x\n"}, result: "SUCCESS"}})
-	f.startBuild("billing", url.Values{})
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", Script: jenkinstest.Script{Chunks: []string{"x\n"}, Result: "SUCCESS"}})
+	f.StartBuild("billing", url.Values{})
 	jk := initGojenkins(t, f)
 	if _, err := jk.GetBuild(context.Background(), "billing", 1); err == nil {
 		t.Error("GetBuild succeeded")
 	}
 	found := false
-	for _, r := range f.requestLog() {
+	for _, r := range f.Requests() {
 		found = found || strings.Contains(r, "/job/billing//1/")
 	}
 	if !found {
-		t.Errorf("no request with a // path: %q", f.requestLog())
+		t.Errorf("no request with a // path: %q", f.Requests())
 	}
 }
 
@@ -135,15 +135,15 @@ func TestGojenkinsGetBuildDoubleSlash(t *testing.T) {
 // a running build is "not running" with an empty console. Ours:
 // TestJenkinsDownMidBuild.
 func TestGojenkinsSwallowedErrors(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", script: buildScript{chunks: []string{"x\n", "y\n"}, result: "SUCCESS"}})
-	f.startBuild("billing", url.Values{})
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", Script: jenkinstest.Script{Chunks: []string{"x\n", "y\n"}, Result: "SUCCESS"}})
+	f.StartBuild("billing", url.Values{})
 	jk := initGojenkins(t, f)
 	b := &gojenkins.Build{Jenkins: jk, Raw: new(gojenkins.BuildResponse), Base: "/job/billing/1", Depth: 1}
 	if !b.IsRunning(context.Background()) {
 		t.Fatal("the build is not running to begin with")
 	}
-	f.down(100, "503")
+	f.Down(jenkinstest.Outage{Requests: 100, Fault: jenkinstest.Starting})
 	if b.IsRunning(context.Background()) {
 		t.Error("IsRunning reported the build running with Jenkins down")
 	}
@@ -157,31 +157,27 @@ func TestGojenkinsSwallowedErrors(t *testing.T) {
 // where Jenkins answers 204. Ours accept any success status:
 // TestCancelWhileBuilding, TestCancelWhileQueued.
 func TestGojenkinsStopAndCancelMisreport(t *testing.T) {
-	f := newFakeJenkins(t, testUser, testToken)
-	f.addJob(&fakeJob{name: "billing", queueDelay: 1 << 30, script: buildScript{chunks: []string{"x\n", "y\n"}, result: "SUCCESS"}})
-	bld := f.startBuild("billing", url.Values{})
-	it := f.queueWaiting("billing", "")
+	f := jenkinstest.New(t, testUser, testToken)
+	f.AddJob(jenkinstest.Job{Name: "billing", QueueDelay: 1 << 30, Script: jenkinstest.Script{Chunks: []string{"x\n", "y\n"}, Result: "SUCCESS"}})
+	n := f.StartBuild("billing", url.Values{})
+	id := f.QueueWaiting("billing", jenkinstest.Queued)
 	jk := initGojenkins(t, f)
 
 	b := &gojenkins.Build{Jenkins: jk, Raw: new(gojenkins.BuildResponse), Base: "/job/billing/1", Depth: 1}
 	if _, err := b.Stop(context.Background()); err == nil {
 		t.Error("Stop reported no error")
 	}
-	f.mu.Lock()
-	stopped := bld.stopped
-	f.mu.Unlock()
-	if !stopped {
+	if bld, _ := f.Build("billing", n); !bld.Stopped {
 		t.Error("the build was not stopped")
 	}
 
-	task, err := jk.GetQueueItem(context.Background(), it.id)
+	task, err := jk.GetQueueItem(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ok, err := task.Cancel(context.Background())
-	f.mu.Lock()
-	cancelled := it.cancelled
-	f.mu.Unlock()
+	it, _ := f.QueueItem(id)
+	cancelled := it.Cancelled
 	if ok || err != nil || !cancelled {
 		t.Errorf("Cancel = (%v, %v), item cancelled %v; the fault is (false, nil) for a cancelled item", ok, err, cancelled)
 	}
