@@ -87,12 +87,3 @@ func (s *Store) read(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResp
 	resp, err := s.c.Txn(rctx).Then(ops...).Commit()
 	return resp, failed(ctx, err)
 }
-
-// write is one bounded transaction that writes: then if every compare of
-// cmps holds, els otherwise.
-func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.Op, els ...clientv3.Op) (*clientv3.TxnResponse, error) {
-	rctx, cancel := s.bound(ctx)
-	defer cancel()
-	resp, err := s.c.Txn(rctx).If(cmps...).Then(then...).Else(els...).Commit()
-	return resp, failed(ctx, err)
-}

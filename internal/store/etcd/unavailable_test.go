@@ -35,6 +35,8 @@ func TestUnavailableStore(t *testing.T) {
 		{"CreateRun", func(ctx context.Context) error { return s.CreateRun(ctx, storetest.NewRun("api", "prod", "1.0")) }},
 		{"SaveRun", func(ctx context.Context) error { c := *r; return s.SaveRun(ctx, &c) }},
 		{"Hold", func(ctx context.Context) error { return s.Hold(ctx, runbook.Lock{App: "web", Env: "prod"}) }},
+		{"Leader", func(ctx context.Context) error { _, err := s.Leader(ctx); return err }},
+		{"Campaign", func(ctx context.Context) error { _, err := s.Campaign(ctx, "replica-a", termTTL); return err }},
 		{"Ping", func(context.Context) error { return s.Ping() }},
 	}
 	for _, c := range calls {
