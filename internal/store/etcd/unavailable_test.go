@@ -56,6 +56,13 @@ func TestUnavailableStore(t *testing.T) {
 		}
 	}
 
+	// A feed that cannot tell where it starts asks for a rescan first.
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if id := next(t, s.Changes(fctx)); id != Rescan {
+		t.Errorf("Changes with etcd gone sent %d first, want Rescan", id)
+	}
+
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := s.Run(cctx, r.ID); !errors.Is(err, context.Canceled) || runbook.ErrorCode(err) == runbook.EUnavailable {
