@@ -14,6 +14,8 @@ const (
 	ENotFound  = "not_found" // no such run
 	EPolicy    = "policy"    // a rule of the environment refuses it (window, staging first, checklist)
 	EInternal  = "internal"
+
+	EUnavailable = "unavailable" // a service Shipmate needs (its store) does not answer
 )
 
 // Error is an error meant for the person who caused it.

@@ -35,9 +35,13 @@ type Config struct {
 	// Prefix is where Shipmate's keys live ("/shipmate").
 	Prefix      string
 	DialTimeout time.Duration
-	TLS         *tls.Config
-	Username    string
-	Password    string
+	// RequestTimeout bounds each request to etcd whose context does not
+	// end sooner (default DefaultRequestTimeout); past it the call fails
+	// with an error whose runbook code is EUnavailable.
+	RequestTimeout time.Duration
+	TLS            *tls.Config
+	Username       string
+	Password       string
 }
 
 // ParseURL reads a store URL, etcd://host1:2379,host2:2379/prefix. The
@@ -83,6 +87,9 @@ var _ runbook.Store = (*Store)(nil)
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "/shipmate"
@@ -148,7 +155,7 @@ func (s *Store) Where() string {
 func (s *Store) Ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err := s.c.Get(ctx, s.k.schema(), clientv3.WithCountOnly())
+	_, err := s.get(ctx, s.k.schema(), clientv3.WithCountOnly())
 	return err
 }
 
@@ -184,7 +191,7 @@ func (s *Store) rangeAll(ctx context.Context, prefix string, fn func(kv *mvccpb.
 	const page = 5000
 	from, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
 	for {
-		resp, err := s.c.Get(ctx, from, append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}, opts...)...)
+		resp, err := s.get(ctx, from, append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}, opts...)...)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 //	p/succeeded/APP/ENV/VERSION    id of a deploy that succeeded
 //	p/idem/KEY                     expiry (unix nanoseconds)
 //	p/refs/ID/NAME                 a chat adapter's reference
+//	p/leader/LEASE                 a replica's name, while it leads or campaigns
 //
 // IDs and SEQs are 20 zero-padded digits, so key order is numeric order;
 // INV is MaxUint64-ID in the same form, so that an index lists the newest
@@ -50,6 +51,7 @@ func idOf(k []byte) (uint64, bool) {
 }
 
 func (k keys) schema() string                 { return k.p + "/meta/schema" }
+func (k keys) leader() string                 { return k.p + "/leader" }
 func (k keys) seq() string                    { return k.p + "/seq/runs" }
 func (k keys) runs() string                   { return k.p + "/runs/" }
 func (k keys) run(id uint64) string           { return k.runs() + num(id) }

@@ -22,7 +22,7 @@ func decodeRun(kv *mvccpb.KeyValue) (*runbook.Run, error) {
 
 // Run implements runbook.Store.
 func (s *Store) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
-	resp, err := s.c.Get(ctx, s.k.run(id))
+	resp, err := s.get(ctx, s.k.run(id))
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (s *Store) runs(ctx context.Context, ids []uint64) ([]*runbook.Run, error) 
 		for i, id := range ids[:n] {
 			ops[i] = clientv3.OpGet(s.k.run(id))
 		}
-		resp, err := s.c.Txn(ctx).Then(ops...).Commit()
+		resp, err := s.read(ctx, ops...)
 		if err != nil {
 			return nil, err
 		}
@@ -77,10 +77,9 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 
 // Events implements runbook.Store.
 func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
-	resp, err := s.c.Txn(ctx).Then(
+	resp, err := s.read(ctx,
 		clientv3.OpGet(s.k.run(id), clientv3.WithCountOnly()),
-		clientv3.OpGet(s.k.events(id), clientv3.WithPrefix()),
-	).Commit()
+		clientv3.OpGet(s.k.events(id), clientv3.WithPrefix()))
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +108,7 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := s.c.Get(ctx, prefix, opts...)
+	resp, err := s.get(ctx, prefix, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +125,7 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 // first. Ids are handed out in order, so it reads the runs key range below
 // the counter, widening it only where retention left gaps.
 func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
-	resp, err := s.c.Get(ctx, s.k.seq())
+	resp, err := s.get(ctx, s.k.seq())
 	if err != nil || len(resp.Kvs) == 0 || limit <= 0 {
 		return nil, err
 	}
@@ -138,7 +137,7 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
 	hi := last + 1 // the range read is [lo, hi)
 	for span := uint64(limit); len(out) < limit && hi > 1; span *= 2 {
 		lo := max(1, hi-min(span, hi-1))
-		got, err := s.c.Get(ctx, s.k.run(lo), clientv3.WithRange(s.k.run(hi)))
+		got, err := s.get(ctx, s.k.run(lo), clientv3.WithRange(s.k.run(hi)))
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +160,7 @@ func (s *Store) Record(ctx context.Context, id uint64) (*runbook.Record, error) 
 
 // Succeeded implements runbook.Store with one key read.
 func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, error) {
-	resp, err := s.c.Get(ctx, s.k.succeeded(app, env, version), clientv3.WithCountOnly())
+	resp, err := s.get(ctx, s.k.succeeded(app, env, version), clientv3.WithCountOnly())
 	if err != nil {
 		return false, err
 	}
@@ -171,7 +170,7 @@ func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, 
 // Deployed implements runbook.Store.
 func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
 	var d runbook.Deployed
-	resp, err := s.c.Get(ctx, s.k.deployed(app, env))
+	resp, err := s.get(ctx, s.k.deployed(app, env))
 	if err != nil || len(resp.Kvs) == 0 {
 		return d, false, err
 	}
@@ -188,8 +187,8 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(data))).Else(clientv3.OpGet(k)).Commit()
+	resp, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), "=", 0)},
+		[]clientv3.Op{clientv3.OpPut(k, string(data))}, clientv3.OpGet(k))
 	if err != nil || resp.Succeeded {
 		return err
 	}
@@ -205,11 +204,15 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 // Release implements runbook.Store: one delete that returns what it deleted.
 func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
 	var l runbook.Lock
-	resp, err := s.c.Delete(ctx, s.k.hold(app, env), clientv3.WithPrevKV())
-	if err != nil || len(resp.PrevKvs) == 0 {
+	resp, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k.hold(app, env), clientv3.WithPrevKV())})
+	if err != nil {
 		return l, false, err
 	}
-	if err := json.Unmarshal(resp.PrevKvs[0].Value, &l); err != nil {
+	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prev) == 0 {
+		return l, false, nil
+	}
+	if err := json.Unmarshal(prev[0].Value, &l); err != nil {
 		return l, true, fmt.Errorf("store: decode released lock: %w", err)
 	}
 	return l, true, nil
@@ -245,7 +248,7 @@ func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
 
 // RunRef returns the value a chat adapter stored for run id under name.
 func (s *Store) RunRef(ctx context.Context, id uint64, name string) (string, bool, error) {
-	resp, err := s.c.Get(ctx, s.k.ref(id, name))
+	resp, err := s.get(ctx, s.k.ref(id, name))
 	if err != nil || len(resp.Kvs) == 0 {
 		return "", false, err
 	}
@@ -255,6 +258,6 @@ func (s *Store) RunRef(ctx context.Context, id uint64, name string) (string, boo
 // SetRunRef stores value for run id under name; it goes with the run when
 // the retention drops it.
 func (s *Store) SetRunRef(ctx context.Context, id uint64, name, value string) error {
-	_, err := s.c.Put(ctx, s.k.ref(id, name), value)
+	_, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpPut(s.k.ref(id, name), value)})
 	return err
 }

@@ -49,7 +49,7 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 		for i, w := range watched {
 			cmps[i] = unchanged(w, seen[i])
 		}
-		resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+		resp, err := s.write(ctx, cmps, ops, reads...)
 		if err != nil {
 			return fmt.Errorf("store: create run: %w", err)
 		}
@@ -172,7 +172,7 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 	k := s.k
 	runK, seqK, lockK := k.run(r.ID), k.evSeq(r.ID), k.runLock(r.App, r.Env)
 	reads := []clientv3.Op{clientv3.OpGet(runK), clientv3.OpGet(seqK), clientv3.OpGet(lockK)}
-	resp, err := s.c.Txn(ctx).Then(reads...).Commit()
+	resp, err := s.read(ctx, reads...)
 	for err == nil {
 		runKV := kvOf(resp, 0)
 		if runKV == nil {
@@ -199,7 +199,7 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 		if oerr != nil {
 			return oerr
 		}
-		resp, err = s.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+		resp, err = s.write(ctx, cmps, ops, reads...)
 		if err == nil && resp.Succeeded {
 			r.Rev++
 			return nil
@@ -265,7 +265,7 @@ func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Even
 func (s *Store) appendEvents(ctx context.Context, id uint64, evs []runbook.Event) error {
 	runK, seqK := s.k.run(id), s.k.evSeq(id)
 	reads := []clientv3.Op{clientv3.OpGet(runK, clientv3.WithKeysOnly()), clientv3.OpGet(seqK)}
-	resp, err := s.c.Txn(ctx).Then(reads...).Commit()
+	resp, err := s.read(ctx, reads...)
 	for err == nil {
 		runKV := kvOf(resp, 0)
 		if runKV == nil {
@@ -283,7 +283,7 @@ func (s *Store) appendEvents(ctx context.Context, id uint64, evs []runbook.Event
 			clientv3.Compare(clientv3.CreateRevision(runK), "=", runKV.CreateRevision),
 			unchanged(seqK, kvOf(resp, 1)),
 		}
-		resp, err = s.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+		resp, err = s.write(ctx, cmps, ops, reads...)
 		if err == nil && resp.Succeeded {
 			return nil
 		}

@@ -20,7 +20,7 @@ import (
 // PruneIdempotency drops expired keys.
 func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
 	k := s.k.idem(key)
-	resp, err := s.c.Txn(ctx).Then(clientv3.OpGet(k)).Commit()
+	resp, err := s.read(ctx, clientv3.OpGet(k))
 	for err == nil {
 		kv := kvOf(resp, 0)
 		if kv != nil {
@@ -28,9 +28,8 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 				return false, nil
 			}
 		}
-		resp, err = s.c.Txn(ctx).If(unchanged(k, kv)).
-			Then(clientv3.OpPut(k, strconv.FormatInt(now.Add(ttl).UnixNano(), 10))).
-			Else(clientv3.OpGet(k)).Commit()
+		resp, err = s.write(ctx, []clientv3.Cmp{unchanged(k, kv)},
+			[]clientv3.Op{clientv3.OpPut(k, strconv.FormatInt(now.Add(ttl).UnixNano(), 10))}, clientv3.OpGet(k))
 		if err == nil && resp.Succeeded {
 			return true, nil
 		}
@@ -42,7 +41,7 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 // delivery whose action failed inside Shipmate is acted on when the
 // platform retries it.
 func (s *Store) Forget(ctx context.Context, key string) error {
-	_, err := s.c.Delete(ctx, s.k.idem(key))
+	_, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k.idem(key))})
 	return err
 }
 
@@ -62,7 +61,7 @@ func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 	}
 	n := 0
 	for _, kv := range expired {
-		resp, err := s.c.Txn(ctx).If(unchanged(string(kv.Key), kv)).Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		resp, err := s.write(ctx, []clientv3.Cmp{unchanged(string(kv.Key), kv)}, []clientv3.Op{clientv3.OpDelete(string(kv.Key))})
 		if err != nil {
 			return n, err
 		}
@@ -97,7 +96,7 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, keep int) (int,
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		resp, err := s.c.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(pruneScan))
+		resp, err := s.get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(pruneScan))
 		if err != nil {
 			return total, err
 		}
@@ -170,7 +169,7 @@ func (s *Store) deleteRuns(ctx context.Context, victims []victim) (int, error) {
 				clientv3.OpDelete(k.byApp(v.app)+inv(v.id)),
 				clientv3.OpDelete(k.byAppEnv(v.app, v.env)+inv(v.id)))
 		}
-		resp, err := s.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		resp, err := s.write(ctx, cmps, ops)
 		if err != nil {
 			return n, err
 		}
