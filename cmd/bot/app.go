@@ -20,7 +20,6 @@ import (
 	slackadapter "shipmate/internal/adapters/slack"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
-	"shipmate/internal/store"
 )
 
 // defaultTick is how often the engine's timers are checked.
@@ -32,7 +31,7 @@ type Main struct {
 	cfg     *config.Config
 	log     zerolog.Logger
 	tick    time.Duration
-	store   *store.Store
+	store   backend
 	engine  *runbook.Engine
 	metrics *metrics.Metrics
 	slack   *slackadapter.Adapter
@@ -46,6 +45,8 @@ type Main struct {
 	consoleLn net.Listener
 	readKey   string   // lets bot export read through the console; never logged
 	onStop    []func() // run by Close (stops cluster informers)
+	// replicas is set when the store is etcd: the bot is one of several.
+	replicas *replicas
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
 	// background tracks what runs beside the main loop (chat adapters
@@ -75,7 +76,7 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 	if err != nil {
 		return nil, err
 	}
-	if m.store, err = store.Open(s.Store, store.Options{Timeout: 2 * time.Second}); err != nil {
+	if m.store, err = m.openStore(s); err != nil {
 		return nil, err
 	}
 	ch, err := m.chats(s)
@@ -85,8 +86,9 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 	}
 	m.engine = runbook.New(runbook.Config{
 		Store: m.store, Policy: &s.Policy, Executors: executors, Checkers: checkers, Chats: ch.chats, Groups: ch.groups,
-		Log: log, Observer: m.metrics, Secrets: s.Secrets(),
+		Log: log, Observer: m.metrics, Secrets: s.Secrets(), Follow: m.replicas != nil,
 	})
+	m.metrics.SetLeader(m.replicas == nil)
 	if err := m.startAdapters(s, ch); err != nil {
 		_ = m.store.Close()
 		return nil, err
@@ -141,15 +143,17 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
 		return
 	}
-	_, _ = io.WriteString(w, "ready\n")
+	_, _ = io.WriteString(w, "ready\n"+m.role(r.Context()))
 }
 
 // Run resumes unfinished runs, serves until ctx ends, then drains: no new
 // runs start, running steps finish, approved and monitored runs stay parked
 // in the store for the next start.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.engine.Resume(ctx); err != nil {
-		return err
+	if m.replicas == nil {
+		if err := m.engine.Resume(ctx); err != nil {
+			return err
+		}
 	}
 	serveErr := make(chan error, 2)
 	m.serve(serveErr)
@@ -166,9 +170,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.discord != nil {
 		m.startChat(bctx, "discord", m.discord.Start)
 	}
-	m.background.Go(func() {
-		m.store.RunUpkeep(bctx, store.Upkeep{Every: pruneEvery, Retention: m.cfg.Retention, Keep: keepPerEnv, Log: m.log})
-	})
+	m.background.Go(func() { m.runUpkeep(bctx) })
+	if m.replicas != nil {
+		// The leader resumes the runs when it is elected.
+		m.background.Go(func() { m.campaign(bctx) })
+		m.background.Go(func() { m.watch(bctx) })
+	}
 
 	t := time.NewTicker(m.tick)
 	defer t.Stop()
@@ -258,7 +265,9 @@ func (m *Main) Close() {
 	for _, f := range m.onStop {
 		f()
 	}
-	_ = os.Remove(addrFile(m.cfg.Store))
+	if !isEtcd(m.cfg.Store) {
+		_ = os.Remove(addrFile(m.cfg.Store))
+	}
 	if err := m.store.Close(); err != nil {
 		m.log.Error().Err(err).Msg("close store")
 	}

@@ -47,6 +47,9 @@ func (m *Main) listen(mux *http.ServeMux, webChat *web.Chat) error {
 			return fmt.Errorf("chat.web.listen: %w", err)
 		}
 	}
+	if isEtcd(cfg.Store) {
+		return nil // bot export reads etcd itself: nothing holds it
+	}
 	if err := writeAddrFile(cfg.Store, m.ConsoleAddr(), m.readKey); err != nil {
 		m.log.Warn().Err(err).Msg("cannot record the console's address next to the store")
 	}
@@ -62,7 +65,7 @@ func (m *Main) serve(errs chan<- error) {
 		go func() { errs <- m.console.Serve(m.consoleLn) }()
 		ev = ev.Str("console", m.ConsoleAddr())
 	}
-	ev.Str("store", m.store.Path()).Msg("listening")
+	ev.Str("store", m.store.Where()).Msg("listening")
 }
 
 // shutdown stops the servers gracefully, ending the console's streams.

@@ -27,6 +27,9 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 		return fmt.Errorf("run id %q: want a number such as 42", arg)
 	}
 	ctx := context.Background()
+	if isEtcd(cfg.Store) {
+		return exportEtcd(ctx, cfg, id, out)
+	}
 	var rec *runbook.Record
 	st, err := store.Open(cfg.Store, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
 	switch {
@@ -50,6 +53,29 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 	default:
 		return err
 	}
+	return writeRecord(out, rec)
+}
+
+// exportEtcd reads run id's record from etcd, which the running bots
+// share rather than hold.
+func exportEtcd(ctx context.Context, cfg *config.Config, id uint64, out io.Writer) error {
+	st, err := openEtcd(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rec, err := st.Record(ctx, id)
+	if errors.Is(err, runbook.ErrRunNotFound) {
+		return fmt.Errorf("there is no run #%d in %s", id, st.Where())
+	}
+	if err != nil {
+		return err
+	}
+	return writeRecord(out, rec)
+}
+
+// writeRecord prints rec as indented JSON.
+func writeRecord(out io.Writer, rec *runbook.Record) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rec)

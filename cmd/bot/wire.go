@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"shipmate/internal/adaptercfg"
 	"time"
 
@@ -42,9 +41,7 @@ func (m *Main) executors(s *adaptercfg.Settings) (map[string]runbook.Executor, m
 			x, err = jenkins.NewExecutor(jc, *a.Jenkins)
 		case "exec":
 			xc := *a.Exec
-			// Running commands keep their output and status next to the
-			// store, so that a restarted bot follows them to their end.
-			xc.StateDir = filepath.Join(filepath.Dir(s.Store), "steps")
+			xc.StateDir = stepsDir(s.Store)
 			x, err = exec.New(xc)
 		case "kubernetes":
 			x, err = m.kubernetes(name, a, clusters)

@@ -231,6 +231,9 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path returns the file's path.
 func (s *Store) Path() string { return s.path }
 
+// Where says where the store is (for the log): its file.
+func (s *Store) Where() string { return s.path }
+
 // Ping reports whether the store is open and readable (for /readyz).
 func (s *Store) Ping() error {
 	return s.db.View(func(tx *bolt.Tx) error {

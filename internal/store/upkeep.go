@@ -20,18 +20,25 @@ type Upkeep struct {
 	Log       zerolog.Logger
 }
 
-// RunUpkeep drops what the store no longer needs — expired keys of chat
+// Pruner is a store that drops what it no longer needs: the bbolt store
+// and the etcd one.
+type Pruner interface {
+	PruneIdempotency(now time.Time) (int, error)
+	PruneRuns(ctx context.Context, cutoff time.Time, keep int) (int, error)
+}
+
+// RunUpkeep drops what the store s no longer needs — expired keys of chat
 // deliveries (or the store would keep every click ever made) and runs past
 // the retention — at once and then every u.Every, until ctx ends. A first
 // prune of a long history takes seconds: run it beside the engine's ticks.
-func (s *Store) RunUpkeep(ctx context.Context, u Upkeep) {
+func RunUpkeep(ctx context.Context, s Pruner, u Upkeep) {
 	if u.Now == nil {
 		u.Now = time.Now
 	}
 	t := time.NewTicker(u.Every)
 	defer t.Stop()
 	for {
-		s.upkeep(ctx, u)
+		upkeep(ctx, s, u)
 		select {
 		case <-ctx.Done():
 			return
@@ -40,7 +47,7 @@ func (s *Store) RunUpkeep(ctx context.Context, u Upkeep) {
 	}
 }
 
-func (s *Store) upkeep(ctx context.Context, u Upkeep) {
+func upkeep(ctx context.Context, s Pruner, u Upkeep) {
 	n, err := s.PruneIdempotency(u.Now())
 	if err != nil {
 		u.Log.Warn().Err(err).Msg("store: drop expired delivery keys")

@@ -20,6 +20,8 @@ type Metrics struct {
 	active      *prometheus.GaugeVec
 	steps       *prometheus.HistogramVec
 	commands    *prometheus.CounterVec
+	leader      prometheus.Gauge
+	storeOps    *prometheus.HistogramVec
 }
 
 var _ runbook.Observer = (*Metrics)(nil)
@@ -46,8 +48,17 @@ func New() *Metrics {
 			Name: "shipmate_commands_total",
 			Help: "Chat commands by kind and result (ok, or the error code).",
 		}, []string{"kind", "result"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shipmate_leader",
+			Help: "1 while this replica leads (runs steps and timers), else 0; a lone bot on bbolt always leads.",
+		}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shipmate_store_request_duration_seconds",
+			Help:    "Duration of store requests by backend (bbolt, etcd) and operation.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}, []string{"backend", "op"}),
 	}
-	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands,
+	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands, m.leader, m.storeOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -90,4 +101,18 @@ func (m *Metrics) Command(kind, code string) {
 		code = "ok"
 	}
 	m.commands.WithLabelValues(kind, code).Inc()
+}
+
+// SetLeader records whether this replica leads.
+func (m *Metrics) SetLeader(leading bool) {
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
+}
+
+// StoreRequest records how long one store request took.
+func (m *Metrics) StoreRequest(backend, op string, d time.Duration) {
+	m.storeOps.WithLabelValues(backend, op).Observe(d.Seconds())
 }

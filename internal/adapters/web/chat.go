@@ -51,7 +51,11 @@ func (s *sub) drain() {
 	}
 }
 
-var _ runbook.Chat = (*Chat)(nil)
+var _ runbook.LocalChat = (*Chat)(nil)
+
+// Local marks the console's chat as one each replica keeps for the
+// browsers connected to it: every replica shows it the runs that changed.
+func (c *Chat) Local() {}
 
 // NewChat returns an empty console chat.
 func NewChat(now func() time.Time) *Chat {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"shipmate/internal/adaptercfg"
+	"shipmate/internal/config"
+	etcdstore "shipmate/internal/store/etcd"
+)
+
+// defaultLease is how long a leader that stops renewing its lease (a
+// crash, a pause, a partition) keeps the lead before another replica takes
+// it.
+const defaultLease = 10 * time.Second
+
+// replicas is what a bot on etcd adds: its name among the replicas, the
+// leadership it campaigns for, and whether it leads now.
+type replicas struct {
+	st      *etcdstore.Store
+	name    string
+	lease   time.Duration
+	leading atomic.Bool
+}
+
+// openStore opens the configured store: etcd, where the bot is one of
+// several replicas, or the bbolt file.
+func (m *Main) openStore(s *adaptercfg.Settings) (backend, error) {
+	if !isEtcd(s.Store) {
+		st, err := openBbolt(s.Store)
+		if err != nil {
+			return nil, err
+		}
+		return &timedStore{backend: st, name: "bbolt", observe: m.metrics.StoreRequest}, nil
+	}
+	st, err := openEtcd(s.Config)
+	if err != nil {
+		return nil, err
+	}
+	m.replicas = &replicas{st: st, name: replicaName(), lease: defaultLease}
+	return &timedStore{backend: st, name: "etcd", observe: m.metrics.StoreRequest}, nil
+}
+
+// openEtcd connects to the configured etcd, with the credentials the
+// environment gives (SHIPMATE_ETCD_USERNAME, SHIPMATE_ETCD_PASSWORD).
+func openEtcd(c *config.Config) (*etcdstore.Store, error) {
+	cfg, err := etcdstore.ParseURL(c.Store)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Username = os.Getenv("SHIPMATE_ETCD_USERNAME")
+	cfg.Password = os.Getenv("SHIPMATE_ETCD_PASSWORD")
+	return etcdstore.Open(context.Background(), cfg)
+}
+
+// replicaName names this bot among the replicas: its host (a pod's name)
+// and process.
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "shipmate"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
+
+// campaign makes this replica lead whenever it is elected, until ctx
+// ends: while it leads, the engine works under a context that fences its
+// writes with the leadership, and ends with it.
+func (m *Main) campaign(ctx context.Context) {
+	r := m.replicas
+	wait := chatRetryFirst
+	for ctx.Err() == nil {
+		l, err := r.st.Campaign(ctx, r.name, r.lease)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Error().Err(err).Dur("retry_in", wait).Msg("leader election: cannot campaign; retrying")
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+			wait = min(2*wait, chatRetryMax)
+			continue
+		}
+		wait = chatRetryFirst
+		m.log.Info().Str("replica", r.name).Msg("leading: this replica runs steps and timers")
+		r.leading.Store(true)
+		m.metrics.SetLeader(true)
+		lctx, cancel := context.WithCancel(l.Fence(ctx))
+		stop := context.AfterFunc(ctx, cancel)
+		go func() {
+			select {
+			case <-l.Done():
+			case <-lctx.Done():
+			}
+			cancel()
+		}()
+		if err := m.engine.Lead(lctx); err != nil {
+			m.log.Error().Err(err).Msg("lead")
+		}
+		stop()
+		cancel()
+		r.leading.Store(false)
+		m.metrics.SetLeader(false)
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = l.Resign(rctx)
+		rcancel()
+		if ctx.Err() == nil {
+			m.log.Warn().Str("replica", r.name).Msg("no longer leading: the lease was lost; campaigning again")
+		}
+	}
+}
+
+// watch tells the engine of every run another replica (or this one)
+// changed, until ctx ends.
+func (m *Main) watch(ctx context.Context) {
+	for id := range m.replicas.st.Changes(ctx) {
+		m.engine.Changed(ctx, id)
+	}
+}
+
+// role is what /readyz says of this replica's part: on etcd, whether it
+// leads and which replica does.
+func (m *Main) role(ctx context.Context) string {
+	r := m.replicas
+	if r == nil {
+		return ""
+	}
+	if r.leading.Load() {
+		return "leading: " + r.name + "\n"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	leader, err := r.st.Leader(ctx)
+	switch {
+	case err != nil:
+		return "following; the leader is unknown: " + err.Error() + "\n"
+	case leader == "":
+		return "following; no replica leads yet\n"
+	}
+	return "following " + leader + " as " + r.name + "\n"
+}

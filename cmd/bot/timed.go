@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"shipmate/internal/runbook"
+)
+
+// timedStore is a backend that reports how long each request takes, by
+// backend and operation (shipmate_store_request_duration_seconds).
+type timedStore struct {
+	backend
+	name    string
+	observe func(backend, op string, d time.Duration)
+}
+
+var _ backend = (*timedStore)(nil)
+
+func timed[T any](t *timedStore, op string, f func() (T, error)) (T, error) {
+	began := time.Now()
+	v, err := f()
+	t.observe(t.name, op, time.Since(began))
+	return v, err
+}
+
+func timed0(t *timedStore, op string, f func() error) error {
+	_, err := timed(t, op, func() (struct{}, error) { return struct{}{}, f() })
+	return err
+}
+
+func (t *timedStore) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
+	return timed0(t, "create_run", func() error { return t.backend.CreateRun(ctx, r, evs...) })
+}
+
+func (t *timedStore) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
+	return timed0(t, "save_run", func() error { return t.backend.SaveRun(ctx, r, evs...) })
+}
+
+func (t *timedStore) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Event) error {
+	return timed0(t, "append_events", func() error { return t.backend.AppendEvents(ctx, id, evs...) })
+}
+
+func (t *timedStore) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
+	return timed(t, "run", func() (*runbook.Run, error) { return t.backend.Run(ctx, id) })
+}
+
+func (t *timedStore) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
+	return timed(t, "active_runs", func() ([]*runbook.Run, error) { return t.backend.ActiveRuns(ctx) })
+}
+
+func (t *timedStore) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
+	return timed(t, "events", func() ([]runbook.Event, error) { return t.backend.Events(ctx, id) })
+}
+
+func (t *timedStore) History(ctx context.Context, app, env string, limit int) ([]*runbook.Run, error) {
+	return timed(t, "history", func() ([]*runbook.Run, error) { return t.backend.History(ctx, app, env, limit) })
+}
+
+func (t *timedStore) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
+	var ok bool
+	d, err := timed(t, "deployed", func() (d runbook.Deployed, err error) {
+		d, ok, err = t.backend.Deployed(ctx, app, env)
+		return d, err
+	})
+	return d, ok, err
+}
+
+func (t *timedStore) Succeeded(ctx context.Context, app, env, version string) (bool, error) {
+	return timed(t, "succeeded", func() (bool, error) { return t.backend.Succeeded(ctx, app, env, version) })
+}
+
+func (t *timedStore) Hold(ctx context.Context, l runbook.Lock) error {
+	return timed0(t, "hold", func() error { return t.backend.Hold(ctx, l) })
+}
+
+func (t *timedStore) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	var ok bool
+	l, err := timed(t, "release", func() (l runbook.Lock, err error) {
+		l, ok, err = t.backend.Release(ctx, app, env)
+		return l, err
+	})
+	return l, ok, err
+}
+
+func (t *timedStore) Locks(ctx context.Context) ([]runbook.Lock, error) {
+	return timed(t, "locks", func() ([]runbook.Lock, error) { return t.backend.Locks(ctx) })
+}
+
+func (t *timedStore) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
+	return timed(t, "recent", func() ([]*runbook.Run, error) { return t.backend.Recent(ctx, limit) })
+}
+
+func (t *timedStore) Record(ctx context.Context, id uint64) (*runbook.Record, error) {
+	return timed(t, "record", func() (*runbook.Record, error) { return t.backend.Record(ctx, id) })
+}
+
+func (t *timedStore) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+	return timed(t, "once", func() (bool, error) { return t.backend.Once(ctx, key, ttl, now) })
+}
+
+func (t *timedStore) Forget(ctx context.Context, key string) error {
+	return timed0(t, "forget", func() error { return t.backend.Forget(ctx, key) })
+}
+
+func (t *timedStore) RunRef(ctx context.Context, id uint64, name string) (string, bool, error) {
+	var ok bool
+	v, err := timed(t, "run_ref", func() (v string, err error) {
+		v, ok, err = t.backend.RunRef(ctx, id, name)
+		return v, err
+	})
+	return v, ok, err
+}
+
+func (t *timedStore) SetRunRef(ctx context.Context, id uint64, name, value string) error {
+	return timed0(t, "set_run_ref", func() error { return t.backend.SetRunRef(ctx, id, name, value) })
+}
