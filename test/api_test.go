@@ -50,6 +50,7 @@ type run struct {
 	Note            string      `json:"note"`
 	Checklist       []checkItem `json:"checklist"`
 	Approvals       []approval  `json:"approvals"`
+	StepHandle      string      `json:"step_handle"`
 }
 
 type event struct {

@@ -25,6 +25,7 @@ type fixture struct {
 	window string // production's deployment window
 	chat   string // more of the chat block (indented two spaces), e.g. a discord block
 	top    string // more top-level keys, e.g. "retention: 1d\n"
+	apps   string // more apps (indented two spaces)
 	starts int    // bots started, for their names
 }
 
@@ -141,11 +142,11 @@ apps:
       resolve:  ["sh", %s]
       timeout: 1m
       grace: 1s
-chat:
+%schat:
   web:
     enabled: true
 %s%s`, q(f.listen), q(f.store), q(f.window),
-		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")), f.chat, f.top)
+		q(filepath.Join(f.dir, "deploy.sh")), q(filepath.Join(f.dir, "rollback.sh")), q(filepath.Join(f.dir, "resolve.sh")), f.apps, f.chat, f.top)
 }
 
 // writeConfig writes config.yaml for the fixture's current settings.

@@ -83,7 +83,7 @@ func (h *Handler) First(ctx context.Context, kind, id string) bool {
 // the platform's retry of the delivery must act. Forgetting runs on a
 // context of its own: the delivery's may have ended with the failure.
 func (h *Handler) Settle(ctx context.Context, kind, id string, err error) {
-	if h.Deduper == nil || id == "" || err == nil || runbook.ErrorCode(err) != runbook.EInternal {
+	if code := runbook.ErrorCode(err); h.Deduper == nil || id == "" || err == nil || code != runbook.EInternal && code != runbook.EUnavailable {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

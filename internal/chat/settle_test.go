@@ -25,6 +25,7 @@ func TestSettle(t *testing.T) {
 		{"conflict", runbook.Errorf(runbook.EConflict, "already approved"), false},
 		{"store failed", fmt.Errorf("save run: %w", errors.New("disk full")), true},
 		{"internal error", runbook.Errorf(runbook.EInternal, "broken"), true},
+		{"store unavailable", runbook.Errorf(runbook.EUnavailable, "the store is unavailable"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := fakeDeduper{}
