@@ -128,7 +128,7 @@ func (h *Handler) Act(ctx context.Context, u runbook.User, id uint64, action run
 
 // logInternal logs err when it is not one for the user.
 func (h *Handler) logInternal(err error, what, name string) {
-	if err != nil && runbook.ErrorCode(err) == runbook.EInternal {
+	if code := runbook.ErrorCode(err); code == runbook.EInternal || code == runbook.EUnavailable {
 		h.Log.Error().Err(err).Str(what, name).Msg(h.Platform + ": " + what + " failed")
 	}
 }

@@ -164,7 +164,7 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 func (h *Handler) answer(w http.ResponseWriter, rep runbook.Reply, err error) {
 	if err != nil {
 		code := runbook.ErrorCode(err)
-		if code == runbook.EInternal {
+		if code == runbook.EInternal || code == runbook.EUnavailable {
 			h.opt.Log.Error().Err(err).Msg("web: command failed")
 		}
 		writeJSON(w, http.StatusOK, apiReply{Text: runbook.ErrorMessage(err), Error: true, Code: code})
