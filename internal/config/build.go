@@ -60,6 +60,9 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 	if c.Store == "" {
 		c.Store = DefaultStore
 	}
+	if err := buildStore(d, raw, c); err != nil {
+		return nil, err
+	}
 	if err := buildChat(d, raw, c); err != nil {
 		return nil, err
 	}

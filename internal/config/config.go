@@ -6,6 +6,8 @@
 //	environments.staging.monitor: invalid duration "3x" (line 21)
 //
 // ${VAR} in any value is replaced from the environment; $$ is a literal $.
+// An etcd store's credentials come from the environment only, from
+// SHIPMATE_ETCD_USERNAME and SHIPMATE_ETCD_PASSWORD.
 package config
 
 import (
@@ -42,8 +44,18 @@ type Config struct {
 	// health and metrics, and the web console unless Chat.Web.Listen
 	// gives it a server of its own.
 	Listen string
-	// Store is the bbolt file, created with its folder.
+	// Store is the bbolt file, created with its folder, or the etcd that
+	// several Shipmates share: etcd://host1:2379,host2:2379/prefix.
 	Store string
+	// StoreTLS is the store_tls block, the files of a TLS connection to
+	// an etcd store (nil: a plain connection).
+	StoreTLS *StoreTLS
+	// StoreUsername and StorePassword log in to an etcd store (both
+	// empty: no authentication). They come from the environment
+	// (EnvEtcdUsername, EnvEtcdPassword), never from the file. Secrets:
+	// never log them.
+	StoreUsername string
+	StorePassword string
 	// Retention is how long finished runs are kept with their trails
 	// (0: for good); the newest runs of each app and environment and the
 	// one that deployed what runs now are kept whatever their age.

@@ -13,6 +13,7 @@ import (
 type rawConfig struct {
 	Listen       string                     `yaml:"listen"`
 	Store        string                     `yaml:"store"`
+	StoreTLS     *rawStoreTLS               `yaml:"store_tls"`
 	Retention    time.Duration              `yaml:"retention"`
 	People       entries[entries[idList]]   `yaml:"people"` // person → platform → id(s)
 	Roles        entries[entries[[]string]] `yaml:"roles"`  // role → people, platform or <platform>_groups → ids

@@ -23,18 +23,29 @@ const maxPending = 4096
 // When the watch fails (etcd compacted the revisions it had not seen, or
 // lost its leader), or cannot start, it sends Rescan and watches again.
 // Runs that are deleted (by retention) are not sent. The channel is closed
-// when ctx ends.
+// when ctx ends. Changes itself reads etcd once, within the request
+// timeout.
 func (s *Store) Changes(ctx context.Context) <-chan uint64 {
-	f := &feed{s: s, backoff: minBackoff}
 	// The watch starts after the revision read here, so a change made
 	// after Changes returned is not missed however late the watch starts.
-	if resp, err := s.get(ctx, s.k.schema(), clientv3.WithCountOnly()); err == nil {
-		f.rev = resp.Header.Revision
-	} else {
-		f.q.rescan()
+	resp, err := s.get(ctx, s.k.schema(), clientv3.WithCountOnly())
+	if err != nil {
+		return s.changesAfter(ctx, 0, true)
 	}
+	return s.changesAfter(ctx, resp.Header.Revision, false)
+}
+
+// changesAfter is Changes from after revision rev (0: from when the watch
+// starts), beginning with a Rescan if rescan is set.
+func (s *Store) changesAfter(ctx context.Context, rev int64, rescan bool) <-chan uint64 {
+	var q pending
+	if rescan {
+		q.push(Rescan)
+	}
+	in := make(chan []uint64)
 	out := make(chan uint64)
-	go f.run(ctx, out)
+	go s.watchRuns(ctx, rev, in)
+	go deliver(ctx, in, out, &q)
 	return out
 }
 
@@ -44,88 +55,91 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
-// feed is the state of one Changes.
-type feed struct {
-	s       *Store
-	q       pending
-	rev     int64 // the last revision seen; the next watch starts after it
-	wch     clientv3.WatchChan
-	stop    context.CancelFunc
-	backoff time.Duration
+// watchRuns sends on to the ids of the runs created or changed after
+// revision rev, those of one watch response together, until ctx ends.
+// When the watch fails it sends Rescan and, after a pause, watches again.
+// It may wait on etcd for long (a watch is made only once etcd answers);
+// deliver, which the reader waits on, never does.
+func (s *Store) watchRuns(ctx context.Context, rev int64, to chan<- []uint64) {
+	for backoff := minBackoff; ; backoff = min(2*backoff, maxBackoff) {
+		// Without a leader a member may be cut off from the others and
+		// never see a change; the watch then fails, and is made again.
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithFilterDelete(), clientv3.WithCreatedNotify()}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev+1))
+		}
+		for wr := range s.c.Watch(wctx, s.k.runs(), opts...) {
+			if wr.Err() != nil {
+				if wr.CompactRevision > rev {
+					// What was compacted away is lost: the watch goes on
+					// from the oldest revision left, and the reader rescans.
+					rev = wr.CompactRevision - 1
+				}
+				break
+			}
+			if wr.Created && rev == 0 {
+				rev = wr.Header.Revision
+			}
+			if wr.Created {
+				backoff = minBackoff
+			}
+			var ids []uint64
+			for _, ev := range wr.Events {
+				rev = ev.Kv.ModRevision
+				if id, ok := idOf(ev.Kv.Key); ok && ev.Type == mvccpb.PUT {
+					ids = append(ids, id)
+				}
+			}
+			if len(ids) > 0 && !sendIDs(ctx, to, ids) {
+				break
+			}
+		}
+		cancel()
+		if !sendIDs(ctx, to, []uint64{Rescan}) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
 }
 
-func (f *feed) run(ctx context.Context, out chan<- uint64) {
+func sendIDs(ctx context.Context, to chan<- []uint64, ids []uint64) bool {
+	select {
+	case to <- ids:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deliver hands the ids from in to out, holding those the reader has not
+// taken yet in q, until ctx ends; then it closes out.
+func deliver(ctx context.Context, in <-chan []uint64, out chan<- uint64, q *pending) {
 	defer close(out)
-	retry := time.NewTimer(0) // when to watch (again)
-	defer retry.Stop()
-	defer func() {
-		if f.stop != nil {
-			f.stop()
-		}
-	}()
 	for {
 		// What the watch has is taken in before an id is offered, so that
 		// changes that came together go out coalesced.
 		select {
-		case wr, ok := <-f.wch:
-			f.take(wr, ok, retry)
+		case ids := <-in:
+			q.push(ids...)
 			continue
 		default:
 		}
 		var send chan<- uint64
-		if f.q.len() > 0 {
+		if q.len() > 0 {
 			send = out
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case send <- f.q.peek():
-			f.q.pop()
-		case <-retry.C:
-			f.watch(ctx)
-		case wr, ok := <-f.wch:
-			f.take(wr, ok, retry)
-		}
-	}
-}
-
-// watch watches the runs' records after f.rev (from now, if it is 0).
-func (f *feed) watch(ctx context.Context) {
-	// Without a leader a member may be cut off from the others and never
-	// see a change; the watch then fails, and is made again.
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithFilterDelete(), clientv3.WithCreatedNotify()}
-	if f.rev > 0 {
-		opts = append(opts, clientv3.WithRev(f.rev+1))
-	}
-	f.wch, f.stop = f.s.c.Watch(wctx, f.s.k.runs(), opts...), cancel
-}
-
-// take handles one response of the watch (ok false: the watch ended).
-func (f *feed) take(wr clientv3.WatchResponse, ok bool, retry *time.Timer) {
-	if !ok || wr.Err() != nil {
-		f.stop()
-		f.wch = nil
-		if wr.CompactRevision > f.rev {
-			// What was compacted away is lost; the watch goes on from
-			// the oldest revision left, and the reader rescans.
-			f.rev = wr.CompactRevision - 1
-		}
-		f.q.rescan()
-		retry.Reset(f.backoff)
-		f.backoff = min(2*f.backoff, maxBackoff)
-		return
-	}
-	if wr.Created {
-		if f.rev == 0 {
-			f.rev = wr.Header.Revision
-		}
-		f.backoff = minBackoff
-	}
-	for _, ev := range wr.Events {
-		f.rev = ev.Kv.ModRevision
-		if id, ok := idOf(ev.Kv.Key); ok && ev.Type == mvccpb.PUT {
-			f.q.push(id)
+		case ids := <-in:
+			q.push(ids...)
+		case send <- q.peek():
+			q.pop()
 		}
 	}
 }
@@ -152,17 +166,20 @@ func (q *pending) pop() {
 	q.ids = q.ids[1:]
 }
 
-func (q *pending) push(id uint64) {
-	switch {
-	case q.have[id], q.have[Rescan]:
-	case len(q.ids) >= maxPending:
-		q.rescan()
-	default:
-		if q.have == nil {
-			q.have = map[uint64]bool{}
+// push adds ids that changed; Rescan among them stands for all ids.
+func (q *pending) push(ids ...uint64) {
+	for _, id := range ids {
+		switch {
+		case q.have[id], q.have[Rescan]:
+		case id == Rescan, len(q.ids) >= maxPending:
+			q.rescan()
+		default:
+			if q.have == nil {
+				q.have = map[uint64]bool{}
+			}
+			q.have[id] = true
+			q.ids = append(q.ids, id)
 		}
-		q.have[id] = true
-		q.ids = append(q.ids, id)
 	}
 }
 

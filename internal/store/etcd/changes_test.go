@@ -153,9 +153,9 @@ func TestPending(t *testing.T) {
 		{"in order", func(q *pending) { q.push(3); q.push(1); q.push(2) }, []uint64{3, 1, 2}},
 		{"each once", func(q *pending) { q.push(3); q.push(1); q.push(3); q.push(1); q.push(2) }, []uint64{3, 1, 2}},
 		{"again once taken", func(q *pending) { q.push(3); q.pop(); q.push(3) }, []uint64{3}},
-		{"rescan replaces", func(q *pending) { q.push(3); q.push(1); q.rescan() }, []uint64{Rescan}},
-		{"rescan covers later ids", func(q *pending) { q.rescan(); q.push(3) }, []uint64{Rescan}},
-		{"ids after a taken rescan", func(q *pending) { q.rescan(); q.pop(); q.push(3) }, []uint64{3}},
+		{"rescan replaces", func(q *pending) { q.push(3, 1, Rescan) }, []uint64{Rescan}},
+		{"rescan covers later ids", func(q *pending) { q.push(Rescan, 3) }, []uint64{Rescan}},
+		{"ids after a taken rescan", func(q *pending) { q.push(Rescan); q.pop(); q.push(3) }, []uint64{3}},
 		{"too many become a rescan", func(q *pending) {
 			for id := range uint64(maxPending + 1) {
 				q.push(id + 1)
@@ -198,9 +198,7 @@ func TestChangesRescanAfterCompaction(t *testing.T) {
 		t.Fatalf("Compact: %v", err)
 	}
 
-	f := &feed{s: s, rev: behind, backoff: minBackoff}
-	ch := make(chan uint64)
-	go f.run(ctx, ch)
+	ch := s.changesAfter(ctx, behind, false)
 	if id := next(t, ch); id != Rescan {
 		t.Fatalf("first after compaction: %d, want Rescan", id)
 	}

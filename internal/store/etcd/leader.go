@@ -52,8 +52,8 @@ func (s *Store) Campaign(ctx context.Context, name string, ttl time.Duration) (*
 	case err = <-won:
 	case <-ctx.Done():
 		// e.Campaign cleans up with the client's context, which waits for as
-		// long as etcd does not answer; this gives the term up instead, and
-		// revokes the lease behind the caller's back.
+		// long as etcd does not answer; Campaign returns at once instead,
+		// and the lease is revoked in the background.
 		err = ctx.Err()
 	}
 	if err != nil {
