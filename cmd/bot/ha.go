@@ -12,11 +12,6 @@ import (
 	etcdstore "shipmate/internal/store/etcd"
 )
 
-// defaultLease is how long a leader that stops renewing its lease (a
-// crash, a pause, a partition) keeps the lead before another replica takes
-// it.
-const defaultLease = 10 * time.Second
-
 // replicas is what a bot on etcd adds: its name among the replicas, the
 // leadership it campaigns for, and whether it leads now.
 type replicas struct {
@@ -40,19 +35,24 @@ func (m *Main) openStore(s *adaptercfg.Settings) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.replicas = &replicas{st: st, name: replicaName(), lease: defaultLease}
+	m.replicas = &replicas{st: st, name: replicaName(), lease: s.LeaderLease}
 	return &timedStore{backend: st, name: "etcd", observe: m.metrics.StoreRequest}, nil
 }
 
-// openEtcd connects to the configured etcd, with the credentials the
-// environment gives (SHIPMATE_ETCD_USERNAME, SHIPMATE_ETCD_PASSWORD).
+// openEtcd connects to the configured etcd, over TLS with store_tls, with
+// the credentials the environment gives (SHIPMATE_ETCD_USERNAME and
+// SHIPMATE_ETCD_PASSWORD).
 func openEtcd(c *config.Config) (*etcdstore.Store, error) {
 	cfg, err := etcdstore.ParseURL(c.Store)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Username = os.Getenv("SHIPMATE_ETCD_USERNAME")
-	cfg.Password = os.Getenv("SHIPMATE_ETCD_PASSWORD")
+	if t := c.StoreTLS; t != nil {
+		if cfg.TLS, err = etcdstore.TLSFiles(t.CA, t.Cert, t.Key); err != nil {
+			return nil, fmt.Errorf("store_tls: %w", err)
+		}
+	}
+	cfg.Username, cfg.Password = c.StoreUsername, c.StorePassword
 	return etcdstore.Open(context.Background(), cfg)
 }
 

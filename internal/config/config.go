@@ -56,6 +56,10 @@ type Config struct {
 	// never log them.
 	StoreUsername string
 	StorePassword string
+	// LeaderLease is, on an etcd store, how long a leader that stops
+	// renewing its lease (a crash, a pause, a partition) keeps the lead
+	// before another replica takes it.
+	LeaderLease time.Duration
 	// Retention is how long finished runs are kept with their trails
 	// (0: for good); the newest runs of each app and environment and the
 	// one that deployed what runs now are kept whatever their age.

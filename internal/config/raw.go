@@ -14,6 +14,7 @@ type rawConfig struct {
 	Listen       string                     `yaml:"listen"`
 	Store        string                     `yaml:"store"`
 	StoreTLS     *rawStoreTLS               `yaml:"store_tls"`
+	LeaderLease  time.Duration              `yaml:"leader_lease"`
 	Retention    time.Duration              `yaml:"retention"`
 	People       entries[entries[idList]]   `yaml:"people"` // person → platform → id(s)
 	Roles        entries[entries[[]string]] `yaml:"roles"`  // role → people, platform or <platform>_groups → ids

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // The environment variables that hold the etcd store's credentials. They
 // are read from the environment only, never from the file, so that the
@@ -9,6 +12,9 @@ const (
 	EnvEtcdUsername = "SHIPMATE_ETCD_USERNAME"
 	EnvEtcdPassword = "SHIPMATE_ETCD_PASSWORD"
 )
+
+// DefaultLeaderLease is leader_lease when not set.
+const DefaultLeaderLease = 10 * time.Second
 
 // etcdScheme starts a store URL that names etcd rather than a bbolt file.
 const etcdScheme = "etcd://"
@@ -51,8 +57,18 @@ func buildStore(d *decoder, raw *rawConfig, c *Config) error {
 		}
 		c.StoreTLS = &StoreTLS{CA: t.CA, Cert: t.Cert, Key: t.Key}
 	}
+	if raw.LeaderLease != 0 && !c.StoreIsEtcd() {
+		return d.errorf("leader_lease", "only for an etcd store, where replicas elect a leader; a bbolt store has one bot")
+	}
 	if !c.StoreIsEtcd() {
 		return nil
+	}
+	c.LeaderLease = raw.LeaderLease
+	switch {
+	case c.LeaderLease == 0:
+		c.LeaderLease = DefaultLeaderLease
+	case c.LeaderLease < 2*time.Second:
+		return d.errorf("leader_lease", "want at least 2s (etcd's shortest lease), got %s", c.LeaderLease)
 	}
 	user, _ := d.lookup(EnvEtcdUsername)
 	pass, _ := d.lookup(EnvEtcdPassword)

@@ -36,6 +36,10 @@ func TestEtcdStore(t *testing.T) {
 		t.Errorf("credentials = %q, %q; want them from the environment", c.StoreUsername, c.StorePassword)
 	}
 
+	if c.LeaderLease != DefaultLeaderLease {
+		t.Errorf("leader lease %s, want the default %s", c.LeaderLease, DefaultLeaderLease)
+	}
+
 	// Without store_tls or credentials, a plain connection.
 	c, err = Parse([]byte("store: etcd://10.0.0.1:2379\n"+valid), noVars)
 	if err != nil {
@@ -76,6 +80,10 @@ func TestEtcdStoreErrors(t *testing.T) {
 			`store_tls: cert is required with key (line 2)`},
 		{"unknown store_tls key", "store: etcd://e:2379\nstore_tls: {ca: ca.pem, password: x}\n", nil,
 			`store_tls.password: unknown key (line 2)`},
+		{"leader_lease with a bbolt store", "leader_lease: 5s\n", nil,
+			`leader_lease: only for an etcd store, where replicas elect a leader; a bbolt store has one bot (line 1)`},
+		{"leader_lease too short", "store: etcd://e:2379\nleader_lease: 500ms\n", nil,
+			`leader_lease: want at least 2s (etcd's shortest lease), got 500ms (line 2)`},
 		{"username without password", "store: etcd://e:2379\n", map[string]string{EnvEtcdUsername: "shipmate"},
 			`store: SHIPMATE_ETCD_USERNAME is set but SHIPMATE_ETCD_PASSWORD is not; etcd needs both (line 1)`},
 		{"password without username", "store: etcd://e:2379\n", map[string]string{EnvEtcdPassword: "s3cret"},

@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"context"
 	"errors"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -18,6 +19,23 @@ var ErrDeposed = errors.New("store: this replica is no longer the leader; its wr
 type fence struct {
 	key string
 	rev int64
+	// lost is told of the first refused write, which ends the term at
+	// once rather than when the lease's keep-alive notices.
+	lost *lost
+}
+
+// lost is closed once, by whoever learns first that a term is over.
+type lost struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newLost() *lost { return &lost{ch: make(chan struct{})} }
+
+func (l *lost) fire() {
+	if l != nil {
+		l.once.Do(func() { close(l.ch) })
+	}
 }
 
 type fenceKey struct{}
@@ -49,6 +67,7 @@ func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.
 	}
 	last := len(resp.Responses) - 1
 	if kv := kvOf(resp, last); kv == nil || kv.CreateRevision != f.rev {
+		f.lost.fire()
 		return nil, ErrDeposed
 	}
 	resp.Responses = resp.Responses[:last]

@@ -22,6 +22,7 @@ type Leadership struct {
 	f       fence
 	resign  sync.Once
 	err     error
+	done    chan struct{}
 }
 
 // Campaign blocks until this replica is elected leader under the prefix's
@@ -61,7 +62,15 @@ func (s *Store) Campaign(ctx context.Context, name string, ttl time.Duration) (*
 		go func() { _ = s.revoke(context.Background(), lease.ID) }()
 		return nil, fmt.Errorf("store: campaign: %w", failed(ctx, err))
 	}
-	return &Leadership{s: s, session: session, f: fence{e.Key(), e.Rev()}}, nil
+	l := &Leadership{s: s, session: session, f: fence{e.Key(), e.Rev(), newLost()}, done: make(chan struct{})}
+	go func() {
+		select {
+		case <-session.Done():
+		case <-l.f.lost.ch:
+		}
+		close(l.done)
+	}()
+	return l, nil
 }
 
 // revoke ends a lease and so deletes the keys attached to it; a lease that
@@ -77,9 +86,10 @@ func (s *Store) revoke(ctx context.Context, id clientv3.LeaseID) error {
 }
 
 // Done is closed when the term ends: its lease expired or was revoked, the
-// store was closed, or the leader resigned. The leader then stops its
-// background work; its fenced writes already fail.
-func (l *Leadership) Done() <-chan struct{} { return l.session.Done() }
+// store was closed, the leader resigned, or a fenced write was refused
+// (the lease expired before its keep-alive noticed). The leader then stops
+// its background work; its fenced writes already fail.
+func (l *Leadership) Done() <-chan struct{} { return l.done }
 
 // Fence returns ctx carrying this term: every write of the store made with
 // it requires the term to last, and fails with ErrDeposed, writing
@@ -94,6 +104,7 @@ func (l *Leadership) Fence(ctx context.Context) context.Context {
 // it again returns the first result.
 func (l *Leadership) Resign(ctx context.Context) error {
 	l.resign.Do(func() {
+		l.f.lost.fire()
 		l.session.Orphan()
 		// Revoking the lease deletes the leader key with it.
 		if err := l.s.revoke(ctx, l.session.Lease()); err != nil {

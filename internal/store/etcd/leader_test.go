@@ -313,3 +313,34 @@ func TestFenceKeepsStaleApart(t *testing.T) {
 		t.Errorf("second fenced Hold = %v, want a *runbook.LockedError", err)
 	}
 }
+
+// The first refused write ends the term at once: a leader with a long
+// lease whose key is gone does not go on working until its keep-alive,
+// a third of the lease later, notices.
+func TestRefusedWriteEndsTheTerm(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	l, err := s.Campaign(ctx, "replica-a", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Resign(context.Background())
+	raw := rawClient(t, s)
+	got, err := raw.Get(ctx, l.Key())
+	if err != nil || len(got.Kvs) != 1 {
+		t.Fatalf("leader key %s: %v %v", l.Key(), got, err)
+	}
+	if _, err := raw.Revoke(ctx, clientv3.LeaseID(got.Kvs[0].Lease)); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	select {
+	case <-l.Done():
+		t.Fatal("the term ended before anything told it")
+	default:
+	}
+	r := storetest.NewRun("web", "prod", "1.0")
+	if err := s.CreateRun(l.Fence(ctx), r); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("fenced CreateRun after the lease ended = %v, want ErrDeposed", err)
+	}
+	within(t, "Done after a refused write", l.Done())
+}
