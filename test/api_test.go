@@ -92,6 +92,12 @@ func (b *bot) consoleAddr() string {
 // not nil). It returns the status code; transport errors fail the test.
 func (b *bot) do(method, path string, body, out any) int {
 	b.t.Helper()
+	return b.doWith(client, method, path, body, out)
+}
+
+// doWith is do through the client c.
+func (b *bot) doWith(c *http.Client, method, path string, body, out any) int {
+	b.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -107,7 +113,7 @@ func (b *bot) do(method, path string, body, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s %s: %v", b.name, method, path, err)
 	}

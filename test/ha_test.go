@@ -1,0 +1,241 @@
+package test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Shipmate as three replicas on a real three-member etcd cluster: any
+// replica takes commands and clicks, one leader runs the steps, and a
+// leader that dies or stalls is replaced without anything running twice.
+
+// haLease is the replicas' leader lease in these tests: a stalled leader
+// is replaced within it (and 2 s more).
+const haLease = 2 * time.Second
+
+// startReplicas starts n bots on the fixture's configuration, storing in
+// etcd cluster cl, and waits until one of them leads.
+func startReplicas(t *testing.T, f *fixture, cl *etcdCluster, n int) []*bot {
+	t.Helper()
+	f.store = cl.url("shipmate")
+	f.top += fmt.Sprintf("leader_lease: %s\n", haLease)
+	f.writeConfig()
+	var bots []*bot
+	for range n {
+		bots = append(bots, f.start())
+	}
+	leaderOf(t, bots)
+	return bots
+}
+
+// role is what bot b's /readyz says of its part ("leading: …" or
+// "following …"), or the error.
+func role(b *bot) string {
+	if !b.running() {
+		return "exited"
+	}
+	code, body, err := b.get("/readyz")
+	if err != nil {
+		return err.Error()
+	}
+	_, part, _ := strings.Cut(body, "\n")
+	return fmt.Sprintf("%d %s", code, part)
+}
+
+// leaderOf waits until exactly one of the running bots leads and every
+// other running one follows it, and returns the leader.
+func leaderOf(t *testing.T, bots []*bot) *bot {
+	t.Helper()
+	var leader *bot
+	eventually(t, stateTimeout, "one replica to lead", func() (bool, string) {
+		leader = nil
+		var parts []string
+		leading := 0
+		for _, b := range bots {
+			p := role(b)
+			parts = append(parts, b.name+": "+p)
+			if strings.HasPrefix(p, "200 leading") {
+				leading++
+				leader = b
+			}
+		}
+		return leading == 1, strings.Join(parts, "; ")
+	})
+	return leader
+}
+
+// others are the bots but b that still run.
+func others(bots []*bot, b *bot) []*bot {
+	var out []*bot
+	for _, o := range bots {
+		if o != b && o.running() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// starter reads the pid of the process that ran run id's deploy step
+// from starts.log ("started ID VERSION PID").
+func starter(f *fixture, id uint64) string {
+	for _, l := range f.lines("starts.log") {
+		if parts := strings.Fields(l); len(parts) == 4 && parts[1] == fmt.Sprint(id) {
+			return parts[3]
+		}
+	}
+	return ""
+}
+
+// haDeployScript is the fixture's deploy script, also recording the pid of
+// the bot that runs it; it waits for the file "gate" for versions
+// containing "gated".
+const haDeployScript = `d=$(dirname "$0")
+echo $$ >> "$d/pids"
+echo "started $SHIPMATE_RUN_ID $SHIPMATE_VERSION $PPID" >> "$d/starts.log"
+echo "deploying $SHIPMATE_APP $SHIPMATE_VERSION to $SHIPMATE_ENV"
+case "$SHIPMATE_VERSION" in
+*gated*) while [ ! -e "$d/gate" ]; do sleep 0.05; done ;;
+esac
+echo "deployed $SHIPMATE_VERSION"
+`
+
+func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
+	cl := newEtcdCluster(t)
+	f := newFixture(t)
+	f.script("deploy.sh", haDeployScript)
+	bots := startReplicas(t, f, cl, 3)
+	leader := leaderOf(t, bots)
+	fl := others(bots, leader)
+	a, b := fl[0], fl[1]
+
+	id := a.request("bob", "/deploy demo v1 staging")
+	b.waitState(id, "checklist")
+	for _, item := range []string{"merged", "tests"} {
+		b.mustAct(id, "bob", "tick", item)
+	}
+	b.mustAct(id, "alice", "approve", "")
+	rec := a.waitState(id, "succeeded")
+	if n := f.startsOf(id); n != 1 {
+		t.Fatalf("the deploy of run #%d started %d times, want once", id, n)
+	}
+	if got, want := starter(f, id), fmt.Sprint(leader.cmd.Process.Pid); got != want {
+		t.Errorf("run #%d was deployed by pid %s, want the leader %s (%s)", id, got, want, leader.name)
+	}
+	if !rec.transitionedTo("approved") || len(rec.Run.Approvals) != 1 || rec.Run.Approvals[0].By.ID != "alice" {
+		t.Errorf("approvals %+v", rec.Run.Approvals)
+	}
+	// Every replica reads the same record.
+	for _, o := range bots {
+		if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(rec.Events) {
+			t.Errorf("%s reads run #%d as %s with %d events, want succeeded with %d", o.name, id, got.Run.State, len(got.Events), len(rec.Events))
+		}
+	}
+}
+
+func TestPausedLeaderIsFencedAndDoesNotAct(t *testing.T) {
+	cl := newEtcdCluster(t)
+	f := newFixture(t)
+	f.script("deploy.sh", haDeployScript)
+	bots := startReplicas(t, f, cl, 3)
+	old := leaderOf(t, bots)
+	rest := others(bots, old)
+
+	id := rest[0].request("bob", "/deploy demo v1-gated dev")
+	f.waitLine("starts.log", fmt.Sprintf("started %d v1-gated %d", id, old.cmd.Process.Pid))
+	rest[0].waitState(id, "deploying")
+
+	// The leader stalls past its lease: another replica leads within the
+	// lease and 2 s, and, unable to follow a command run on another
+	// machine, ends the run as interrupted.
+	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	next := leaderOf(t, rest)
+	if took := time.Since(stopped); took > haLease+2*time.Second+pollEvery*4 {
+		t.Errorf("a new leader took %s, want within the lease (%s) and 2 s", took, haLease)
+	}
+	rec := next.waitState(id, "interrupted")
+	if !strings.Contains(rec.Run.Note, "deploying v1-gated") {
+		t.Errorf("note %q", rec.Run.Note)
+	}
+
+	// The old leader wakes up with its step's command done: its writes are
+	// refused, and the run stays as the new leader left it.
+	f.write("gate", "")
+	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, stateTimeout, "the old leader to follow", func() (bool, string) {
+		p := role(old)
+		return strings.HasPrefix(p, "200 following"), p
+	})
+	final := next.record(id)
+	if final.Run.State != "interrupted" || len(final.Events) != len(rec.Events) {
+		t.Errorf("run #%d after the old leader woke: %s with %d events (was interrupted with %d): %+v",
+			id, final.Run.State, len(final.Events), len(rec.Events), final.Events[len(rec.Events):])
+	}
+	if n := f.startsOf(id); n != 1 {
+		t.Errorf("the deploy of run #%d started %d times, want once", id, n)
+	}
+	// And the replicas go on working, the old leader among them.
+	id2 := old.request("bob", "/deploy demo v2 dev")
+	next.waitState(id2, "succeeded")
+}
+
+func TestEtcdMemberLossAndQuorumLoss(t *testing.T) {
+	cl := newEtcdCluster(t)
+	f := newFixture(t)
+	f.script("deploy.sh", haDeployScript)
+	bots := startReplicas(t, f, cl, 3)
+
+	// One member down changes nothing.
+	cl.kill(0)
+	id := bots[0].request("bob", "/deploy demo v1 dev")
+	bots[1].waitState(id, "succeeded")
+
+	// Two down: no quorum. Commands get a clear answer, nothing crashes.
+	cl.kill(1)
+	// The store's requests wait 5 s for an answer before giving up.
+	patient := &http.Client{Timeout: 30 * time.Second}
+	var rep reply
+	code := bots[2].doWith(patient, "POST", "/api/command", map[string]string{"user": "bob", "text": "/deploy demo v2 dev"}, &rep)
+	if !rep.Error || !strings.Contains(rep.Text, "the store is unavailable") {
+		t.Fatalf("a command without quorum answered %d %+v", code, rep)
+	}
+	eventually(t, stateTimeout, "/readyz to report the store", func() (bool, string) {
+		c, body, err := bots[2].get("/readyz")
+		return err == nil && c == http.StatusServiceUnavailable && strings.Contains(body, "store"), fmt.Sprint(c, body, err)
+	})
+	for _, b := range bots {
+		if !b.running() {
+			t.Fatalf("%s exited without quorum:\n%s", b.name, b.log.String())
+		}
+	}
+
+	// Quorum back: the replicas work again, and nothing was half-written.
+	cl.restart(0)
+	cl.restart(1)
+	cl.waitHealthy(0, 1, 2)
+	leaderOf(t, bots)
+	var id2 uint64
+	eventually(t, 30*time.Second, "a command to be taken again", func() (bool, string) {
+		var rep reply
+		bots[0].do("POST", "/api/command", map[string]string{"user": "bob", "text": "/deploy demo v3 dev"}, &rep)
+		id2 = rep.RunID
+		return !rep.Error && id2 != 0, rep.Text
+	})
+	bots[2].waitState(id2, "succeeded")
+	// A write etcd took but could not confirm may still land once quorum
+	// is back (the answer said it was unavailable, not that it failed):
+	// whatever landed is whole, a run with its trail.
+	for between := id + 1; between < id2; between++ {
+		if rec := bots[0].record(between); len(rec.Events) == 0 || rec.Events[0].Type != "requested" {
+			t.Errorf("run #%d was half-written: %+v", between, rec)
+		}
+	}
+}
