@@ -1,12 +1,17 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"shipmate/internal/adapters/discord/discordtest"
 )
 
 // Shipmate as three replicas on a real three-member etcd cluster: any
@@ -237,5 +242,64 @@ func TestEtcdMemberLossAndQuorumLoss(t *testing.T) {
 		if rec := bots[0].record(between); len(rec.Events) == 0 || rec.Events[0].Type != "requested" {
 			t.Errorf("run #%d was half-written: %+v", between, rec)
 		}
+	}
+}
+
+// Slack and Discord may deliver one click to any replica, and retry it on
+// another: the same signed click reaching all three at once acts once.
+func TestSameSignedClickOnEveryReplicaActsOnce(t *testing.T) {
+	cl := newEtcdCluster(t)
+	f := newFixture(t)
+	f.script("deploy.sh", haDeployScript)
+	api := discordtest.New(t)
+	f.chat = discordBlock(api)
+	bots := startReplicas(t, f, cl, 3)
+
+	if got := command(t, bots[0], deployRun(dcDev, "v1.0", "production")); !strings.Contains(got, "#1") {
+		t.Fatalf("/deploy answered %q", got)
+	}
+	var msgID, approveID string
+	approveRE := regexp.MustCompile(`"custom_id":"(approve:1:[0-9a-f]+)"`)
+	eventually(t, stateTimeout, "run #1's message with its Approve button", func() (bool, string) {
+		msgID = api.MessageWith(`"title":"#1 demo v1.0 → production"`)
+		m := string(api.Message(msgID))
+		if found := approveRE.FindStringSubmatch(m); found != nil {
+			approveID = found[1]
+		}
+		return msgID != "" && approveID != "", m
+	})
+	var msg map[string]any
+	_ = json.Unmarshal(api.Message(msgID), &msg)
+	msg["id"], msg["channel_id"] = msgID, dcChannel
+	shown, _ := json.Marshal(msg)
+	click := dcInteraction(3, dcRM, []string{dcRoleRM}, map[string]any{"custom_id": approveID, "component_type": 2}, string(shown))
+	now := time.Now()
+
+	var wg sync.WaitGroup
+	answers := make([]string, len(bots))
+	for i, b := range bots {
+		wg.Go(func() {
+			status, out := interact(t, b, click, dcKey, now)
+			answers[i] = fmt.Sprint(status, " ", out["type"])
+		})
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a != "200 6" {
+			t.Errorf("%s answered %s, want 200 and a deferred update", bots[i].name, a)
+		}
+	}
+	rec := bots[1].waitState(1, "succeeded")
+	if n := len(rec.Run.Approvals); n != 1 {
+		t.Errorf("%d approvals, want 1: %+v", n, rec.Run.Approvals)
+	}
+	if n := countTransitions(rec, "approved"); n != 1 {
+		t.Errorf("%d transitions to approved, want 1", n)
+	}
+	if n := f.startsOf(1); n != 1 {
+		t.Errorf("the deploy started %d times, want once", n)
+	}
+	if n := len(api.Calls("POST", "/webhooks/")); n != 0 {
+		t.Errorf("%d follow-up messages to the approver, want none", n)
 	}
 }
