@@ -47,6 +47,7 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/store/etcd/ ./internal/runbook/
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./test/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 # A few minutes of deployments through the built bot while it is killed

@@ -29,7 +29,7 @@ const tick = "200ms"
 
 // bot is one running bot process.
 type bot struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	addr string // host:port it listens on
@@ -45,7 +45,7 @@ type bot struct {
 // startBot starts the bot in dir on config and waits until it listens.
 // The process is killed, if still running, when the test ends, and its
 // stderr is shown if the test failed.
-func startBot(t *testing.T, name, dir, config string, extra ...string) *bot {
+func startBot(t testing.TB, name, dir, config string, extra ...string) *bot {
 	t.Helper()
 	b, err := launch(t, name, dir, config, extra...)
 	if err != nil {
@@ -56,7 +56,7 @@ func startBot(t *testing.T, name, dir, config string, extra ...string) *bot {
 
 // launch is startBot returning, rather than failing on, a bot that does not
 // come up.
-func launch(t *testing.T, name, dir, config string, extra ...string) (*bot, error) {
+func launch(t testing.TB, name, dir, config string, extra ...string) (*bot, error) {
 	t.Helper()
 	b := &bot{t: t, name: name, log: newLogWriter(), done: make(chan struct{})}
 	b.cmd = exec.Command(botBin, append([]string{"--config", config, "--tick", tick}, extra...)...)
@@ -217,7 +217,7 @@ func runOnce(t *testing.T, dir string, timeout time.Duration, args ...string) re
 
 // eventually calls cond until it reports true or timeout passes; then it
 // fails the test with what and cond's last word on the matter.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -54,7 +54,7 @@ func discordBlock(api *discordtest.Server) string {
 
 // interact posts an interaction to bot b signed with key at ts and
 // returns the status and the decoded answer.
-func interact(t *testing.T, b *bot, ic map[string]any, key ed25519.PrivateKey, ts time.Time) (int, map[string]any) {
+func interact(t testing.TB, b *bot, ic map[string]any, key ed25519.PrivateKey, ts time.Time) (int, map[string]any) {
 	t.Helper()
 	body, err := json.Marshal(ic)
 	if err != nil {
@@ -102,7 +102,7 @@ func deployRun(who, version, env string) map[string]any {
 
 // command posts a slash command and returns its answer, which must be an
 // ephemeral message.
-func command(t *testing.T, b *bot, ic map[string]any) string {
+func command(t testing.TB, b *bot, ic map[string]any) string {
 	t.Helper()
 	status, out := interact(t, b, ic, dcKey, time.Now())
 	data, _ := out["data"].(map[string]any)

@@ -19,7 +19,7 @@ const etcdBinary = "/usr/bin/etcd"
 // etcdCluster is a real three-member etcd cluster on loopback ports, each
 // member a process the test can kill and start again.
 type etcdCluster struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	members []*etcdMember
 }
@@ -33,7 +33,7 @@ type etcdMember struct {
 
 // newEtcdCluster starts three members and waits until the cluster is
 // healthy; they are killed when the test ends.
-func newEtcdCluster(t *testing.T) *etcdCluster {
+func newEtcdCluster(t testing.TB) *etcdCluster {
 	t.Helper()
 	if _, err := os.Stat(etcdBinary); err != nil {
 		t.Fatalf("%s not found (%v): `make test` installs it (Debian's etcd-server package)", etcdBinary, err)
@@ -65,7 +65,7 @@ func newEtcdCluster(t *testing.T) *etcdCluster {
 }
 
 // freeAddr returns a loopback address no one listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // store and the deploy scripts, which record what they did in log files
 // there.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string // path of config.yaml
 	store  string // path of the store file
@@ -41,7 +41,7 @@ func closedWindow() string {
 
 // newFixture makes a fixture with the standard scripts and configuration.
 // Script processes a killed bot leaves behind are killed when the test ends.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{
