@@ -165,7 +165,7 @@ func TestPausedLeaderIsFencedAndDoesNotAct(t *testing.T) {
 		t.Errorf("a new leader took %s, want within the lease (%s) and 2 s", took, haLease)
 	}
 	rec := next.waitState(id, "interrupted")
-	if !strings.Contains(rec.Run.Note, "deploying v1-gated") {
+	if !strings.Contains(rec.Run.Note, "deploying v1-gated: the deploy command ran beside the replica that led before") {
 		t.Errorf("note %q", rec.Run.Note)
 	}
 

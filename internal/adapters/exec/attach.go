@@ -187,6 +187,12 @@ func (e *Executor) Reattach(ctx context.Context, j runbook.Job, p runbook.Progre
 	if p == nil {
 		p = func(string) {}
 	}
+	if e.cfg.StateDir == "" {
+		// Replicas on a shared store: the command ran beside the replica
+		// that led, maybe on another machine.
+		return fmt.Errorf("the %s command ran beside the replica that led before, and cannot be followed from another one: %w",
+			action, runbook.ErrOutcomeUnknown)
+	}
 	if strings.TrimSpace(j.Handle) == "" {
 		return fmt.Errorf("Shipmate stopped before the %s command's start was recorded, so whether it ran is not known: %w",
 			action, runbook.ErrOutcomeUnknown)

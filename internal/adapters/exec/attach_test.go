@@ -249,9 +249,16 @@ func TestReattachRefusesForeignHandles(t *testing.T) {
 		}
 	}
 
+	// Without a state folder (replicas on etcd) nothing is followed, and
+	// the reason says why.
+	err := mustNew(t, Config{}).Reattach(context.Background(), runbook.Job{RunID: 7, Action: runbook.ActionDeploy, Handle: ""}, nil)
+	if !errors.Is(err, runbook.ErrOutcomeUnknown) || !strings.Contains(err.Error(), "cannot be followed from another one") {
+		t.Errorf("Reattach without a state folder = %v", err)
+	}
+
 	h := abandoned(t, e, `sleep 30`)
 	h.ProcStart++ // as if the pid now belonged to another process
-	err := result(t, reattach(context.Background(), e, h, newLines()))
+	err = result(t, reattach(context.Background(), e, h, newLines()))
 	if !errors.Is(err, runbook.ErrOutcomeUnknown) {
 		t.Errorf("Reattach to a reused pid = %v, want the outcome unknown", err)
 	}

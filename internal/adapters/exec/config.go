@@ -39,7 +39,8 @@ type Config struct {
 	Grace time.Duration `yaml:"grace"`
 	// StateDir is where running deploy and rollback commands keep their
 	// output and exit status, so that a restarted bot can follow them to
-	// their end. Set by the bot (next to its store); empty: a command
+	// their end. Set by the bot (next to its store); empty (replicas on
+	// etcd, where the next leader may be on another machine): a command
 	// running when the bot stops is left, and its run ends as interrupted.
 	StateDir string `yaml:"-"`
 }
