@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -108,6 +109,40 @@ esac
 echo "deployed $SHIPMATE_VERSION"
 `
 
+// streamOf follows bot b's live console stream (GET /api/stream) in the
+// background, as an open console page does, and returns what it has
+// received so far.
+func streamOf(t *testing.T, b *bot) func() string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.consoleAddr()+"/api/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: GET /api/stream: %v %v", b.name, resp, err)
+	}
+	var mu sync.Mutex
+	var got strings.Builder
+	go func() {
+		defer resp.Body.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			mu.Lock()
+			got.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return got.String()
+	}
+}
+
 func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 	cl := newEtcdCluster(t)
 	f := newFixture(t)
@@ -116,6 +151,8 @@ func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 	leader := leaderOf(t, bots)
 	fl := others(bots, leader)
 	a, b := fl[0], fl[1]
+	// A console page open on a follower sees the run the leader moves on.
+	page := streamOf(t, a)
 
 	id := a.request("bob", "/deploy demo v1 staging")
 	b.waitState(id, "checklist")
@@ -133,6 +170,10 @@ func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 	if !rec.transitionedTo("approved") || len(rec.Run.Approvals) != 1 || rec.Run.Approvals[0].By.ID != "alice" {
 		t.Errorf("approvals %+v", rec.Run.Approvals)
 	}
+	eventually(t, stateTimeout, "the follower's console page to show the run succeeded", func() (bool, string) {
+		frames := page()
+		return strings.Contains(frames, `"ref":"run-1"`) && strings.Contains(frames, `"status":"succeeded"`), tail(frames, 3)
+	})
 	// Every replica reads the same record.
 	for _, o := range bots {
 		if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(rec.Events) {
