@@ -28,7 +28,9 @@ const haLease = 2 * time.Second
 func startReplicas(t *testing.T, f *fixture, cl *etcdCluster, n int) []*bot {
 	t.Helper()
 	f.store = cl.url("shipmate")
-	f.top += fmt.Sprintf("leader_lease: %s\n", haLease)
+	if !strings.Contains(f.top, "leader_lease:") {
+		f.top += fmt.Sprintf("leader_lease: %s\n", haLease)
+	}
 	f.writeConfig()
 	var bots []*bot
 	for range n {
@@ -342,5 +344,43 @@ func TestSameSignedClickOnEveryReplicaActsOnce(t *testing.T) {
 	}
 	if n := len(api.Calls("POST", "/webhooks/")); n != 0 {
 		t.Errorf("%d follow-up messages to the approver, want none", n)
+	}
+}
+
+// SIGTERM to the leader drains it as it does a lone bot: its running step
+// finishes, and then it hands over at once rather than when its lease
+// would expire; what was asked meanwhile runs on the next leader.
+func TestLeaderDrainsThenHandsOver(t *testing.T) {
+	cl := newEtcdCluster(t)
+	f := newFixture(t)
+	f.script("deploy.sh", haDeployScript)
+	f.top += "leader_lease: 30s\n" // longer than the test waits: the hand-over must not wait for it
+	bots := startReplicas(t, f, cl, 3)
+	old := leaderOf(t, bots)
+	rest := others(bots, old)
+
+	first := rest[0].request("bob", "/deploy demo v1-gated dev")
+	f.waitLine("starts.log", fmt.Sprintf("started %d v1-gated %d", first, old.cmd.Process.Pid))
+	if err := old.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	second := rest[1].request("bob", "/deploy demo v2 staging")
+	rest[1].waitState(second, "checklist")
+	f.write("gate", "")
+	if code, _ := old.wait(time.Now()); code != 0 {
+		t.Fatalf("the drained leader exited with %d", code)
+	}
+	rest[0].waitState(first, "succeeded")
+	next := leaderOf(t, rest)
+	for _, item := range []string{"merged", "tests"} {
+		next.mustAct(second, "bob", "tick", item)
+	}
+	next.mustAct(second, "alice", "approve", "")
+	rest[0].waitState(second, "succeeded")
+	if got, want := starter(f, second), fmt.Sprint(next.cmd.Process.Pid); got != want {
+		t.Errorf("run #%d was deployed by pid %s, want the new leader %s", second, got, want)
+	}
+	if n := f.startsOf(first); n != 1 {
+		t.Errorf("the deploy of run #%d started %d times, want once", first, n)
 	}
 }

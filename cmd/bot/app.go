@@ -162,7 +162,9 @@ func (m *Main) Run(ctx context.Context) error {
 	// it works: one being down must keep neither the console nor the
 	// other chat down, nor stay off until a restart. /readyz says which
 	// is not connected yet.
-	bctx, stopBackground := context.WithCancel(ctx)
+	// Background work ends with stopBackground, not with ctx: a leader's
+	// work goes on while it drains.
+	bctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopBackground = stopBackground
 	if m.slack != nil {
 		m.startChat(bctx, "slack", m.slack.Start)
@@ -187,19 +189,22 @@ loop:
 		case err := <-serveErr:
 			return fmt.Errorf("http server: %w", err)
 		case <-t.C:
-			if err := m.engine.Tick(ctx); err != nil {
+			if err := m.engine.Tick(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error().Err(err).Msg("tick")
 			}
 		}
 	}
 
-	m.stopBackground()
-	m.background.Wait()
+	// Running steps finish first: a leader among replicas keeps the lead
+	// (and its lease) meanwhile, and resigns after, so that another
+	// replica takes over at once rather than when the lease expires.
 	m.engine.Drain()
 	m.log.Info().Msg("waiting for running steps to finish")
 	if err := m.engine.Wait(context.Background()); err != nil {
 		return err
 	}
+	m.stopBackground()
+	m.background.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if m.slackCh != nil {
