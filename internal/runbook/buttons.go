@@ -304,6 +304,9 @@ func (e *Engine) tickValidation(r *Run, u User, item string, done bool) ([]Event
 		return nil, Errorf(EInvalid, "run %s has no post-deployment validation item %q", r.Ref(), item)
 	}
 	it := &r.Validation[i]
+	if it.Auto {
+		return nil, Errorf(EPolicy, "“%s” is confirmed by Shipmate's metric analysis, not by hand (End monitoring finishes the run without it)", it.Label)
+	}
 	if it.Done == done {
 		return nil, errNoChange
 	}

@@ -29,6 +29,8 @@ type Config struct {
 	Groups map[string]GroupResolver
 	// Checkers maps app names to what checks their automated items.
 	Checkers map[string]Checker
+	// Analyzer runs the post-deployment analysis's queries (nil: none).
+	Analyzer Analyzer
 	Clock    Clock
 	Log      zerolog.Logger
 	Observer Observer
@@ -60,6 +62,7 @@ type Engine struct {
 	chats     map[string]Chat
 	groups    map[string]GroupResolver
 	checkers  map[string]Checker
+	analyzer  Analyzer
 	clock     Clock
 	log       zerolog.Logger
 	obs       Observer
@@ -113,7 +116,7 @@ func New(cfg Config) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store: cfg.Store, policy: cfg.Policy, executors: cfg.Executors, chats: cfg.Chats,
-		groups: cfg.Groups, checkers: cfg.Checkers, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
+		groups: cfg.Groups, checkers: cfg.Checkers, analyzer: cfg.Analyzer, clock: cfg.Clock, log: cfg.Log, obs: cfg.Observer, flush: cfg.OutputFlush,
 		outHead: cfg.OutputHead, outTail: cfg.OutputTail, redact: newRedactor(cfg.Secrets),
 		parser: newParser(cfg.Policy), people: newPeople(cfg.Policy), ctx: ctx, cancel: cancel,
 		busy: map[uint64]bool{}, steps: map[uint64]*step{},
@@ -306,13 +309,13 @@ func (e *Engine) post(ctx context.Context, r *Run) {
 	}
 }
 
-// notify posts a one-off line about a run to its channel.
-func (e *Engine) notify(ctx context.Context, r *Run, text string) {
+// notify posts a one-off line about a run to its channel, with buttons bs.
+func (e *Engine) notify(ctx context.Context, r *Run, text string, bs ...Button) {
 	chat, ok := e.chats[r.Origin.Platform]
 	if !ok {
 		return
 	}
-	m := Message{RunID: r.ID, Title: r.Title(), Tone: ToneInfo, Text: text}
+	m := Message{RunID: r.ID, Title: r.Title(), Tone: ToneInfo, Text: text, Buttons: bs}
 	if _, err := chat.Post(ctx, r.Origin.Channel, m); err != nil {
 		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post notice")
 	}

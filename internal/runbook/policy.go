@@ -33,6 +33,10 @@ type Policy struct {
 	Validation map[string]string
 	Envs       []Environment
 	Apps       map[string]App
+
+	// Analysis defines the metric checks of the post-deployment analysis
+	// by key; a check confirms the validation item of the same key.
+	Analysis map[string]MetricCheck
 }
 
 // Person is one human's identities: platform → user ids.
@@ -65,6 +69,8 @@ type Environment struct {
 	// HealthEvery is how often health is checked while monitoring.
 	HealthEvery time.Duration
 	Rollback    []string // rollback owners: roles, or RoleRequester
+	// Analysis is the metric analysis of monitored deployments.
+	Analysis AnalysisRule
 }
 
 // ApprovalRule says who must approve a deployment. Count 0 means no approval.
@@ -85,6 +91,9 @@ type App struct {
 	HoldOnFailure bool
 	// Checks are the checklist items the app's Checker checks itself.
 	Checks []string
+	// Analysis, when not nil, replaces the environments' metric checks
+	// for this app (empty: none).
+	Analysis []string
 }
 
 // Env returns the environment named name.

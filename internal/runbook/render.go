@@ -11,6 +11,9 @@ func (e *Engine) Message(r *Run) Message {
 		State: r.State, Status: r.State.Label(), Text: r.Note, Tone: tone(r.State), Log: r.Log}
 	env, _ := e.policy.Env(r.Env)
 	m.Fields = fields(r, env)
+	if f, ok := e.analysisField(r); ok {
+		m.Fields = append(m.Fields, f)
+	}
 	editable := r.State == StateChecklist || r.State == StateAwaitingApproval
 	items := r.Checklist
 	m.ItemsTitle = "Pre-deployment checklist"

@@ -114,7 +114,7 @@ func (e *Engine) requestDeploy(ctx context.Context, req Request) (Reply, error) 
 		r.Checklist = append(r.Checklist, CheckItem{Key: k, Label: e.policy.Checklist[k], Auto: e.autoChecks(in.App, k)})
 	}
 	for _, k := range env.Validation {
-		r.Validation = append(r.Validation, CheckItem{Key: k, Label: e.policy.Validation[k]})
+		r.Validation = append(r.Validation, CheckItem{Key: k, Label: e.policy.Validation[k], Auto: e.analyzes(in.App, env, k)})
 	}
 	evs = append([]Event{{At: now, Type: EvRequested, Actor: &u, To: StateRequested,
 		Detail: fmt.Sprintf("deploy %s %s to %s%s", in.App, in.Version, env.Name, reasonSuffix(in.Reason))}}, evs...)

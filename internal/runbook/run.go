@@ -175,6 +175,9 @@ type Run struct {
 	// AwaitingValidation is set when the monitoring window ended with
 	// validation items open (the channel was told once).
 	AwaitingValidation bool `json:"awaiting_validation,omitempty"`
+	// Analysis is the post-deployment metric analysis: baselines taken
+	// before the deploy step and the measurements since.
+	Analysis *Analysis `json:"analysis,omitempty"`
 	// Note is the latest human-readable word on the run (why it failed,
 	// what it waits for).
 	Note string `json:"note,omitempty"`

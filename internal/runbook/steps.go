@@ -185,6 +185,8 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 			r.Note = "an automated check fails now, approvals are void: " + joinQuoted(failingChecks(r))
 			return evs, nil
 		}
+		// The baseline of the analysis is taken just before the deploy.
+		evs = append(evs, e.takeBaseline(ctx, r, env)...)
 		// The deploying state is stored before the executor is called:
 		// after a crash the run is found deploying and never started twice.
 		return append(evs, e.move(r, StateDeploying, nil, "")), nil
@@ -287,6 +289,7 @@ func (e *Engine) verified(r *Run) []Event {
 	now := e.now()
 	r.MonitorUntil = now.Add(max(env.Monitor, 0))
 	r.NextHealthAt = now.Add(env.healthEvery())
+	e.analysisStarts(r, env, now)
 	if env.Monitor <= 0 {
 		// No window to watch: the run waits for its validation only.
 		r.AwaitingValidation = true

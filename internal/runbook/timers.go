@@ -11,7 +11,8 @@ import (
 
 // Tick does what the clock calls for: it expires stale approval requests
 // and sends their one reminder, starts approved runs whose window opened,
-// checks health during monitoring and ends monitoring windows. The bot calls
+// checks health and runs the metric analysis during monitoring and ends
+// monitoring windows. The bot calls
 // it every few seconds; tests call it after moving a fake clock.
 func (e *Engine) Tick(ctx context.Context) error {
 	ctx, done, leading := e.termCtx(ctx)
@@ -124,18 +125,20 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 			if r.State != StateMonitoring || r.AwaitingValidation {
 				return nil, errMovedOn
 			}
+			evs := e.confirmAnalysis(r)
 			if open := r.OpenValidation(); len(open) > 0 {
 				r.AwaitingValidation, told = true, true
-				return []Event{e.event(EvStep, nil, fmt.Sprintf("monitoring window over; waiting for the post-deployment validation (%s)", itemLabels(open)))}, nil
+				return append(evs, e.event(EvStep, nil, fmt.Sprintf("monitoring window over; waiting for the post-deployment validation (%s)", itemLabels(open)))), nil
 			}
-			return []Event{e.move(r, StateSucceeded, nil, e.liveNote(r, "monitoring showed no problem"))}, nil
+			return append(evs, e.move(r, StateSucceeded, nil, e.liveNote(r, "monitoring showed no problem"))), nil
 		})
 		if err != nil || !told {
 			return err
 		}
-		e.notifyAside(r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.",
-			r.Ref(), r.Title(), len(r.OpenValidation()), itemLabels(r.OpenValidation())))
+		e.notifyAside(r, fmt.Sprintf("Run %s (%s): monitoring showed no problem, and the post-deployment validation still has %d open: %s. Tick them on the run's message, or End monitoring to finish without them.%s",
+			r.Ref(), r.Title(), len(r.OpenValidation()), itemLabels(r.OpenValidation()), e.analysisPending(r)))
 	}
+	e.analyzeIfDue(r, now)
 	hc, ok := e.executors[r.App].(HealthChecker)
 	if !ok || now.Before(r.NextHealthAt) {
 		return nil
