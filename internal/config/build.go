@@ -70,7 +70,7 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 		// An unset ${JENKINS_URL} leaves Jenkins off.
 		c.Jenkins = raw.Jenkins
 	}
-	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildEnvs, buildApps} {
+	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildAnalysis, buildEnvs, buildApps} {
 		if err := step(d, raw, c); err != nil {
 			return nil, err
 		}
@@ -218,7 +218,7 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 	if err := checkRoles(d, c, join(path, "rollback"), raw.Rollback, true); err != nil {
 		return env, err
 	}
-	return env, nil
+	return env, buildEnvAnalysis(d, c, path, raw, &env)
 }
 
 // buildApproval checks an environment's approval: "none", or who approves,
@@ -313,12 +313,17 @@ func buildApps(d *decoder, raw *rawConfig, c *Config) error {
 		if err := buildChecks(d, path, r, c, &app); err != nil {
 			return err
 		}
+		analysis, err := appAnalysis(d, c, path, r.Analysis)
+		if err != nil {
+			return err
+		}
 		c.Apps[a.Key] = app
 		c.Policy.Apps[a.Key] = runbook.App{
 			Name:          a.Key,
 			Executor:      r.Executor,
 			HoldOnFailure: app.OnFailure == OnFailureHold,
 			Checks:        slices.Sorted(maps.Keys(app.Checks)),
+			Analysis:      analysis,
 		}
 	}
 	return nil

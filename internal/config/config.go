@@ -74,6 +74,9 @@ type Config struct {
 	// Jenkins is the jenkins: block, the server apps and checks use (nil:
 	// none, or its url unset).
 	Jenkins *Block
+	// Prometheus is the prometheus: block, the server the post-deployment
+	// analysis queries (nil: none, or its url unset: no analysis runs).
+	Prometheus *Block
 }
 
 // AppConfig is how an app is deployed.

@@ -54,6 +54,7 @@ func TestExample(t *testing.T) {
 	if diff := cmp.Diff([]string{"development", "staging", "production"}, envNames(p.Envs)); diff != "" {
 		t.Errorf("env order (-want +got):\n%s", diff)
 	}
+	analysisDefaults := runbook.AnalysisRule{Every: time.Minute, FailuresToRollback: 3}
 	wantEnvs := []runbook.Environment{
 		{
 			Name:        "development",
@@ -61,6 +62,7 @@ func TestExample(t *testing.T) {
 			Deployers:   []string{"deployer"},
 			HealthEvery: runbook.DefaultHealthEvery,
 			Rollback:    []string{runbook.RoleRequester},
+			Analysis:    analysisDefaults,
 		},
 		{
 			Name:      "staging",
@@ -72,6 +74,7 @@ func TestExample(t *testing.T) {
 			Checklist:   []string{"merged", "tests", "artifact", "plan"},
 			HealthEvery: runbook.DefaultHealthEvery,
 			Rollback:    []string{"devops"},
+			Analysis:    analysisDefaults,
 		},
 		{
 			Name:      "production",
@@ -87,10 +90,15 @@ func TestExample(t *testing.T) {
 			Monitor:     30 * time.Minute,
 			HealthEvery: runbook.DefaultHealthEvery,
 			Rollback:    []string{"incident-response", "release-manager"},
+			Analysis:    runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
 		},
 	}
 	if diff := cmp.Diff(wantEnvs, p.Envs, windowsEqual); diff != "" {
 		t.Errorf("environments (-want +got):\n%s", diff)
+	}
+	// Its analysis is checked, and off while ${PROMETHEUS_URL} is unset.
+	if c.Prometheus != nil || len(p.Analysis) != 2 || p.Analysis["latency"].Label != "p95" || p.Analysis["errors"].Format != runbook.FormatPercent {
+		t.Errorf("prometheus %v, analysis %+v", c.Prometheus, p.Analysis)
 	}
 
 	prod, _ := p.Env("production")

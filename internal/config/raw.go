@@ -24,6 +24,10 @@ type rawConfig struct {
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
 	Jenkins      *Block                     `yaml:"jenkins"`
+
+	// The post-deployment analysis: its checks and their server.
+	Analysis   entries[rawMetricCheck] `yaml:"analysis"`
+	Prometheus *Block                  `yaml:"prometheus"`
 }
 
 type rawEnv struct {
@@ -37,6 +41,10 @@ type rawEnv struct {
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
 	Rollback    []string       `yaml:"rollback"`
+
+	Analysis           []string       `yaml:"analysis"`
+	AnalysisEvery      *time.Duration `yaml:"analysis_every"`
+	FailuresToRollback *int           `yaml:"failures_to_rollback"`
 }
 
 // rawApproval is the scalar "none" or a mapping of approvalFields.
@@ -81,6 +89,9 @@ type rawApp struct {
 	Smoke      *Block            `yaml:"smoke"`
 	Jenkins    *Block            `yaml:"jenkins"`
 	Checks     entries[rawCheck] `yaml:"checks"` // checklist item → how Shipmate checks it
+
+	// Analysis, when given, replaces the environments' analysis checks.
+	Analysis *[]string `yaml:"analysis"`
 }
 
 // rawCheck is one automated checklist item: exactly one checker's block.
