@@ -12,7 +12,8 @@ run:
 test: deps check-format vet unit kube fuzz
 
 # The browser tests drive Debian's Chromium (headless, through chromedp); the
-# etcd store's tests start Debian's etcd (/usr/bin/etcd) on loopback ports.
+# etcd store's tests start Debian's etcd (/usr/bin/etcd) on loopback ports;
+# the analysis's tests start Debian's Prometheus (/usr/bin/prometheus).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -21,6 +22,9 @@ deps:
 	@command -v etcd >/dev/null 2>&1 || { \
 		echo "installing etcd-server from Debian's packages (the etcd store's tests)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
+	@test -x /usr/bin/prometheus || { \
+		echo "installing prometheus from Debian's packages (the post-deployment analysis's tests)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
 	$(GO) mod download
 	cd test/kube && $(GO) mod download
 

@@ -87,6 +87,7 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 	m.engine = runbook.New(runbook.Config{
 		Store: m.store, Policy: &s.Policy, Executors: executors, Checkers: checkers, Chats: ch.chats, Groups: ch.groups,
 		Log: log, Observer: m.metrics, Secrets: s.Secrets(), Follow: m.replicas != nil,
+		Analyzer: m.analyzer(s),
 	})
 	m.metrics.SetLeader(m.replicas == nil)
 	if err := m.startAdapters(s, ch); err != nil {

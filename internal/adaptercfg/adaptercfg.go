@@ -1,7 +1,8 @@
 // Package adaptercfg is where the configuration meets the adapters: it
 // hands each adapter its blocks (an app's exec:, kubernetes:, jenkins:,
-// checks and smoke, chat.discord, the jenkins server), which the adapter
-// decodes and checks, so that internal/config knows no adapter.
+// checks and smoke, chat.discord, the jenkins and prometheus servers),
+// which the adapter decodes and checks, so that internal/config knows no
+// adapter.
 package adaptercfg
 
 import (
@@ -12,6 +13,7 @@ import (
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
+	"shipmate/internal/adapters/prometheus"
 	"shipmate/internal/config"
 )
 
@@ -23,6 +25,9 @@ type Settings struct {
 	AppBlocks map[string]App
 	Jenkins   *jenkins.ServerConfig // nil: no Jenkins
 	Discord   *discord.Config       // nil: Discord off
+	// Prometheus is the server of the post-deployment analysis (nil: no
+	// analysis runs).
+	Prometheus *prometheus.Config
 }
 
 // App is an app's executor block and automated checks, decoded.
@@ -40,6 +45,12 @@ func Decode(cfg *config.Config) (*Settings, error) {
 	if b := cfg.Jenkins; b != nil {
 		s.Jenkins = &jenkins.ServerConfig{}
 		if err := decodeBlock(b, s.Jenkins, s.Jenkins.Validate); err != nil {
+			return nil, err
+		}
+	}
+	if b := cfg.Prometheus; b != nil {
+		s.Prometheus = &prometheus.Config{}
+		if err := decodeBlock(b, s.Prometheus, s.Prometheus.Validate); err != nil {
 			return nil, err
 		}
 	}
@@ -123,6 +134,10 @@ func (s *Settings) Secrets() []string {
 	}
 	if s.Jenkins != nil {
 		add(s.Jenkins.Token)
+	}
+	if s.Prometheus != nil {
+		add(s.Prometheus.BearerToken)
+		add(s.Prometheus.Password)
 	}
 	for _, a := range s.AppBlocks {
 		if a.Kube != nil && a.Kube.Registry != nil {
