@@ -33,7 +33,7 @@ func renderChecklist(m runbook.Message) []slack.Block {
 		}
 	}
 	if len(auto) > 0 {
-		blocks = append(blocks, renderAutoChecks(auto))
+		blocks = append(blocks, renderAutoChecks(auto, m.State == runbook.StateMonitoring))
 	}
 	editable := false
 	for _, it := range manual {
@@ -71,15 +71,20 @@ func renderChecklist(m runbook.Message) []slack.Block {
 }
 
 // renderAutoChecks lists the items Shipmate checks, with what it found.
-func renderAutoChecks(items []runbook.Item) slack.Block {
+// While a run is monitored, its analysis has not decided on the items it
+// has not confirmed yet: they wait rather than fail.
+func renderAutoChecks(items []runbook.Item, monitored bool) slack.Block {
 	var b strings.Builder
 	for i, it := range items {
 		if i > 0 {
 			b.WriteString("\n")
 		}
 		mark := ":x:"
-		if it.Done {
+		switch {
+		case it.Done:
 			mark = ":white_check_mark:"
+		case monitored:
+			mark = ":hourglass_flowing_sand:"
 		}
 		line := mark + " " + renderEscaper.Replace(renderOneLine(it.Label)) + " — _checked by Shipmate_"
 		if it.Detail != "" {

@@ -182,8 +182,8 @@ func renderSummary(m runbook.Message) string {
 	return s
 }
 
-// renderNotice renders a one-off line about a run: its text, and its title
-// as context.
+// renderNotice renders a one-off line about a run: its text, its title
+// as context, and the buttons of a notice that asks for a decision.
 func renderNotice(m runbook.Message) []slack.Block {
 	text, title := strings.TrimSpace(m.Text), renderOneLine(m.Title)
 	if text == "" {
@@ -195,6 +195,9 @@ func renderNotice(m runbook.Message) []slack.Block {
 	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn(renderEscCut(text, renderMaxSectionText)), nil, nil)}
 	if title != "" {
 		blocks = append(blocks, slack.NewContextBlock("", renderMrkdwn(renderEscCut(title, renderMaxContextText))))
+	}
+	if b := renderButtons(m); b != nil {
+		blocks = append(blocks, b)
 	}
 	return blocks
 }

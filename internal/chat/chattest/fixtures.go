@@ -11,9 +11,15 @@ import (
 // T0 is when the fixtures' runs were created.
 var T0 = time.Date(2025, 3, 14, 13, 45, 0, 0, time.UTC)
 
+// fixtureNow is when the fixtures' messages are drawn: 12 minutes into
+// the monitoring window of the monitored run.
+var fixtureNow = T0.Add(72 * time.Minute)
+
 // fixturePolicy has a staging without approval and a production with two
-// approvals and a checklist, like the example configuration.
+// approvals, a checklist and a post-deployment validation, two of whose
+// items metric checks confirm, like the example configuration.
 func fixturePolicy() *runbook.Policy {
+	maxErrors := 0.01
 	return &runbook.Policy{
 		Checklist: map[string]string{
 			"changelog": "Changelog reviewed",
@@ -21,13 +27,23 @@ func fixturePolicy() *runbook.Policy {
 			"oncall":    "On-call engineer informed",
 			"dashboard": "Dashboards open",
 		},
+		Validation: map[string]string{
+			"health": "Health checks passing", "errors": "No error spikes in logs", "latency": "Response times normal",
+		},
+		Analysis: map[string]runbook.MetricCheck{
+			"errors":  {Query: `sum(rate(errors{app="{app}"}[2m]))`, Max: &maxErrors, MaxVsBaseline: 2, Format: runbook.FormatPercent},
+			"latency": {Label: "p95", Query: `histogram_quantile(0.95, sum by (le) (rate(latency_bucket{app="{app}"}[5m])))`, MaxVsBaseline: 1.5, Format: runbook.FormatMillis},
+		},
 		Envs: []runbook.Environment{
 			{Name: "staging"},
 			{
-				Name:      "production",
-				Approval:  runbook.ApprovalRule{Roles: []string{"release-managers"}, Count: 2},
-				Checklist: []string{"changelog", "migration", "oncall", "dashboard"},
-				Monitor:   15 * time.Minute,
+				Name:       "production",
+				Approval:   runbook.ApprovalRule{Roles: []string{"release-managers"}, Count: 2},
+				Checklist:  []string{"changelog", "migration", "oncall", "dashboard"},
+				Validation: []string{"health", "errors", "latency"},
+				Monitor:    30 * time.Minute,
+				Rollback:   []string{"incident-response"},
+				Analysis:   runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
 			},
 		},
 		Apps: map[string]runbook.App{"demo": {}},
@@ -36,7 +52,7 @@ func fixturePolicy() *runbook.Policy {
 
 // FixtureMessage is run r's message as the engine draws it.
 func FixtureMessage(r *runbook.Run) runbook.Message {
-	return runbook.New(runbook.Config{Policy: fixturePolicy()}).Message(r)
+	return runbook.New(runbook.Config{Policy: fixturePolicy(), Clock: runbook.ClockFunc(func() time.Time { return fixtureNow })}).Message(r)
 }
 
 // people of the fixtures on platform: rita is shown by her id, alice and
@@ -151,10 +167,68 @@ func Fixtures(platform string) []Fixture {
 	r.Note = "waiting for 8 checklist items"
 	add("long_checklist", FixtureMessage(r))
 
+	addMonitored(add, platform)
+
 	r = FixtureRun(platform, runbook.StateFailed)
 	r.Checklist = nil
 	r.Note = "deploy failed: <script>alert('x')</script> & then: " + strings.Repeat("the quick brown fox jumps over the lazy dog & ", 100)
 	r.Log = []string{"panic: <nil> & more"}
 	add("huge_note", FixtureMessage(r))
 	return cases
+}
+
+// addMonitored adds a run watched by the post-deployment analysis: its
+// live line 12 minutes into the window, with one validation item ticked by
+// a person; the same run once the checks confirmed the rest; and the
+// notice that asks the rollback owners of an app held on failure to roll
+// back, with its button.
+func addMonitored(add func(string, runbook.Message), platform string) {
+	_, alice, carol := people(platform)
+	since := T0.Add(time.Hour)
+	val := func(v float64) *runbook.Reading { r := runbook.Reading(v); return &r }
+	r := FixtureRun(platform, runbook.StateMonitoring)
+	tickAll(r, carol)
+	r.Approvals = []runbook.Approval{{By: alice}, {By: carol}}
+	r.MonitorUntil = since.Add(30 * time.Minute)
+	r.Note = "monitoring until " + r.MonitorUntil.Format("Mon 2006-01-02 15:04 UTC")
+	r.Validation = []runbook.CheckItem{
+		{Key: "health", Label: "Health checks passing", Done: true, By: &alice, At: since.Add(5 * time.Minute)},
+		{Key: "errors", Label: "No error spikes in logs", Auto: true,
+			Detail: "errors 0.3% (baseline 0.2%); max 1%, at most 2× the baseline; the last 3 conclusive measurements passed (12 of 12 conclusive, 0 failed)"},
+		{Key: "latency", Label: "Response times normal", Auto: true,
+			Detail: "p95 190 ms (baseline 170 ms); at most 1.5× the baseline; 2 passed in a row so far, 3 needed (12 of 12 conclusive, 1 failed)"},
+	}
+	r.Analysis = &runbook.Analysis{BaselineAt: since.Add(-3 * time.Minute), Since: since, NextAt: since.Add(13 * time.Minute),
+		Checks: []runbook.MetricState{
+			{Key: "errors", Baseline: val(0.002), Value: val(0.003), Verdict: runbook.VerdictPass, Runs: 12, Conclusive: 12, Passing: 12},
+			{Key: "latency", Baseline: val(0.17), Value: val(0.19), Verdict: runbook.VerdictPass, Runs: 12, Conclusive: 12, Failures: 1, Passing: 2},
+		}}
+	add("monitoring", FixtureMessage(r))
+
+	r.State = runbook.StateSucceeded
+	for i, detail := range []string{
+		"errors 0.3% (baseline 0.2%); max 1%, at most 2× the baseline; the last 3 conclusive measurements passed (29 of 30 conclusive, 0 failed)",
+		"p95 180 ms (baseline 170 ms); at most 1.5× the baseline; the last 3 conclusive measurements passed (29 of 30 conclusive, 1 failed)",
+	} {
+		it := &r.Validation[i+1]
+		it.Done, it.By, it.At, it.Detail = true, &runbook.Shipmate, r.MonitorUntil, detail
+	}
+	for i := range r.Analysis.Checks {
+		st := &r.Analysis.Checks[i]
+		st.Value, st.Runs, st.Conclusive, st.Passing = val(float64(*st.Baseline)+0.001), 30, 29, 17
+	}
+	r.Analysis.Checks[1].Value = val(0.18)
+	r.Note = "demo v1.2 is live in production; monitoring showed no problem; validated by alice, Shipmate"
+	add("validated", FixtureMessage(r))
+
+	r.State = runbook.StateMonitoring
+	var roll []runbook.Button
+	for _, b := range FixtureMessage(r).Buttons {
+		if b.Action == runbook.ButtonRollback {
+			roll = append(roll, b)
+		}
+	}
+	add("analysis_hold", runbook.Message{RunID: 12, Title: r.Title(), Tone: runbook.ToneInfo, Buttons: roll,
+		Text: "Run #12 (demo v1.2 → production): the post-deployment analysis fails: errors 4.2% (baseline 0.2%), above its max of 1% in 3 conclusive measurements in a row. " +
+			"demo is held for a human on failure (on_failure: hold), so Shipmate does not roll it back: incident-response, roll it back to v1.1 with the button below, or End monitoring on the run's message if this is expected."})
 }

@@ -90,8 +90,13 @@
       pre.hidden = false;
       pre.textContent = m.log.join("\n");
     }
-    const bar = node.querySelector(".buttons");
-    for (const b of m.buttons || []) {
+    addButtons(node.querySelector(".buttons"), m.buttons);
+    return node;
+  }
+
+  // addButtons puts a message's buttons in bar; each acts on its run.
+  function addButtons(bar, buttons) {
+    for (const b of buttons || []) {
       const btn = el("button", b.style || "", b.label);
       btn.dataset.action = b.action;
       btn.addEventListener("click", async () => {
@@ -102,14 +107,20 @@
       });
       bar.append(btn);
     }
-    return node;
   }
 
+  // A notice may ask for a decision (roll back a run whose analysis
+  // fails): its buttons come with it.
   function renderNotice(entry) {
     const node = el("article", "msg notice");
     node.dataset.ref = entry.ref;
     const body = el("div", "body");
     body.append(el("div", "head", entry.message.title), el("p", "note", entry.message.text));
+    if (entry.message.buttons && entry.message.buttons.length) {
+      const bar = el("div", "buttons");
+      addButtons(bar, entry.message.buttons);
+      body.append(bar);
+    }
     node.append(el("div", "avatar", "⚓"), body);
     return node;
   }
