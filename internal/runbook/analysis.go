@@ -263,7 +263,7 @@ func (e *Engine) takeBaseline(ctx context.Context, r *Run, env *Environment) []E
 			st.Baseline = reading(m.value)
 		}
 		a.Checks = append(a.Checks, st)
-		parts = append(parts, e.checkLabel(m.key)+" "+e.baselineText(&st))
+		parts = append(parts, e.checkLabel(m.key)+" "+e.baselineValue(&st))
 	}
 	r.Analysis = a
 	return []Event{e.event(EvCheck, &Shipmate, "analysis baseline before the deploy: "+strings.Join(parts, "; "))}

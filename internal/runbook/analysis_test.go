@@ -123,7 +123,22 @@ func TestAnalysisConfirmsValidationOfACleanDeploy(t *testing.T) {
 	m.set("v2", 0.003, 0.180)
 	cleanRun(h, "v1")
 
-	id := monitored(h, "v2")
+	// While the deploy runs, the message shows the baselines.
+	release := h.Exec.Hold(runbooktest.StepDeploy, "production", "v2")
+	h.DeployTo("v2", "staging")
+	h.Settle()
+	id := h.Must("bob", "/deploy demo v2 production")
+	h.TickAll("bob", id)
+	if _, err := h.Engine.Act(context.Background(), runbooktest.User("rita"), id, rb.ButtonApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-h.Exec.Entered()
+	if got, want := analysisLine(h, id), "before the deploy: errors 0.2% · p95 170 ms"; got != want {
+		t.Errorf("live line while deploying %q, want %q", got, want)
+	}
+	release()
+	h.Settle()
+	h.WantState(id, rb.StateMonitoring)
 	var baselines []string
 	for _, q := range fa.Queries() {
 		if strings.Contains(q, `env="production"`) {

@@ -22,9 +22,9 @@ func (e *Engine) analysisField(r *Run) (Field, bool) {
 	switch {
 	case a.Since.IsZero():
 		for i := range a.Checks {
-			parts = append(parts, e.checkLabel(a.Checks[i].Key)+" "+e.baselineText(&a.Checks[i]))
+			parts = append(parts, e.checkLabel(a.Checks[i].Key)+" "+e.baselineValue(&a.Checks[i]))
 		}
-		return Field{Label: "Analysis", Value: "baseline " + strings.Join(parts, " · ")}, true
+		return Field{Label: "Analysis", Value: "before the deploy: " + strings.Join(parts, " · ")}, true
 	case r.State == StateMonitoring && e.now().Before(r.MonitorUntil):
 		parts = append(parts, "monitoring "+progress(e.now().Sub(a.Since), r.MonitorUntil.Sub(a.Since)))
 	case r.State == StateMonitoring:
@@ -59,16 +59,23 @@ func (e *Engine) checkLabel(key string) string {
 	return key
 }
 
-// baselineText is a check's baseline as shown: its value, or why there is
-// none.
+// baselineValue is a check's baseline: its value, or why there is none.
+func (e *Engine) baselineValue(st *MetricState) string {
+	switch {
+	case st.Baseline != nil:
+		return fmtValue(e.policy.Analysis[st.Key].Format, float64(*st.Baseline))
+	case strings.HasPrefix(st.NoBaseline, "the query failed"):
+		return "none (the query failed)"
+	}
+	return "none (no data)"
+}
+
+// baselineText is a check's baseline as its figures show it.
 func (e *Engine) baselineText(st *MetricState) string {
 	if st.Baseline == nil {
-		if strings.HasPrefix(st.NoBaseline, "the query failed") {
-			return "(no baseline: the query failed)"
-		}
-		return "(no baseline: no data)"
+		return "(no baseline: " + strings.TrimSuffix(strings.TrimPrefix(e.baselineValue(st), "none ("), ")") + ")"
 	}
-	return "(baseline " + fmtValue(e.policy.Analysis[st.Key].Format, float64(*st.Baseline)) + ")"
+	return "(baseline " + e.baselineValue(st) + ")"
 }
 
 // checkSummary is a check's latest figures: "errors 0.3% (baseline
