@@ -1,11 +1,11 @@
 package prometheus_test
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"shipmate/internal/adapters/prometheus/promtest"
 	"shipmate/internal/runbook"
 	"shipmate/internal/runbook/runbooktest"
 )
@@ -17,10 +17,9 @@ import (
 // Prometheus answers for the time it is asked about.
 func TestAnalysisOnPrometheus(t *testing.T) {
 	t.Parallel()
-	svc := newService()
-	app := httptest.NewServer(svc)
-	defer app.Close()
-	prom, c := startPrometheus(t, app.Listener.Addr().String())
+	svc := promtest.NewService(t, "demo", "staging")
+	prom := promtest.Start(t, svc)
+	c := client(t, prom)
 
 	h := runbooktest.New(t, runbooktest.NewExec(runbooktest.Resolve), func(cfg *runbook.Config) { cfg.Analyzer = c })
 	max := 0.05
@@ -34,23 +33,18 @@ func TestAnalysisOnPrometheus(t *testing.T) {
 	staging.Validation = []string{"errors", "latency"}
 	staging.Analysis = runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Second, FailuresToRollback: 2}
 	h.Clock.Set(time.Now())
-	// Data for the baseline: two scrapes in the queries' window.
-	eventually(t, "the error ratio has data", 10*time.Second, func() bool {
-		_, ok, err := c.Query(t.Context(), strings.NewReplacer("{app}", "demo", "{env}", "staging").Replace(errorsQuery), time.Now())
-		return err == nil && ok
-	}, prom)
 
 	// tickUntil runs the engine's timers on the real time until run id
 	// satisfies cond.
 	tickUntil := func(what string, id uint64, cond func(*runbook.Run) bool) *runbook.Run {
 		t.Helper()
 		var r *runbook.Run
-		eventually(t, what, 20*time.Second, func() bool {
+		prom.Eventually(what, 20*time.Second, func() bool {
 			h.Clock.Set(time.Now())
 			h.Tick()
 			r = h.Run(id)
 			return cond(r)
-		}, prom)
+		})
 		return r
 	}
 	deploy := func(v string) uint64 {
@@ -70,7 +64,7 @@ func TestAnalysisOnPrometheus(t *testing.T) {
 			t.Fatalf("run is %s: %s", r.State, r.Note)
 		}
 		for _, it := range r.Validation {
-			if !it.Done || it.By == nil || it.By.String() != "Shipmate" || !strings.HasPrefix(it.Link, prom.url+"/graph?") {
+			if !it.Done || it.By == nil || it.By.String() != "Shipmate" || !strings.HasPrefix(it.Link, prom.URL+"/graph?") {
 				t.Errorf("item %s: %+v, want confirmed by Shipmate with a link to the graph", it.Key, it)
 			}
 		}
@@ -85,9 +79,9 @@ func TestAnalysisOnPrometheus(t *testing.T) {
 	// An error spike rolls the deployment back.
 	{
 		id := deploy("v2")
-		svc.set(0.5, 0.15)
+		svc.Set(0.5, 0.15)
 		r := tickUntil("v2 is rolled back", id, func(r *runbook.Run) bool { return r.State.Terminal() })
-		svc.set(0.01, 0.15)
+		svc.Set(0.01, 0.15)
 		if r.State != runbook.StateRolledBack || h.Exec.Rollbacks() != 1 {
 			t.Fatalf("run is %s (%s), %d rollbacks", r.State, r.Note, h.Exec.Rollbacks())
 		}
@@ -106,7 +100,7 @@ func TestAnalysisOnPrometheus(t *testing.T) {
 	// confirmed and nothing rolls back.
 	{
 		id := deploy("v3")
-		prom.kill()
+		prom.Kill()
 		r := tickUntil("the window ends with v3's analysis inconclusive", id, func(r *runbook.Run) bool {
 			return r.AwaitingValidation && r.Analysis.Checks[0].Runs >= 3
 		})
