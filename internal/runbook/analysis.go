@@ -201,10 +201,11 @@ func (e *Engine) analyzeIfDue(r *Run, now time.Time) {
 }
 
 // recordAnalysis judges one round of measurements of run id. N failures in
-// a row of a check roll the deployment back, as a failed health check
-// does, or, when the app holds failures for a human, tell its rollback
-// owners once with a Roll back button. Once the window is over, green
-// checks confirm their validation items.
+// a row of a check fail the deployment as a failed health check does: it
+// rolls back, or, when the app holds failures for a human, it is left as
+// it is and its rollback owners are told in the channel, with a Roll back
+// button. Once the window is over, green checks confirm their validation
+// items.
 func (e *Engine) recordAnalysis(ctx context.Context, id uint64, ms []measurement) error {
 	notice := ""
 	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
@@ -220,17 +221,11 @@ func (e *Engine) recordAnalysis(ctx context.Context, id uint64, ms []measurement
 		r.Analysis.NextAt = e.now().Add(env.Analysis.every())
 		evs := e.judge(r, ms)
 		e.describeItems(r, n)
-		if breaches, fresh := e.breaches(r, n); len(breaches) > 0 {
-			cause := "analysis: " + strings.Join(breaches, "; ")
-			if !e.policy.Apps[r.App].HoldOnFailure {
-				return append(evs, e.fail(r, errors.New(cause))...), nil
-			}
-			if fresh {
-				r.Note = cause + "; left as is for a human (on_failure: hold): Roll back, or End monitoring if it is expected"
-				evs = append(evs, e.event(EvNote, &Shipmate, r.Note))
+		if breaches := e.breaches(r, n); len(breaches) > 0 {
+			if e.policy.Apps[r.App].HoldOnFailure {
 				notice = e.holdNotice(r, env, breaches)
 			}
-			return evs, nil
+			return append(evs, e.fail(r, errors.New("analysis: "+strings.Join(breaches, "; ")))...), nil
 		}
 		if !e.now().Before(r.MonitorUntil) {
 			evs = append(evs, e.confirmAnalysis(r)...)
@@ -281,18 +276,15 @@ func (e *Engine) judge(r *Run, ms []measurement) []Event {
 	return evs
 }
 
-// breaches describes the checks of r that failed n times in a row or more;
-// fresh is set when one of them got there with this round.
-func (e *Engine) breaches(r *Run, n int) (out []string, fresh bool) {
+// breaches describes the checks of r that failed n times in a row.
+func (e *Engine) breaches(r *Run, n int) []string {
+	var out []string
 	for i := range r.Analysis.Checks {
-		st := &r.Analysis.Checks[i]
-		if st.Failing < n {
-			continue
+		if st := &r.Analysis.Checks[i]; st.Failing >= n {
+			out = append(out, fmt.Sprintf("%s, %s in %d conclusive measurements in a row", e.checkSummary(st), st.Why, st.Failing))
 		}
-		fresh = fresh || st.Failing == n
-		out = append(out, fmt.Sprintf("%s, %s in %d conclusive measurements in a row", e.checkSummary(st), st.Why, st.Failing))
 	}
-	return out, fresh
+	return out
 }
 
 // confirmAnalysis confirms, as Shipmate, the open validation items whose

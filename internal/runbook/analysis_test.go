@@ -321,8 +321,9 @@ func TestAnalysisInconclusiveKeepsTheRunMonitored(t *testing.T) {
 	}
 }
 
-// With on_failure: hold, failing checks do not roll back: the rollback
-// owners are told once in the channel, with a Roll back button that works.
+// With on_failure: hold, failing checks fail the run without rolling it
+// back, as a failed health check does: the rollback owners are told in
+// the channel, with a Roll back button that works.
 func TestAnalysisHoldNotifiesRollbackOwners(t *testing.T) {
 	h, m, _ := analysed(t)
 	h.Policy.Apps["demo"] = rb.App{Name: "demo", Executor: "fake", HoldOnFailure: true}
@@ -334,8 +335,8 @@ func TestAnalysisHoldNotifiesRollbackOwners(t *testing.T) {
 	for range 4 {
 		minute(h)
 	}
-	r := h.WantState(id, rb.StateMonitoring)
-	if h.Exec.Rollbacks() != 0 || !containsAll(r.Note, "analysis: p95 500 ms (baseline 170 ms), above 1.5× its baseline", "left as is for a human (on_failure: hold)") {
+	r := h.WantState(id, rb.StateFailed)
+	if h.Exec.Rollbacks() != 0 || !containsAll(r.Note, "monitoring failed: analysis: p95 500 ms (baseline 170 ms), above 1.5× its baseline", "left as is for a human (on_failure: hold)") {
 		t.Fatalf("note %q, %d rollbacks", r.Note, h.Exec.Rollbacks())
 	}
 	var notices []rb.Message
@@ -349,7 +350,7 @@ func TestAnalysisHoldNotifiesRollbackOwners(t *testing.T) {
 	}
 	n := notices[0]
 	if !containsAll(n.Text, "the post-deployment analysis fails: p95 500 ms (baseline 170 ms), above 1.5× its baseline in 3 conclusive measurements in a row",
-		"incident-response or release-manager, roll it back to v1") {
+		"incident-response or release-manager, roll it back to v1 with the button below when ready") {
 		t.Errorf("notice %q", n.Text)
 	}
 	if len(n.Buttons) != 1 || n.Buttons[0].Action != rb.ButtonRollback || n.Buttons[0].RunID != id {
@@ -358,12 +359,13 @@ func TestAnalysisHoldNotifiesRollbackOwners(t *testing.T) {
 	if err := h.Act("bob", id, n.Buttons[0].Action, ""); rb.ErrorCode(err) != rb.EForbidden {
 		t.Errorf("Roll back by bob, no rollback owner: %v", err)
 	}
-	if _, err := h.Engine.Act(context.Background(), runbooktest.User("ivan"), n.Buttons[0].RunID, n.Buttons[0].Action, ""); err != nil {
+	rep, err := h.Engine.Act(context.Background(), runbooktest.User("ivan"), n.Buttons[0].RunID, n.Buttons[0].Action, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	h.Settle()
-	h.WantState(id, rb.StateRolledBack)
-	if h.Exec.Rollbacks() != 1 {
+	h.WantState(rep.RunID, rb.StateRolledBack)
+	if h.Exec.Rollbacks() != 1 || h.Exec.LastJob().Version != "v1" {
 		t.Errorf("%d rollbacks, want 1", h.Exec.Rollbacks())
 	}
 }

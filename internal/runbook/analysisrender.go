@@ -135,15 +135,15 @@ func (e *Engine) itemDetail(st *MetricState, n int) string {
 	return fmt.Sprintf("%s; %s; %s", e.checkSummary(st), e.bounds(st.Key), how)
 }
 
-// holdNotice asks the rollback owners of a held run to decide, after its
-// analysis failed.
+// holdNotice asks the rollback owners of a run held on failure to decide,
+// after its analysis failed.
 func (e *Engine) holdNotice(r *Run, env *Environment, breaches []string) string {
 	text := fmt.Sprintf("Run %s (%s): the post-deployment analysis fails: %s. %s is held for a human on failure (on_failure: hold), so Shipmate does not roll it back: %s, ",
 		r.Ref(), r.Title(), strings.Join(breaches, "; "), r.App, ownerList(env.Rollback))
 	if r.PreviousVersion == "" {
-		return text + "there is nothing to roll back to (its first deployment here); End monitoring on the run's message once it is dealt with."
+		return text + "there is nothing to roll back to: this was its first deployment here."
 	}
-	return text + fmt.Sprintf("roll it back to %s with the button below, or End monitoring on the run's message if this is expected.", r.PreviousVersion)
+	return text + fmt.Sprintf("roll it back to %s with the button below when ready.", r.PreviousVersion)
 }
 
 // analysisPending names the validation items Shipmate could not confirm

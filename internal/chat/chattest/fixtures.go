@@ -181,7 +181,7 @@ func Fixtures(platform string) []Fixture {
 // live line 12 minutes into the window, with one validation item ticked by
 // a person; the same run once the checks confirmed the rest; and the
 // notice that asks the rollback owners of an app held on failure to roll
-// back, with its button.
+// back a run whose analysis failed, with its button.
 func addMonitored(add func(string, runbook.Message), platform string) {
 	_, alice, carol := people(platform)
 	since := T0.Add(time.Hour)
@@ -221,7 +221,7 @@ func addMonitored(add func(string, runbook.Message), platform string) {
 	r.Note = "demo v1.2 is live in production; monitoring showed no problem; validated by alice, Shipmate"
 	add("validated", FixtureMessage(r))
 
-	r.State = runbook.StateMonitoring
+	r.State = runbook.StateFailed
 	var roll []runbook.Button
 	for _, b := range FixtureMessage(r).Buttons {
 		if b.Action == runbook.ButtonRollback {
@@ -230,5 +230,5 @@ func addMonitored(add func(string, runbook.Message), platform string) {
 	}
 	add("analysis_hold", runbook.Message{RunID: 12, Title: r.Title(), Tone: runbook.ToneInfo, Buttons: roll,
 		Text: "Run #12 (demo v1.2 → production): the post-deployment analysis fails: errors 4.2% (baseline 0.2%), above its max of 1% in 3 conclusive measurements in a row. " +
-			"demo is held for a human on failure (on_failure: hold), so Shipmate does not roll it back: incident-response, roll it back to v1.1 with the button below, or End monitoring on the run's message if this is expected."})
+			"demo is held for a human on failure (on_failure: hold), so Shipmate does not roll it back: incident-response, roll it back to v1.1 with the button below when ready."})
 }
