@@ -176,6 +176,18 @@ func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 		frames := page()
 		return strings.Contains(frames, `"ref":"run-1"`) && strings.Contains(frames, `"status":"succeeded"`), tail(frames, 3)
 	})
+	// Each replica's metrics say whether it leads, and time its store.
+	for _, o := range bots {
+		want := "shipmate_leader 0"
+		if o == leader {
+			want = "shipmate_leader 1"
+		}
+		code, body, err := o.get("/metrics")
+		if err != nil || code != http.StatusOK || !strings.Contains(body, want) ||
+			!strings.Contains(body, `shipmate_store_request_duration_seconds_count{backend="etcd",op="create_run"}`) && o == a {
+			t.Errorf("%s /metrics: %d %v; want %q and the store's request durations", o.name, code, err, want)
+		}
+	}
 	// Every replica reads the same record.
 	for _, o := range bots {
 		if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(rec.Events) {
