@@ -77,8 +77,8 @@ func (e *Engine) checkFreeze(ctx context.Context, u User, in commands.Intent, en
 
 // notYet holds an approved run back while a rule that can change after its
 // approval forbids starting it now: a calendar freeze (unless the run was an
-// emergency requested during that same freeze), its environment's windows
-// (unless an emergency). It returns the note
+// emergency requested during that same freeze), an incident freeze of its
+// app, its environment's windows (unless an emergency). It returns the note
 // event the run waits with, errMovedOn when it already waits with that note,
 // or nothing when the run may start.
 func (e *Engine) notYet(ctx context.Context, r *Run, env *Environment) ([]Event, error) {
@@ -89,6 +89,15 @@ func (e *Engine) notYet(ctx context.Context, r *Run, env *Environment) ([]Event,
 			end, _ := frozenAt(env.Freezes, now)
 			note = fmt.Sprintf("approved; waiting for the end of the %s freeze (%s) on %s", r.Env, f.Reason, fmtTime(end.To))
 			break
+		}
+	}
+	if note == "" {
+		l, err := e.incidentFreeze(ctx, r.App, r.Env)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			note = "approved; waiting: " + frozenError(*l).Message
 		}
 	}
 	if ok, next := InWindows(env.Windows, now); note == "" && !ok && !r.Emergency {

@@ -51,6 +51,8 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 		return e.lock(ctx, req.User, in)
 	case commands.KindUnlock:
 		return e.unlock(ctx, req.User, in)
+	case commands.KindUnfreeze:
+		return e.unfreeze(ctx, req.User, in)
 	case commands.KindApprove:
 		return e.Act(ctx, req.User, in.RunID, ButtonApprove, "")
 	case commands.KindReject:
@@ -137,6 +139,9 @@ func (e *Engine) create(ctx context.Context, r *Run, evs []Event) error {
 }
 
 func lockedError(l Lock) *Error {
+	if l.IncidentRun != 0 {
+		return frozenError(l)
+	}
 	if l.RunID != 0 {
 		return Errorf(EConflict, "%s in %s is busy: run #%d by %s since %s (%s). Wait for it, or /deploy cancel %d",
 			l.App, l.Env, l.RunID, l.Holder, fmtTime(l.Since), l.Reason, l.RunID)
