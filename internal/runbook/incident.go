@@ -91,6 +91,9 @@ func (e *Engine) freezeIfIncident(ctx context.Context, req Request, deployed, id
 	why := "asked for with --incident"
 	if !in.Incident {
 		d, err := e.store.Run(ctx, deployed)
+		if err != nil && !errors.Is(err, ErrRunNotFound) {
+			e.log.Error().Err(err).Uint64("run", deployed).Msg("read the deployment rolled back, to tell whether its rollback is an incident's")
+		}
 		if err != nil || !elsewhere(req.Origin, d.Origin) {
 			return rep
 		}
