@@ -77,8 +77,8 @@ func (e *Engine) checkFreeze(ctx context.Context, u User, in commands.Intent, en
 
 // notYet holds an approved run back while a rule that can change after its
 // approval forbids starting it now: a calendar freeze (unless the run was an
-// emergency requested during that same freeze), an incident freeze of its
-// app, its environment's windows (unless an emergency). It returns the note
+// emergency requested during that same freeze), its environment's windows
+// (unless an emergency), an incident freeze of its app. It returns the note
 // event the run waits with, errMovedOn when it already waits with that note,
 // or nothing when the run may start.
 func (e *Engine) notYet(ctx context.Context, r *Run, env *Environment) ([]Event, error) {
@@ -91,7 +91,12 @@ func (e *Engine) notYet(ctx context.Context, r *Run, env *Environment) ([]Event,
 			break
 		}
 	}
+	if ok, next := InWindows(env.Windows, now); note == "" && !ok && !r.Emergency {
+		note = fmt.Sprintf("approved; waiting for the %s deployment window (next opens %s)", r.Env, fmtTime(next))
+	}
 	if note == "" {
+		// Read last, so that runs waiting for their window do not read
+		// the locks at every tick.
 		l, err := e.incidentFreeze(ctx, r.App, r.Env)
 		if err != nil {
 			return nil, err
@@ -99,9 +104,6 @@ func (e *Engine) notYet(ctx context.Context, r *Run, env *Environment) ([]Event,
 		if l != nil {
 			note = "approved; waiting: " + frozenError(*l).Message
 		}
-	}
-	if ok, next := InWindows(env.Windows, now); note == "" && !ok && !r.Emergency {
-		note = fmt.Sprintf("approved; waiting for the %s deployment window (next opens %s)", r.Env, fmtTime(next))
 	}
 	switch note {
 	case "":
