@@ -76,6 +76,17 @@ func leaderOf(t *testing.T, bots []*bot) *bot {
 	return leader
 }
 
+// failover waits for one of bots to lead after the leader was lost at
+// since, and checks that it took no longer than the lease and 2 s.
+func failover(t *testing.T, bots []*bot, since time.Time) *bot {
+	t.Helper()
+	next := leaderOf(t, bots)
+	if took := time.Since(since); took > haLease+2*time.Second {
+		t.Errorf("a new leader took %s, want within the lease (%s) and 2 s", took, haLease)
+	}
+	return next
+}
+
 // others are the bots but b that still run.
 func others(bots []*bot, b *bot) []*bot {
 	var out []*bot
@@ -176,6 +187,18 @@ func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 		frames := page()
 		return strings.Contains(frames, `"ref":"run-1"`) && strings.Contains(frames, `"status":"succeeded"`), tail(frames, 3)
 	})
+	// Each replica's metrics say whether it leads, and time its store.
+	for _, o := range bots {
+		want := "shipmate_leader 0"
+		if o == leader {
+			want = "shipmate_leader 1"
+		}
+		code, body, err := o.get("/metrics")
+		if err != nil || code != http.StatusOK || !strings.Contains(body, want) ||
+			!strings.Contains(body, `shipmate_store_request_duration_seconds_count{backend="etcd",op="create_run"}`) && o == a {
+			t.Errorf("%s /metrics: %d %v; want %q and the store's request durations", o.name, code, err, want)
+		}
+	}
 	// Every replica reads the same record.
 	for _, o := range bots {
 		if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(rec.Events) {
@@ -202,11 +225,7 @@ func TestPausedLeaderIsFencedAndDoesNotAct(t *testing.T) {
 	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	stopped := time.Now()
-	next := leaderOf(t, rest)
-	if took := time.Since(stopped); took > haLease+2*time.Second+pollEvery*4 {
-		t.Errorf("a new leader took %s, want within the lease (%s) and 2 s", took, haLease)
-	}
+	next := failover(t, rest, time.Now())
 	rec := next.waitState(id, "interrupted")
 	if !strings.Contains(rec.Run.Note, "deploying v1-gated: the deploy command ran beside the replica that led before") {
 		t.Errorf("note %q", rec.Run.Note)

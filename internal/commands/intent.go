@@ -15,6 +15,7 @@ const (
 	KindWhereIs  Kind = "whereis"
 	KindLock     Kind = "lock"
 	KindUnlock   Kind = "unlock"
+	KindUnfreeze Kind = "unfreeze"
 	KindCancel   Kind = "cancel"
 	KindApprove  Kind = "approve"
 	KindReject   Kind = "reject"
@@ -41,6 +42,9 @@ type Intent struct {
 	Reason    string
 	DryRun    bool
 	Emergency bool
+	// Incident marks a rollback asked for during an incident: deploys of
+	// the app there stay frozen until someone lifts the freeze.
+	Incident bool
 }
 
 // Result is what Parse returns: an intent to act on, or a reply to give the

@@ -31,6 +31,7 @@ type call struct {
 	reason    string
 	dryRun    bool
 	emergency bool
+	incident  bool
 }
 
 // token is one word of a command. A quoted token is always a plain word,
@@ -161,6 +162,8 @@ func splitFlags(toks []token) (*call, error) {
 			c.dryRun = true
 		case flagEmergency:
 			c.emergency = true
+		case flagIncident:
+			c.incident = true
 		}
 		c.used = append(c.used, f)
 	}

@@ -34,7 +34,7 @@ func fail(reply string) Result { return Result{Reply: reply, Err: true} }
 
 const (
 	deployUsage   = `usage: /deploy <app> <version> [to] <env> [--reason "..."] [--dry-run] [--emergency]`
-	rollbackUsage = `usage: /rollback <app> <env> [to <version>] [--reason "..."]`
+	rollbackUsage = `usage: /rollback <app> <env> [to <version>] [--reason "..."] [--incident]`
 )
 
 var parseTests = []parseTest{
@@ -210,6 +210,12 @@ var parseTests = []parseTest{
 		want: intent(Intent{Kind: KindRollback, App: "demo", Env: "staging", Reason: "errors up"})},
 	{name: "rollback reason equals", command: "/rollback", text: `demo prod to v1 --reason=errors`,
 		want: intent(Intent{Kind: KindRollback, App: "demo", Env: "production", Version: "v1", Reason: "errors"})},
+	{name: "rollback incident", command: "/rollback", text: `demo prod --incident --reason "checkout errors"`,
+		want: intent(Intent{Kind: KindRollback, App: "demo", Env: "production", Reason: "checkout errors", Incident: true})},
+	{name: "incident on deploy", command: "/deploy", text: "demo v1 prod --incident",
+		want: fail(`--incident is not valid with /deploy (flags: --reason, --dry-run, --emergency)`)},
+	{name: "incident with value", command: "/rollback", text: "demo prod --incident=yes",
+		want: fail(`--incident takes no value`)},
 	{name: "rollback no text", command: "/rollback", text: "", want: fail(rollbackUsage)},
 	{name: "rollback env missing", command: "/rollback", text: "demo", want: fail(rollbackUsage)},
 	{name: "rollback version without to", command: "/rollback", text: "demo prod v1", want: fail(rollbackUsage)},
@@ -217,11 +223,11 @@ var parseTests = []parseTest{
 	{name: "rollback env forgotten", command: "/rollback", text: "demo to v1", want: fail(rollbackUsage)},
 	{name: "rollback too many", command: "/rollback", text: "demo prod to v1 now", want: fail(rollbackUsage)},
 	{name: "rollback dry run", command: "/rollback", text: "demo prod --dry-run",
-		want: fail(`--dry-run is not valid with /rollback (flags: --reason)`)},
+		want: fail(`--dry-run is not valid with /rollback (flags: --reason, --incident)`)},
 	{name: "rollback emergency", command: "/rollback", text: "demo prod --emergency --reason x",
-		want: fail(`--emergency is not valid with /rollback (flags: --reason)`)},
+		want: fail(`--emergency is not valid with /rollback (flags: --reason, --incident)`)},
 	{name: "rollback unknown flag", command: "/rollback", text: "demo prod --force",
-		want: fail(`unknown flag "--force" (flags: --reason)`)},
+		want: fail(`unknown flag "--force" (flags: --reason, --incident)`)},
 	{name: "rollback bad version", command: "/rollback", text: "demo prod to v1;x",
 		want: fail(`invalid version "v1;x": use letters, digits and . _ - + : / @ (at most 128)`)},
 	{name: "rollback bad env", command: "/rollback", text: "demo prd2",
@@ -271,6 +277,13 @@ var parseTests = []parseTest{
 	{name: "unlock bad env", command: "/deploy", text: "unlock demo develop",
 		want: fail(`unknown environment "develop": did you mean development?`)},
 
+	{name: "unfreeze", command: "/deploy", text: "unfreeze demo prod", want: intent(Intent{Kind: KindUnfreeze, App: "demo", Env: "production"})},
+	{name: "unfreeze all", command: "/deploy", text: "unfreeze all prod",
+		want: fail(`"all" means every app and works only with lock and unlock`)},
+	{name: "unfreeze no env", command: "/deploy", text: "unfreeze demo", want: fail("usage: /deploy unfreeze <app> <env>")},
+	{name: "unfreeze reason", command: "/deploy", text: "unfreeze demo prod --reason over",
+		want: fail(`--reason is not valid with /deploy unfreeze (/deploy unfreeze takes no flags)`)},
+
 	// Runs.
 	{name: "cancel", command: "/deploy", text: "cancel 42", want: intent(Intent{Kind: KindCancel, RunID: 42})},
 	{name: "cancel hash", command: "/deploy", text: "cancel #42", want: intent(Intent{Kind: KindCancel, RunID: 42})},
@@ -298,7 +311,7 @@ var parseTests = []parseTest{
 	{name: "help rollback", command: "/deploy", text: "help rollback",
 		want: Result{Reply: rollbackUsage + "\nRoll an app back to its last good version, or to the version named."}},
 	{name: "help unknown", command: "/deploy", text: "help foo",
-		want: fail(`no help for "foo" (verbs: deploy, rollback, status, history, whereis, lock, unlock, cancel, approve, reject, help)`)},
+		want: fail(`no help for "foo" (verbs: deploy, rollback, status, history, whereis, lock, unlock, unfreeze, cancel, approve, reject, help)`)},
 	{name: "help flag", command: "/deploy", text: "help --dry-run",
 		want: fail(`--dry-run is not valid with /deploy help (/deploy help takes no flags)`)},
 
@@ -422,7 +435,7 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 	}
 	in := r.Intent
 	switch in.Kind {
-	case KindDeploy, KindRollback, KindLock, KindUnlock, KindHistory, KindWhereIs:
+	case KindDeploy, KindRollback, KindLock, KindUnlock, KindUnfreeze, KindHistory, KindWhereIs:
 		if (in.Kind == KindLock || in.Kind == KindUnlock) && in.App == AllApps {
 			break
 		}
@@ -439,7 +452,7 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 		t.Fatalf("unexpected kind %q", in.Kind)
 	}
 	switch in.Kind {
-	case KindDeploy, KindRollback, KindLock, KindUnlock:
+	case KindDeploy, KindRollback, KindLock, KindUnlock, KindUnfreeze:
 		checkEnv(t, p, in.Env)
 	case KindHistory:
 		if in.Env != "" {
@@ -463,6 +476,9 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 	}
 	if in.Emergency && in.Reason == "" {
 		t.Fatalf("emergency without reason: %+v", in)
+	}
+	if in.Incident && in.Kind != KindRollback {
+		t.Fatalf("%s marked as an incident: %+v", in.Kind, in)
 	}
 }
 

@@ -57,6 +57,9 @@ func TestTypedTextRoundTrip(t *testing.T) {
 		{"deploy", "history", map[string]string{"app": "demo"}, Intent{Kind: KindHistory, App: "demo"}},
 		{"rollback", "", map[string]string{"app": "demo", "env": "prod", "to": "1.0.0"},
 			Intent{Kind: KindRollback, App: "demo", Env: "production", Version: "1.0.0"}},
+		{"rollback", "", map[string]string{"app": "demo", "env": "prod", "incident": "true", "reason": "checkout errors"},
+			Intent{Kind: KindRollback, App: "demo", Env: "production", Reason: "checkout errors", Incident: true}},
+		{"deploy", "unfreeze", map[string]string{"app": "demo", "env": "prod"}, Intent{Kind: KindUnfreeze, App: "demo", Env: "production"}},
 	} {
 		command, text, ok := TypedText(tc.name, tc.sub, tc.values)
 		if !ok {

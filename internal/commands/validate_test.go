@@ -29,7 +29,7 @@ func TestValidateApp(t *testing.T) {
 		}
 	}
 	invalid := []string{"", "Demo", "1demo", "-demo", "_demo", "de.mo", "de mo", "démo", "x" + strings.Repeat("1", 63),
-		"all", "status", "history", "whereis", "lock", "unlock", "cancel", "approve", "reject", "help"}
+		"all", "status", "history", "whereis", "lock", "unlock", "unfreeze", "cancel", "approve", "reject", "help"}
 	for _, a := range invalid {
 		if err := ValidateApp(a); err == nil {
 			t.Errorf("ValidateApp(%q) = nil, want an error", a)

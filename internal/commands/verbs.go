@@ -38,9 +38,10 @@ type flag struct {
 var (
 	flagReason    = &flag{name: "--reason", value: `"..."`, option: "reason", desc: "Why"}
 	flagDryRun    = &flag{name: "--dry-run", option: "dry_run", desc: "Only say what would happen"}
-	flagEmergency = &flag{name: "--emergency", option: "emergency", desc: "Deploy outside the environment's windows (break-glass)"}
+	flagEmergency = &flag{name: "--emergency", option: "emergency", desc: "Deploy outside the environment's windows or during a freeze (break-glass)"}
+	flagIncident  = &flag{name: "--incident", option: "incident", desc: "An incident: freeze deploys of the app there until /deploy unfreeze"}
 
-	allFlags = []*flag{flagReason, flagDryRun, flagEmergency}
+	allFlags = []*flag{flagReason, flagDryRun, flagEmergency, flagIncident}
 )
 
 // verbs is the one place a command is registered: parsing, reserved words and
@@ -61,7 +62,7 @@ func init() {
 		{
 			command: "rollback",
 			args:    []*arg{argApp, argEnv, argToVersion},
-			flags:   []*flag{flagReason},
+			flags:   []*flag{flagReason, flagIncident},
 			summary: "Roll an app back to its last good version, or to the version named.",
 			brief:   "Roll an app back to its last good version",
 			parse:   parseRollback,
@@ -95,6 +96,12 @@ func init() {
 			summary: "Allow deployments again after a lock.",
 			brief:   "Allow deployments again",
 			parse:   parseUnlock,
+		},
+		{
+			command: "deploy", name: "unfreeze", args: []*arg{argApp, argEnv},
+			summary: "Allow deployments of an app again after a rollback during an incident froze them.",
+			brief:   "Lift an incident freeze",
+			parse:   parseUnfreeze,
 		},
 		{
 			command: "deploy", name: "cancel", args: []*arg{argRunID},
@@ -280,7 +287,7 @@ func parseRollback(p *Parser, c *call) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return Result{Intent: &Intent{Kind: KindRollback, App: app, Env: env, Version: version, Reason: c.reason}}, nil
+	return Result{Intent: &Intent{Kind: KindRollback, App: app, Env: env, Version: version, Reason: c.reason, Incident: c.incident}}, nil
 }
 
 func parseStatus(p *Parser, c *call) (Result, error) {
@@ -360,6 +367,21 @@ func parseUnlock(p *Parser, c *call) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Intent: &Intent{Kind: KindUnlock, App: app, Env: env}}, nil
+}
+
+func parseUnfreeze(p *Parser, c *call) (Result, error) {
+	if err := c.wantArgs(2, 2); err != nil {
+		return Result{}, err
+	}
+	app, err := p.resolveApp(c.args[0], false)
+	if err != nil {
+		return Result{}, err
+	}
+	env, err := p.resolveEnv(c.args[1])
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Intent: &Intent{Kind: KindUnfreeze, App: app, Env: env}}, nil
 }
 
 // runParser returns the parse function of a verb whose only argument is a

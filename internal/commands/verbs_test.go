@@ -33,7 +33,7 @@ func TestHelp(t *testing.T) {
 	want := `Shipmate commands:
   /deploy <app> <version> [to] <env> [--reason "..."] [--dry-run] [--emergency]
       Deploy a version of an app to an environment.
-  /rollback <app> <env> [to <version>] [--reason "..."]
+  /rollback <app> <env> [to <version>] [--reason "..."] [--incident]
       Roll an app back to its last good version, or to the version named.
   /deploy status [app]
       Show what is deploying now, for every app or for one.
@@ -45,6 +45,8 @@ func TestHelp(t *testing.T) {
       Stop deployments of an app, or of all apps, to an environment.
   /deploy unlock <app|all> <env>
       Allow deployments again after a lock.
+  /deploy unfreeze <app> <env>
+      Allow deployments of an app again after a rollback during an incident froze them.
   /deploy cancel <id>
       Cancel a run that has not finished.
   /deploy approve <id>

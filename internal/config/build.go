@@ -207,6 +207,9 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		}
 		env.Windows = append(env.Windows, w)
 	}
+	if env.Freezes, err = buildFreezes(d, join(path, "freezes"), raw.Freezes); err != nil {
+		return env, err
+	}
 
 	if raw.HealthEvery != nil {
 		if *raw.HealthEvery == 0 {

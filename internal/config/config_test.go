@@ -87,6 +87,7 @@ func TestExample(t *testing.T) {
 			Validation:  []string{"health", "errors", "latency", "database", "integrations", "flags", "features"},
 			Requires:    "staging",
 			Windows:     []runbook.Window{mustWindow(t, "Mon-Thu 09:00-16:00 UTC")},
+			Freezes:     []runbook.Freeze{{From: time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), Reason: "holidays"}},
 			Monitor:     30 * time.Minute,
 			HealthEvery: runbook.DefaultHealthEvery,
 			Rollback:    []string{"incident-response", "release-manager"},

@@ -55,6 +55,14 @@ func TestValidBase(t *testing.T) {
 	}
 }
 
+// freezeAt19 is production's last line in valid, where freeze adds a
+// freeze on lines 20 and 21.
+const freezeAt19 = "    rollback: [requester, lead]\n"
+
+func freeze(from, to, reason string) string {
+	return freezeAt19 + fmt.Sprintf("    freezes:\n      - {from: %s, to: %s, reason: %s}\n", from, to, reason)
+}
+
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -190,6 +198,24 @@ func TestErrors(t *testing.T) {
 			`environments.production.requires: "stg" is an alias; use the environment's name (line 17)`},
 		{"bad window", `"Mon-Fri 09:00-17:00"`, `"Mon-Fri 09:00-17:00", "Weekdays 9-5"`,
 			`environments.production.windows[1]: window "Weekdays 9-5": unknown day "Weekdays" (use Mon, Tue, ... Sun) (line 18)`},
+		{"freeze bad date", freezeAt19, freeze("2026-13-01", "2027-01-04", "holidays"),
+			`environments.production.freezes[0].from: want a date such as 2026-12-21, or a date and time with an optional zone such as "2026-12-21 18:00 Europe/Berlin", got "2026-13-01" (line 21)`},
+		{"freeze date and words", freezeAt19, freeze("2026-12-21", `"after the release"`, "holidays"),
+			`environments.production.freezes[0].to: want a date such as 2026-12-21, or a date and time with an optional zone such as "2026-12-21 18:00 Europe/Berlin", got "after the release" (line 21)`},
+		{"freeze bad time", freezeAt19, freeze(`"2026-12-21 6pm"`, "2027-01-04", "holidays"),
+			`environments.production.freezes[0].from: want a date such as 2026-12-21, or a date and time with an optional zone such as "2026-12-21 18:00 Europe/Berlin", got "2026-12-21 6pm" (line 21)`},
+		{"freeze unknown zone", freezeAt19, freeze(`"2026-12-21 18:00 Mars/Olympus"`, "2027-01-04", "holidays"),
+			`environments.production.freezes[0].from: unknown time zone "Mars/Olympus" in "2026-12-21 18:00 Mars/Olympus" (line 21)`},
+		{"freeze from after to", freezeAt19, freeze("2027-01-04", "2026-12-21", "holidays"),
+			`environments.production.freezes[0].to: ends before it starts (from is "2027-01-04") (line 21)`},
+		{"freeze ends as it starts", freezeAt19, freeze(`"2026-12-21 18:00"`, `"2026-12-21 18:00"`, "holidays"),
+			`environments.production.freezes[0].to: ends before it starts (from is "2026-12-21 18:00") (line 21)`},
+		{"freeze without reason", freezeAt19, "    rollback: [requester, lead]\n    freezes:\n      - {from: 2026-12-21, to: 2027-01-04}\n",
+			`environments.production.freezes[0].reason: required (line 21)`},
+		{"freeze unknown key", freezeAt19, "    rollback: [requester, lead]\n    freezes:\n      - {from: 2026-12-21, until: 2027-01-04, reason: x}\n",
+			`environments.production.freezes[0].until: unknown key (line 21)`},
+		{"freezes not a list", freezeAt19, "    rollback: [requester, lead]\n    freezes: {from: 2026-12-21, to: 2027-01-04, reason: x}\n",
+			`environments.production.freezes: want a list, got a mapping (line 20)`},
 
 		// Environment names and aliases.
 		{"duplicate env name", "  production:\n", "  staging:\n",

@@ -38,6 +38,7 @@ type rawEnv struct {
 	Validation  []string       `yaml:"validation"`
 	Requires    string         `yaml:"requires"`
 	Windows     []string       `yaml:"windows"`
+	Freezes     []rawFreeze    `yaml:"freezes"`
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
 	Rollback    []string       `yaml:"rollback"`

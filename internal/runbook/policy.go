@@ -65,6 +65,7 @@ type Environment struct {
 	Validation []string
 	Requires   string   // environment where the same version must have succeeded first
 	Windows    []Window // empty: any time
+	Freezes    []Freeze // calendar periods when deployments are refused
 	Monitor    time.Duration
 	// HealthEvery is how often health is checked while monitoring.
 	HealthEvery time.Duration

@@ -46,6 +46,9 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 		}
 		fmt.Fprintf(&b, "• %s\n", lockedError(l).Message)
 	}
+	for _, line := range e.freezeLines(e.now()) {
+		fmt.Fprintf(&b, "• %s\n", line)
+	}
 	return Reply{Text: strings.TrimSpace(b.String()), Private: true}, nil
 }
 
@@ -158,6 +161,10 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 	if held == nil {
 		return Reply{}, Errorf(EConflict, "%s is not locked in %s", in.App, env.Name)
 	}
+	if held.IncidentRun != 0 {
+		return Reply{}, Errorf(EConflict, "%s in %s is frozen after an incident, not locked: /deploy unfreeze %s %s lifts it", in.App, env.Name, in.App, env.Name)
+	}
+
 	if !e.same(held.Holder, u) && !e.hasAnyRole(ctx, u, env.Approval.Roles) && e.mayRollback(ctx, u, env, 0) != nil {
 		who := append([]string{held.Holder.String() + " (who locked it)"}, env.Approval.Roles...)
 		who = append(who, slices.DeleteFunc(slices.Clone(env.Rollback), func(r string) bool { return r == RoleRequester })...)

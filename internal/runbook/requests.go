@@ -51,6 +51,8 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 		return e.lock(ctx, req.User, in)
 	case commands.KindUnlock:
 		return e.unlock(ctx, req.User, in)
+	case commands.KindUnfreeze:
+		return e.unfreeze(ctx, req.User, in)
 	case commands.KindApprove:
 		return e.Act(ctx, req.User, in.RunID, ButtonApprove, "")
 	case commands.KindReject:
@@ -80,27 +82,25 @@ func (e *Engine) requestDeploy(ctx context.Context, req Request) (Reply, error) 
 		return Reply{}, err
 	}
 	now := e.now()
-	var evs []Event
+	evs, err := e.checkFreeze(ctx, u, in, env, now)
+	if err != nil {
+		return Reply{}, err
+	}
 	if ok, next := InWindows(env.Windows, now); !ok {
-		if !in.Emergency {
-			return Reply{}, Errorf(EPolicy, "%s is closed for deployments now; it allows %s (next opens %s). In an emergency: --emergency --reason \"why\" (break-glass role)",
-				env.Name, windowList(env.Windows), fmtTime(next))
+		closed := Errorf(EPolicy, "%s is closed for deployments now; it allows %s (next opens %s). In an emergency: --emergency --reason \"why\" (break-glass role)",
+			env.Name, windowList(env.Windows), fmtTime(next))
+		ev, err := e.breakGlass(ctx, u, in, closed, "outside the "+env.Name+" window", "deploy outside window "+windowList(env.Windows))
+		if err != nil {
+			return Reply{}, err
 		}
-		if !e.hasRole(ctx, u, RoleBreakGlass) {
-			return Reply{}, Errorf(EForbidden, "an emergency deploy outside the %s window needs the %s role", env.Name, RoleBreakGlass)
-		}
-		if strings.TrimSpace(in.Reason) == "" {
-			return Reply{}, Errorf(EInvalid, "--emergency needs --reason \"why\"")
-		}
-		evs = append(evs, Event{At: now, Type: EvEmergency, Actor: &u,
-			Detail: fmt.Sprintf("deploy outside window %s: %s", windowList(env.Windows), in.Reason)})
+		evs = append(evs, ev)
 	}
 	cur, hasCur, err := e.store.Deployed(ctx, in.App, env.Name)
 	if err != nil {
 		return Reply{}, err
 	}
 	if in.DryRun {
-		return e.dryRun(in, env, cur.Version, len(evs) > 0), nil
+		return e.dryRun(in, env, cur.Version, evs), nil
 	}
 	r := &Run{
 		Action: ActionDeploy, App: in.App, Env: env.Name, Version: in.Version,
@@ -139,6 +139,9 @@ func (e *Engine) create(ctx context.Context, r *Run, evs []Event) error {
 }
 
 func lockedError(l Lock) *Error {
+	if l.IncidentRun != 0 {
+		return frozenError(l)
+	}
 	if l.RunID != 0 {
 		return Errorf(EConflict, "%s in %s is busy: run #%d by %s since %s (%s). Wait for it, or /deploy cancel %d",
 			l.App, l.Env, l.RunID, l.Holder, fmtTime(l.Since), l.Reason, l.RunID)
@@ -173,7 +176,7 @@ func (e *Engine) checkRequires(ctx context.Context, app, version string, env *En
 // historyScan bounds how far back a rollback looks for its target.
 const historyScan = 1000
 
-func (e *Engine) dryRun(in commands.Intent, env *Environment, current string, emergency bool) Reply {
+func (e *Engine) dryRun(in commands.Intent, env *Environment, current string, overrides []Event) Reply {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Dry run: %s %s → %s would be accepted.\n", in.App, in.Version, env.Name)
 	if current == "" {
@@ -192,8 +195,8 @@ func (e *Engine) dryRun(in commands.Intent, env *Environment, current string, em
 	} else {
 		b.WriteString("• approval: none, it starts at once\n")
 	}
-	if emergency {
-		b.WriteString("• outside the window: emergency override, audited\n")
+	for _, ev := range overrides {
+		fmt.Fprintf(&b, "• emergency override, audited: %s\n", ev.Detail)
 	}
 	if env.Monitor > 0 {
 		fmt.Fprintf(&b, "• then monitored for %s, rolled back on failure\n", env.Monitor)

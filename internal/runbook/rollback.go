@@ -13,8 +13,9 @@ import (
 
 // requestRollback handles /rollback: it re-deploys the last good version
 // before the current one (or the one named) through the executor's
-// rollback path. Rollbacks need no approval and ignore windows, but only the
-// environment's rollback owners may ask for one.
+// rollback path. Rollbacks need no approval and ignore windows and
+// freezes, but only the environment's rollback owners may ask for one. A
+// rollback during an incident freezes deploys of the app there.
 func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error) {
 	in, u := req.Intent, req.User
 	if e.Draining() {
@@ -40,7 +41,11 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 		if err := e.mayRollback(ctx, u, env, active.ID); err != nil {
 			return Reply{}, err
 		}
-		return e.rollbackInPlace(ctx, u, active.ID, in.Reason)
+		rep, err := e.rollbackInPlace(ctx, u, active.ID, in.Reason)
+		if err != nil {
+			return Reply{}, err
+		}
+		return e.freezeIfIncident(ctx, req, active.ID, active.ID, rep), nil
 	}
 	cur, ok, err := e.store.Deployed(ctx, in.App, env.Name)
 	if err != nil {
@@ -68,10 +73,11 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 	}
 	ev := Event{At: now, Type: EvRequested, Actor: &u, To: StateRequested,
 		Detail: fmt.Sprintf("roll back %s in %s from %s to %s%s", in.App, env.Name, cur.Version, target, reasonSuffix(in.Reason))}
-	if err := e.create(ctx, r, []Event{ev}); err != nil {
+	if err := e.createRollback(ctx, r, []Event{ev}); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}, nil
+	rep := Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}
+	return e.freezeIfIncident(ctx, req, cur.RunID, r.ID, rep), nil
 }
 
 // rollbackTarget picks the version to go back to from an environment's

@@ -275,6 +275,9 @@ type Lock struct {
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
 	RunID  uint64    `json:"run_id,omitempty"`
+	// IncidentRun makes an explicit hold an incident freeze: the run that
+	// rolled back during an incident and froze deploys until /deploy unfreeze.
+	IncidentRun uint64 `json:"incident_run,omitempty"`
 }
 
 // Deployed is what currently runs for an app in an environment, as far as

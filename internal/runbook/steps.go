@@ -128,8 +128,8 @@ func (e *Engine) resolve(ctx context.Context, r *Run) (string, error) {
 }
 
 // start begins the deploy of an approved run, after checking once more the
-// rules that can change while it waited: the window, staging first, and
-// whether the artifact is still the one approved.
+// rules that can change while it waited: freezes, the window, staging
+// first, and whether the artifact is still the one approved.
 func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 	if e.Draining() {
 		return false, nil
@@ -142,13 +142,8 @@ func (e *Engine) start(ctx context.Context, r *Run) (bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok, next := InWindows(env.Windows, e.now()); !ok && !r.Emergency {
-			note := fmt.Sprintf("approved; waiting for the %s deployment window (next opens %s)", r.Env, fmtTime(next))
-			if r.Note == note {
-				return nil, errMovedOn
-			}
-			r.Note = note
-			return []Event{e.event(EvNote, nil, note)}, nil
+		if evs, err := e.notYet(ctx, r, env); evs != nil || err != nil {
+			return evs, err
 		}
 		if err := e.checkRequires(ctx, r.App, r.Version, env); err != nil {
 			return []Event{e.move(r, StateFailed, nil, ErrorMessage(err))}, nil

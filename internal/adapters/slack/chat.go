@@ -24,7 +24,9 @@ type ChatOptions struct {
 	// one, production).
 	AnnounceEnv string
 	// Refs remembers where each run's summary is, so that a restarted bot
-	// goes on editing it (nil: in memory only).
+	// goes on editing it, and marks each post of a run's message, so that
+	// a bot stopped before the engine stored the message finds it rather
+	// than posting it twice (nil: in memory only, and no marks).
 	Refs chat.RefStore
 	// MinInterval is the least time between two edits of one message, and
 	// between two posts to its thread (default 1s): chat.update is limited
@@ -38,8 +40,8 @@ type ChatOptions struct {
 
 // Chat is Slack's runbook.Chat and runbook.Threader: the pacer of
 // internal/chat over Slack's Web API, and ephemeral messages. Step output
-// goes to the thread of its run's message. Chat is safe for concurrent
-// use.
+// goes to the thread of its run's message, which is posted once across
+// restarts (see postonce.go). Chat is safe for concurrent use.
 type Chat struct {
 	*chat.Chat
 	api *slack.Client
@@ -56,7 +58,11 @@ const (
 
 // NewChat returns a chat posting with api. Call Close when done.
 func NewChat(api *slack.Client, opt ChatOptions) *Chat {
-	w := &wire{api: api, log: opt.Log}
+	now := time.Now
+	if opt.Clock != nil {
+		now = opt.Clock.Now
+	}
+	w := &wire{api: api, log: opt.Log, once: newPoster(api, opt.Refs, now, opt.Log)}
 	return &Chat{api: api, Chat: chat.New(chat.Options{
 		Platform: Platform, Sender: w, Renderer: w, Interval: opt.MinInterval, PaceOutput: true,
 		AnnounceChannel: opt.AnnounceChannel, AnnounceEnv: opt.AnnounceEnv, Refs: opt.Refs,
@@ -82,9 +88,13 @@ type drawing struct {
 	withBlocks bool // send blocks: a run's message or a note, not a summary line or output
 	text       string
 	noUnfurl   bool // no previews of links and media (output)
+	// postKey names a run's message, which is posted once (postonce.go);
+	// runID is its run's.
+	postKey string
+	runID   uint64
 }
 
-// Key identifies what d shows.
+// Key identifies what d shows (the post key is not shown).
 func (d drawing) Key() string {
 	if !d.withBlocks {
 		return d.text
@@ -110,12 +120,17 @@ func (d drawing) options() []slack.MsgOption {
 
 // wire is Slack's chat.Sender and chat.Renderer.
 type wire struct {
-	api *slack.Client
-	log zerolog.Logger
+	api  *slack.Client
+	log  zerolog.Logger
+	once *poster
 }
 
-func (w *wire) Post(ctx context.Context, channel string, d chat.Drawing) (string, error) {
-	_, ts, err := w.api.PostMessageContext(ctx, channel, d.(drawing).options()...)
+func (w *wire) Post(ctx context.Context, channel string, cd chat.Drawing) (string, error) {
+	d := cd.(drawing)
+	if d.postKey != "" {
+		return w.once.post(ctx, channel, d)
+	}
+	_, ts, err := w.api.PostMessageContext(ctx, channel, d.options()...)
 	return ts, redacted(err)
 }
 
@@ -134,7 +149,7 @@ func (w *wire) Reply(ctx context.Context, to *chat.Target, d chat.Drawing) error
 func (w *wire) Classify(err error) (chat.Failure, time.Duration) { return classify(err) }
 
 func (w *wire) Message(m runbook.Message) chat.Drawing {
-	return drawing{blocks: renderBlocks(m), withBlocks: true, text: renderText(m)}
+	return drawing{blocks: renderBlocks(m), withBlocks: true, text: renderText(m), postKey: m.PostKey, runID: m.RunID}
 }
 
 func (w *wire) Summary(m runbook.Message) chat.Drawing { return drawing{text: renderSummary(m)} }

@@ -42,8 +42,8 @@ import (
 //	f.LatestText("C1", ts), f.LatestBlocks("C1", ts), f.ThreadReplies(ts), f.Calls("users.info")
 //
 // Web API methods served: auth.test, chat.postMessage, chat.update,
-// chat.postEphemeral, chat.getPermalink, users.info and
-// usergroups.users.list. Add or replace others with HandleMethod (faults,
+// chat.postEphemeral, chat.getPermalink, conversations.history (see
+// fakehistory_test.go), users.info and usergroups.users.list. Add or replace others with HandleMethod (faults,
 // delays and call counts still apply), and serve non-API paths (a Socket
 // Mode /ws endpoint) with Handle.
 //
@@ -66,7 +66,7 @@ type fakeSlack struct {
 	now func() time.Time // stamps messages: the real clock, or a test's (set before any call)
 
 	mu         sync.Mutex
-	seq        int                         // the last ts handed out
+	lastTS     int64                       // the last ts handed out, in microseconds
 	msgs       map[string]*fakeMessage     // channel+"/"+ts → the message as it stands
 	posts      []fakeMessage               // chat.postMessage calls that succeeded
 	updates    []fakeMessage               // chat.update calls that succeeded
@@ -92,6 +92,8 @@ type fakeMessage struct {
 	User     string // the user an ephemeral message was shown to
 	Text     string
 	Blocks   string // the blocks JSON as sent; "" when none were
+	Metadata string // the message metadata JSON as sent; "" when none was
+	BotID    string // the bot that posted the message
 	At       time.Time
 }
 
@@ -113,9 +115,6 @@ type fakeFault struct {
 	retryAfter string // Retry-After header of a 429
 	code       string // "error" of an ok:false answer
 }
-
-// fakeBaseTS is the seconds part of the first ts the fake hands out.
-const fakeBaseTS = 1700000000
 
 // newFakeSlack starts a fake Slack; it is closed when the test ends.
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -372,6 +371,8 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.postEphemeral(w, r)
 	case "chat.getPermalink":
 		f.permalink(w, r)
+	case "conversations.history":
+		f.history(w, r)
 	case "users.info":
 		f.userInfo(w, r)
 	case "usergroups.users.list":
@@ -442,11 +443,14 @@ func writeFakeError(w http.ResponseWriter, code string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code})
 }
 
-// nextTS hands out a ts no other message has: whole seconds from
-// fakeBaseTS, counted in microseconds. Callers hold f.mu.
+// nextTS hands out a ts as Slack does, the time of the message in
+// seconds and microseconds, and one no other message has: a message in
+// the microsecond of the last one (a test clock that stands still) gets
+// the next microsecond. Callers hold f.mu.
 func (f *fakeSlack) nextTS() string {
-	f.seq++
-	return fmt.Sprintf("%d.%06d", fakeBaseTS+f.seq/1000000, f.seq%1000000)
+	us := max(f.now().UnixMicro(), f.lastTS+1)
+	f.lastTS = us
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
 }
 
 func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
@@ -462,8 +466,14 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeFakeError(w, "invalid_blocks")
 		return
 	}
+	metadata := r.Form.Get("metadata")
+	if code := fakeCheckMetadata(metadata); code != "" {
+		writeFakeError(w, code)
+		return
+	}
 	f.mu.Lock()
-	m := fakeMessage{Channel: channel, TS: f.nextTS(), ThreadTS: r.Form.Get("thread_ts"), Text: text, Blocks: blocks, At: f.now()}
+	m := fakeMessage{Channel: channel, TS: f.nextTS(), ThreadTS: r.Form.Get("thread_ts"), Text: text, Blocks: blocks,
+		Metadata: metadata, BotID: f.BotID, At: f.now()}
 	f.posts = append(f.posts, m)
 	stored := m
 	f.msgs[channel+"/"+m.TS] = &stored
@@ -482,6 +492,10 @@ func (f *fakeSlack) update(w http.ResponseWriter, r *http.Request) {
 		writeFakeError(w, "invalid_blocks")
 		return
 	}
+	if code := fakeCheckMetadata(r.Form.Get("metadata")); code != "" {
+		writeFakeError(w, code)
+		return
+	}
 	f.mu.Lock()
 	m, ok := f.msgs[channel+"/"+ts]
 	if !ok {
@@ -498,6 +512,9 @@ func (f *fakeSlack) update(w http.ResponseWriter, r *http.Request) {
 		if blocks == "[]" {
 			m.Blocks = ""
 		}
+	}
+	if _, ok := r.Form["metadata"]; ok {
+		m.Metadata = r.Form.Get("metadata")
 	}
 	m.At = f.now()
 	f.updates = append(f.updates, fakeMessage{Channel: channel, TS: ts, Text: r.Form.Get("text"), Blocks: blocks, At: m.At})

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,11 @@ type flowOptions struct {
 	// socket sets SLACK_APP_TOKEN and builds the adapter for Socket Mode:
 	// no HTTP server, and the test calls Start.
 	socket bool
+	// restart starts the bot again on the fake Slack and the store file of
+	// an earlier flow, stopped first, as a restarted process would.
+	restart *flow
+	// chat, if set, wraps the chat the engine is given.
+	chat func(*Chat) runbook.Chat
 }
 
 // flow is the bot as cmd/bot wires it, with the example configuration,
@@ -84,8 +90,10 @@ type flow struct {
 	srv     *httptest.Server // nil in Socket Mode
 	logs    *chatTestLog
 	socket  bool
+	db      string // the store's file
+	stop    func() // closes the bot, once; the test's end does it too
 
-	seq *atomic.Int64 // trigger ids and action timestamps, shared by as
+	seq *atomic.Int64 // trigger ids and action timestamps, shared by as and restarts
 }
 
 // as returns f reporting to t, for use inside t.Run.
@@ -97,10 +105,17 @@ func (f *flow) as(t *testing.T) *flow {
 
 // newFlow loads configs/example.yaml with the SLACK_* variables pointing
 // at a fake Slack and wires store, chat, directory, engine and adapter as
-// cmd/bot does; everything is closed when the test ends.
+// cmd/bot does; everything is closed when the test ends (or by stop).
 func newFlow(t *testing.T, opt flowOptions) *flow {
 	t.Helper()
-	fake := newFakeSlack(t)
+	var fake *fakeSlack
+	seq, db := new(atomic.Int64), filepath.Join(t.TempDir(), "shipmate.db")
+	if r := opt.restart; r != nil {
+		r.stop() // the store's file is locked until then
+		fake, seq, db = r.fake, r.seq, r.db
+	} else {
+		fake = newFakeSlack(t)
+	}
 	for id, name := range flowUsers {
 		fake.SetUser(id, strings.ToLower(id), "", name)
 	}
@@ -126,7 +141,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 	}
 
 	f := &flow{t: t, fake: fake, cfg: cfg, clock: clocktest.New(flowMonday), exec: runbooktest.NewExec(),
-		logs: &chatTestLog{}, socket: opt.socket, seq: new(atomic.Int64)}
+		logs: &chatTestLog{}, socket: opt.socket, db: db, seq: seq}
 	log := zerolog.New(f.logs).Level(zerolog.DebugLevel)
 	apiOpts := []slack.Option{slack.OptionAPIURL(sc.APIURL)}
 	if sc.AppToken != "" {
@@ -134,7 +149,7 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 	}
 	api := slack.New(sc.BotToken, apiOpts...)
 
-	f.store, err = store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{Timeout: 2 * time.Second})
+	f.store, err = store.Open(db, store.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,15 +158,24 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 	f.chat = NewChat(api, ChatOptions{AnnounceChannel: sc.AnnounceChannel,
 		AnnounceEnv: cfg.Policy.Envs[len(cfg.Policy.Envs)-1].Name, MinInterval: 20 * time.Millisecond, Refs: f.store, Log: log})
 	f.dir = NewDirectory(api, 5*time.Minute, log)
+	var engineChat runbook.Chat = f.chat
+	if opt.chat != nil {
+		engineChat = opt.chat(f.chat)
+	}
 	f.engine = runbook.New(runbook.Config{
 		Store: f.store, Policy: &cfg.Policy, Executors: map[string]runbook.Executor{"demo": f.exec.Executor()},
-		Chats: map[string]runbook.Chat{Platform: f.chat}, Groups: map[string]runbook.GroupResolver{Platform: f.dir},
+		Chats: map[string]runbook.Chat{Platform: engineChat}, Groups: map[string]runbook.GroupResolver{Platform: f.dir},
 		Clock: f.clock, Log: log,
 	})
 	f.adapter = New(Options{API: api, SigningSecret: sc.SigningSecret, SocketMode: sc.AppToken != "",
 		Engine: f.engine, Runs: f.store, Deduper: f.store, Chat: f.chat, Directory: f.dir,
 		Clock: f.clock.Now, Log: log})
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", f.logs.String())
+		}
+	})
+	f.stop = sync.OnceFunc(func() {
 		if f.srv != nil {
 			f.srv.Close()
 		}
@@ -161,10 +185,8 @@ func newFlow(t *testing.T, opt flowOptions) *flow {
 		if err := f.store.Close(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() {
-			t.Logf("log:\n%s", f.logs.String())
-		}
 	})
+	t.Cleanup(f.stop)
 	if err := f.engine.Resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.
 	defer cancel()
 	resp, err := s.c.Txn(rctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
-		return nil, failed(ctx, err)
+		return nil, failedIn(ctx, rctx, err)
 	}
 	if !fenced || resp.Succeeded {
 		return resp, nil

@@ -53,6 +53,19 @@ func failed(ctx context.Context, err error) error {
 	return err
 }
 
+// failedIn is failed for a request made with rctx, from bound(ctx): when
+// rctx ran out of time the request went unanswered, whatever shape the
+// error took on its way back (etcd 3.4 returns a server-side timeout as
+// code Unknown, "context deadline exceeded").
+func failedIn(ctx, rctx context.Context, err error) error {
+	if err != nil && !errors.Is(ctx.Err(), context.Canceled) && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		if _, ok := err.(*unavailableError); !ok {
+			return &unavailableError{cause: err}
+		}
+	}
+	return failed(ctx, err)
+}
+
 // unanswered reports whether err means that etcd did not serve the request,
 // rather than refused it.
 func unanswered(err error) bool {
@@ -77,7 +90,7 @@ func (s *Store) get(ctx context.Context, key string, opts ...clientv3.OpOption) 
 	rctx, cancel := s.bound(ctx)
 	defer cancel()
 	resp, err := s.c.Get(rctx, key, opts...)
-	return resp, failed(ctx, err)
+	return resp, failedIn(ctx, rctx, err)
 }
 
 // read is one bounded transaction of reads, all at one revision.
@@ -85,5 +98,5 @@ func (s *Store) read(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResp
 	rctx, cancel := s.bound(ctx)
 	defer cancel()
 	resp, err := s.c.Txn(rctx).Then(ops...).Commit()
-	return resp, failed(ctx, err)
+	return resp, failedIn(ctx, rctx, err)
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"shipmate/internal/runbook"
 	"shipmate/internal/store/storetest"
 )
@@ -73,5 +76,26 @@ func TestUnavailableStore(t *testing.T) {
 	defer cancel()
 	if _, err := s.Run(dctx, r.ID); !errors.Is(err, context.DeadlineExceeded) || runbook.ErrorCode(err) != runbook.EUnavailable {
 		t.Errorf("Run past the caller's deadline = %v, want unavailable, wrapping context.DeadlineExceeded", err)
+	}
+}
+
+// etcd 3.4 sends a request that timed out on its side back as code
+// Unknown, "context deadline exceeded": when the request's own time ran
+// out, that too is the store being unavailable; the same error while the
+// request still had time is not taken for it.
+func TestServerSideTimeoutIsUnavailable(t *testing.T) {
+	serverSide := status.Error(codes.Unknown, "context deadline exceeded")
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if code := runbook.ErrorCode(failedIn(context.Background(), expired, serverSide)); code != runbook.EUnavailable {
+		t.Errorf("a timed-out request's error has code %q, want %q", code, runbook.EUnavailable)
+	}
+	if code := runbook.ErrorCode(failedIn(context.Background(), context.Background(), serverSide)); code != runbook.EInternal {
+		t.Errorf("the same error with time left has code %q, want %q", code, runbook.EInternal)
+	}
+	caller, stop := context.WithCancel(context.Background())
+	stop()
+	if err := failedIn(caller, expired, context.Canceled); runbook.ErrorCode(err) == runbook.EUnavailable {
+		t.Errorf("a caller that gave up got %v, want its cancellation", err)
 	}
 }

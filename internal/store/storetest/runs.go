@@ -82,7 +82,8 @@ func createRunTakesRunLock(t *testing.T, s Backend) {
 
 func holdBlocksCreateRun(t *testing.T, s Backend) {
 	ctx := context.Background()
-	hold := runbook.Lock{App: "web", Env: "prod", Holder: bob, Reason: "incident 42", Since: T0}
+	// An incident freeze is a hold too: the run that froze is kept with it.
+	hold := runbook.Lock{App: "web", Env: "prod", Holder: bob, Reason: "incident 42", Since: T0, IncidentRun: 7}
 	if err := s.Hold(ctx, hold); err != nil {
 		t.Fatal(err)
 	}
