@@ -15,10 +15,10 @@ import (
 	"shipmate/internal/store/storetest"
 )
 
-// synthetic is a dump of n runs, more than one page of runs and of events
-// in etcd and more than one transaction in both stores: every tenth id is
-// missing (retention), every run has a chat reference and every seventh
-// two, every eleventh is still running.
+// synthetic is a dump of n runs, more than one transaction in both stores
+// and one run with more events than etcd's dump reads at a time: every
+// tenth id is missing (retention), every run has a chat reference and
+// every seventh two, every eleventh is still running.
 func synthetic(n int) []dump.Item {
 	items := []dump.Item{dump.Counter{LastID: uint64(n + 3)}}
 	for i := 1; i <= n; i++ {
@@ -33,7 +33,11 @@ func synthetic(n int) []dump.Item {
 			r.App, r.State = fmt.Sprintf("live%d", i), runbook.StateMonitoring
 		}
 		it := dump.Run{Run: r}
-		for s := 1; s <= 6; s++ {
+		events := 6
+		if i == 555 {
+			events = 6000 // a long step's output: more than a page
+		}
+		for s := 1; s <= events; s++ {
 			e := storetest.Ev(runbook.EvOutput, "", "")
 			e.Seq, e.Detail = uint64(s), fmt.Sprintf("line %d of run %d", s, i)
 			it.Events = append(it.Events, e)

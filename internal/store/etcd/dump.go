@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -34,7 +36,7 @@ func (s *Store) Dump(ctx context.Context, fn func(dump.Item) error) error {
 	if err := fn(dump.Counter{LastID: last}); err != nil {
 		return err
 	}
-	if err := s.dumpRuns(ctx, rev, fn); err != nil {
+	if err := s.dumpRuns(ctx, rev, last, fn); err != nil {
 		return err
 	}
 	at := clientv3.WithRev(rev)
@@ -87,14 +89,43 @@ func unescapeAll(key []byte, prefix string, n int) ([]string, bool) {
 	return parts, true
 }
 
-// dumpRuns streams the runs in id order. Their events and chat references
-// are keyed by run id first, so three ranges read side by side, a page at
-// a time, give each run its own: a few round trips per thousand runs.
-func (s *Store) dumpRuns(ctx context.Context, rev int64, fn func(dump.Item) error) error {
-	runs := s.pager(rev, s.k.runs(), 500)
-	events := s.pager(rev, s.k.p+"/events/", 5000)
-	refs := s.pager(rev, s.k.p+"/refs/", 1000)
+// dumpWindow is how many run ids Dump reads at a time. etcd before 3.5
+// walks a range read's whole range even when it returns a page of it, so
+// paging through all events at once took minutes for 2,000,000 of them;
+// ranges bounded by run ids cost what they return.
+const dumpWindow = 100
+
+// dumpRuns streams the runs in id order, up to last (the run counter) and
+// then any beyond it. Their events and chat references are keyed by run
+// id first, so the three ranges of each window of ids, read side by side,
+// give each run its own.
+func (s *Store) dumpRuns(ctx context.Context, rev int64, last uint64, fn func(dump.Item) error) error {
+	evAll, refAll := s.k.p+"/events/", s.k.p+"/refs/"
+	for lo := uint64(1); ; lo += dumpWindow {
+		// Past the counter, the last window reaches the end of each range.
+		beyond := lo > last
+		window := func(prefix string) (string, string) {
+			if beyond {
+				return prefix + num(lo), clientv3.GetPrefixRangeEnd(prefix)
+			}
+			return prefix + num(lo), prefix + num(lo+dumpWindow)
+		}
+		runs := s.pager(rev, dumpWindow)(window(s.k.runs()))
+		events := s.pager(rev, 5000)(window(evAll))
+		refs := s.pager(rev, 1000)(window(refAll))
+		if err := s.dumpWindow(ctx, runs, events, refs, fn); err != nil || beyond {
+			return err
+		}
+	}
+}
+
+// dumpWindow streams the runs runs reads, each with its events and chat
+// references from the two other pagers.
+func (s *Store) dumpWindow(ctx context.Context, runs, events, refs *pager, fn func(dump.Item) error) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		kv, err := runs.peek(ctx)
 		if err != nil || kv == nil {
 			return err
@@ -136,8 +167,8 @@ func (s *Store) dumpRuns(ctx context.Context, rev int64, fn func(dump.Item) erro
 	}
 }
 
-// pager reads the keys under a prefix in order at one revision, a page at
-// a time, for walking several ranges side by side.
+// pager reads the keys of a range in order at one revision, a page at a
+// time, for walking several ranges side by side.
 type pager struct {
 	s         *Store
 	rev, page int64
@@ -146,8 +177,11 @@ type pager struct {
 	done      bool
 }
 
-func (s *Store) pager(rev int64, prefix string, page int64) *pager {
-	return &pager{s: s, rev: rev, page: page, from: prefix, end: clientv3.GetPrefixRangeEnd(prefix)}
+// pager returns a maker of pagers over [from, end) at rev.
+func (s *Store) pager(rev, page int64) func(from, end string) *pager {
+	return func(from, end string) *pager {
+		return &pager{s: s, rev: rev, page: page, from: from, end: end}
+	}
 }
 
 // peek returns the next key without moving past it; nil at the end.
@@ -197,36 +231,21 @@ func (p *pager) under(ctx context.Context, prefix string, fn func(*mvccpb.KeyVal
 // default request limit of 1.5 MiB.
 const loadTxnBytes = 1 << 20
 
+// loadInFlight is how many Load transactions wait on etcd at once. Each
+// key is written once and none depends on another, so their order does
+// not matter; one at a time, every transaction waited for its own fsync.
+const loadInFlight = 4
+
 // Load implements dump.Loader, in transactions of at most maxOps keys.
 // Only the items are written; the active set, the run locks of unfinished
 // runs and the history indexes follow from the runs, as CreateRun would
-// write them.
+// write them. The run counter goes last, once everything else is in.
 func (s *Store) Load(ctx context.Context, items iter.Seq2[dump.Item, error]) error {
 	if err := s.checkEmpty(ctx); err != nil {
 		return err
 	}
-	var ops []clientv3.Op
-	size := 0
-	flush := func() error {
-		if len(ops) == 0 {
-			return nil
-		}
-		_, err := s.c.Txn(ctx).Then(ops...).Commit()
-		ops, size = ops[:0], 0
-		if err != nil {
-			return fmt.Errorf("store: load: %w", err)
-		}
-		return nil
-	}
-	add := func(k, v string) error {
-		if len(ops) == maxOps || size+len(k)+len(v) > loadTxnBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		ops, size = append(ops, clientv3.OpPut(k, v)), size+len(k)+len(v)
-		return nil
-	}
+	l := &loader{s: s, ctx: ctx, sem: make(chan struct{}, loadInFlight)}
+	defer l.wg.Wait()
 	var last uint64
 	for it, err := range items {
 		if err != nil {
@@ -238,16 +257,82 @@ func (s *Store) Load(ctx context.Context, items iter.Seq2[dump.Item, error]) err
 		case dump.Run:
 			last = max(last, it.Run.ID)
 		}
-		if err := s.loadItem(it, add); err != nil {
+		if err := s.loadItem(it, l.put); err != nil {
 			return err
 		}
 	}
-	// The next CreateRun takes the counter plus one: an id above every
-	// copied one.
-	if err := add(s.k.seq(), strconv.FormatUint(last, 10)); err != nil {
+	if err := l.flush(); err != nil {
 		return err
 	}
-	return flush()
+	if err := l.wait(); err != nil {
+		return err
+	}
+	// The next CreateRun takes the counter plus one: an id above every
+	// copied one.
+	if _, err := s.c.Put(ctx, s.k.seq(), strconv.FormatUint(last, 10)); err != nil {
+		return fmt.Errorf("store: load: %w", err)
+	}
+	return nil
+}
+
+// loader gathers Load's writes into transactions and commits up to
+// loadInFlight of them at once.
+type loader struct {
+	s    *Store
+	ctx  context.Context
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	ops  []clientv3.Op
+	size int
+
+	mu  sync.Mutex
+	err error // the first transaction's error
+}
+
+func (l *loader) put(k, v string) error {
+	if len(l.ops) == maxOps || l.size+len(k)+len(v) > loadTxnBytes {
+		if err := l.flush(); err != nil {
+			return err
+		}
+	}
+	l.ops, l.size = append(l.ops, clientv3.OpPut(k, v)), l.size+len(k)+len(v)
+	return nil
+}
+
+// flush commits the gathered writes in the background, once fewer than
+// loadInFlight transactions are in flight.
+func (l *loader) flush() error {
+	if err := l.failed(); err != nil || len(l.ops) == 0 {
+		return err
+	}
+	ops := l.ops
+	l.ops, l.size = nil, 0
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.ctx.Done():
+		return l.ctx.Err()
+	}
+	l.wg.Go(func() {
+		defer func() { <-l.sem }()
+		if _, err := l.s.c.Txn(l.ctx).Then(ops...).Commit(); err != nil {
+			l.mu.Lock()
+			l.err = cmp.Or(l.err, fmt.Errorf("store: load: %w", err))
+			l.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+func (l *loader) failed() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// wait waits for the transactions in flight.
+func (l *loader) wait() error {
+	l.wg.Wait()
+	return l.failed()
 }
 
 // checkEmpty refuses a store that holds runs, holds or versions.
