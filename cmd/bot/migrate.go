@@ -74,7 +74,7 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 	// Interrupting stops the copy between two transactions.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	summary, err := migrate(ctx, *from, *to)
+	summary, err := migrate(ctx, *from, *to, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "shipmate: migrate: %v\n", err)
 		return exitFail
@@ -84,8 +84,9 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 // migrate copies the store at from into the empty store at to, checks
-// the copy and returns the summary line.
-func migrate(ctx context.Context, from, to string) (string, error) {
+// the copy and returns the summary line. It tells progress every
+// progressEvery runs, for a large store takes minutes.
+func migrate(ctx context.Context, from, to string, progress io.Writer) (string, error) {
 	if sameStore(from, to) {
 		return "", errors.New("--from and --to name the same store")
 	}
@@ -100,7 +101,8 @@ func migrate(ctx context.Context, from, to string) (string, error) {
 	}
 	defer dst.Close()
 
-	n, err := dump.Copy(ctx, src, dst)
+	rep := &reporter{migrateStore: src, w: progress, doing: "copied", start: time.Now()}
+	n, err := dump.Copy(ctx, rep, dst)
 	var notEmpty *dump.NotEmptyError
 	if errors.As(err, &notEmpty) {
 		return "", fmt.Errorf("--to: %w; bot migrate copies into an empty store only", err)
@@ -108,10 +110,37 @@ func migrate(ctx context.Context, from, to string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the copy stopped: %w\n%s now holds part of the copy: %s before trying again", err, to, howToEmpty(to))
 	}
-	if _, err := dump.Check(ctx, src, dst); err != nil {
+	fmt.Fprintf(progress, "shipmate: migrate: copied %d runs in %s; checking\n", n.Runs, time.Since(rep.start).Round(time.Second))
+	rep.doing, rep.runs, rep.start = "checked", 0, time.Now()
+	if _, err := dump.Check(ctx, rep, dst); err != nil {
 		return "", fmt.Errorf("copied %s, but the check found a difference: %w\nstart no bot on %s before finding out why", n, err, to)
 	}
 	return fmt.Sprintf("copied %s; checked: identical", n), nil
+}
+
+// progressEvery is how many runs go between two progress lines.
+const progressEvery = 10000
+
+// reporter is the source store, telling progress as its runs are read.
+type reporter struct {
+	migrateStore
+	w     io.Writer
+	doing string
+	runs  int
+	start time.Time
+}
+
+// Dump streams the source, telling every progressEvery runs how far it
+// got.
+func (r *reporter) Dump(ctx context.Context, fn func(dump.Item) error) error {
+	return r.migrateStore.Dump(ctx, func(it dump.Item) error {
+		if _, ok := it.(dump.Run); ok {
+			if r.runs++; r.runs%progressEvery == 0 {
+				fmt.Fprintf(r.w, "shipmate: migrate: %s %d runs (%s)\n", r.doing, r.runs, time.Since(r.start).Round(time.Second))
+			}
+		}
+		return fn(it)
+	})
 }
 
 // isEtcd tells an etcd URL from a file path.
