@@ -19,7 +19,7 @@ import (
 )
 
 // openBolt opens a store file in a folder of its own, closed when t ends.
-func openBolt(t *testing.T) *store.Store {
+func openBolt(t testing.TB) *store.Store {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "shipmate.db"), store.Options{})
 	if err != nil {
@@ -31,7 +31,7 @@ func openBolt(t *testing.T) *store.Store {
 
 // openEtcd opens a store under prefix on the etcd at endpoint, closed when
 // t ends.
-func openEtcd(t *testing.T, endpoint, prefix string) *etcdstore.Store {
+func openEtcd(t testing.TB, endpoint, prefix string) *etcdstore.Store {
 	t.Helper()
 	s, err := etcdstore.Open(context.Background(), etcdstore.Config{Endpoints: []string{endpoint}, Prefix: prefix})
 	if err != nil {

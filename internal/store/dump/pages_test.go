@@ -15,11 +15,12 @@ import (
 	"shipmate/internal/store/storetest"
 )
 
-// synthetic is a dump of n runs, more than one transaction in both stores
-// and one run with more events than etcd's dump reads at a time: every
+// synthetic is a dump of n runs of perRun events, more than one
+// transaction in both stores, and one run with more events than etcd's
+// dump reads at a time: every
 // tenth id is missing (retention), every run has a chat reference and
 // every seventh two, every eleventh is still running.
-func synthetic(n int) []dump.Item {
+func synthetic(n, perRun int) []dump.Item {
 	items := []dump.Item{dump.Counter{LastID: uint64(n + 3)}}
 	for i := 1; i <= n; i++ {
 		if i%10 == 0 {
@@ -33,7 +34,7 @@ func synthetic(n int) []dump.Item {
 			r.App, r.State = fmt.Sprintf("live%d", i), runbook.StateMonitoring
 		}
 		it := dump.Run{Run: r}
-		events := 6
+		events := perRun
 		if i == 555 {
 			events = 6000 // a long step's output: more than a page
 		}
@@ -78,7 +79,7 @@ func dumped(t *testing.T, s dump.Dumper) []dump.Item {
 // store, whatever is written while it runs.
 func TestDumpGivesBackWhatWasLoaded(t *testing.T) {
 	ctx := context.Background()
-	items := synthetic(1300)
+	items := synthetic(1300, 6)
 	etcd := openEtcd(t, etcdtest.Start(t), "/shipmate")
 	if err := etcd.Load(ctx, seq(items)); err != nil {
 		t.Fatalf("etcd Load: %v", err)

@@ -48,23 +48,7 @@ func FillSample(t *testing.T, s Loadable) Sample {
 		Versions: []string{"v0.9", "v1", "v2", "v3", "v4"},
 		RefNames: []string{"slack.summary", "discord/message", "web"},
 	}
-	// Retention dropped the first five runs long ago; billing still runs
-	// what the fifth deployed.
-	legacy := []dump.Item{
-		dump.Counter{LastID: 5},
-		dump.Deployed{App: "billing", Env: "production", Deployed: runbook.Deployed{Version: "v0.9", RunID: 5, At: T0.AddDate(-1, 0, 0)}},
-		dump.Succeeded{App: "billing", Env: "staging", Version: "v0.9", RunID: 4},
-	}
-	items := func(yield func(dump.Item, error) bool) {
-		for _, it := range legacy {
-			if !yield(it, nil) {
-				return
-			}
-		}
-	}
-	if err := s.Load(ctx, items); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
+	loadLegacy(t, s)
 
 	// Runs are made in the order of their days, as the bot makes them.
 	// api: v1 and v2 succeeded in staging two months ago, then dozens of
@@ -79,7 +63,9 @@ func FillSample(t *testing.T, s Loadable) Sample {
 	var live *runbook.Run
 	for i, env := range []string{"staging", "production"} {
 		r := walk(t, s, "web", env, "v1", -40+i, runbook.StateSucceeded)
-		live = r
+		if env == "production" {
+			live = r
+		}
 		for j, name := range sm.RefNames {
 			if err := s.SetRunRef(ctx, r.ID, name, fmt.Sprintf("C%d/1700000000.%04d", j, r.ID)); err != nil {
 				t.Fatal(err)
@@ -116,6 +102,36 @@ func FillSample(t *testing.T, s Loadable) Sample {
 	if n, err := s.PruneRuns(ctx, T0.AddDate(0, 0, -45), 1); err != nil || n == 0 {
 		t.Fatalf("PruneRuns = %d, %v; want some pruned", n, err)
 	}
+	holdSome(t, s)
+	return sm
+}
+
+// loadLegacy loads what is left of a store whose first five runs
+// retention dropped long ago: what the fifth deployed still runs.
+func loadLegacy(t *testing.T, s Loadable) {
+	t.Helper()
+	ctx := context.Background()
+	legacy := []dump.Item{
+		dump.Counter{LastID: 5},
+		dump.Deployed{App: "billing", Env: "production", Deployed: runbook.Deployed{Version: "v0.9", RunID: 5, At: T0.AddDate(-1, 0, 0)}},
+		dump.Succeeded{App: "billing", Env: "staging", Version: "v0.9", RunID: 4},
+	}
+	items := func(yield func(dump.Item, error) bool) {
+		for _, it := range legacy {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	}
+	if err := s.Load(ctx, items); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+}
+
+// holdSome places a freeze on production and a hold on web in staging.
+func holdSome(t *testing.T, s Backend) {
+	t.Helper()
+	ctx := context.Background()
 	for _, l := range []runbook.Lock{
 		{App: "all", Env: "production", Holder: bob, Reason: "quarter-end freeze", Since: T0},
 		{App: "web", Env: "staging", Holder: alice, Reason: "load test", Since: T0.Add(time.Hour)},
@@ -124,7 +140,6 @@ func FillSample(t *testing.T, s Loadable) Sample {
 			t.Fatal(err)
 		}
 	}
-	return sm
 }
 
 // walk makes a run of app at version in env created d days from T0 and
