@@ -113,7 +113,7 @@ func migrate(ctx context.Context, from, to string, progress io.Writer) (string, 
 	fmt.Fprintf(progress, "shipmate: migrate: copied %d runs in %s; checking\n", n.Runs, time.Since(rep.start).Round(time.Second))
 	rep.doing, rep.runs, rep.start = "checked", 0, time.Now()
 	if _, err := dump.Check(ctx, rep, dst); err != nil {
-		return "", fmt.Errorf("copied %s, but the check found a difference: %w\nstart no bot on %s before finding out why", n, err, to)
+		return "", fmt.Errorf("copied %s, but checking the copy failed: %w\nstart no bot on %s before finding out why", n, err, to)
 	}
 	return fmt.Sprintf("copied %s; checked: identical", n), nil
 }

@@ -39,17 +39,26 @@ func Check(ctx context.Context, src, dst Store) (Counts, error) {
 	var want Counts
 	pairs := map[[2]string]bool{}
 	var window []Run
+	flush := func() error {
+		err := sameRuns(ctx, src, dst, window)
+		window = window[:0]
+		return err
+	}
 	err := src.Dump(ctx, func(it Item) error {
 		want.add(it)
-		switch it := it.(type) {
-		case Run:
-			pairs[[2]string{it.Run.App, it.Run.Env}] = true
-			if window = append(window, it); len(window) < checkWindow {
-				return nil
+		r, isRun := it.(Run)
+		if isRun {
+			pairs[[2]string{r.Run.App, r.Run.Env}] = true
+			window = append(window, r)
+		}
+		// The runs come first: the last of them are compared before
+		// anything else, so that a run's difference is the one named.
+		if len(window) == checkWindow || (!isRun && len(window) > 0) {
+			if err := flush(); err != nil {
+				return err
 			}
-			err := sameRuns(ctx, src, dst, window)
-			window = window[:0]
-			return err
+		}
+		switch it := it.(type) {
 		case Deployed:
 			return sameDeployed(ctx, src, dst, it.App, it.Env)
 		case Succeeded:
@@ -62,7 +71,7 @@ func Check(ctx context.Context, src, dst Store) (Counts, error) {
 		return nil
 	})
 	if err == nil {
-		err = sameRuns(ctx, src, dst, window)
+		err = flush()
 	}
 	if err != nil {
 		return want, err
