@@ -3,6 +3,7 @@
 //	bot [--config FILE] [--listen ADDR] [--log-level LEVEL]   run the bot
 //	bot export [--config FILE] ID             print one run's record as JSON
 //	bot check [--config FILE]                 check the configuration and exit
+//	bot migrate --from SRC --to DST           copy a store (bbolt file, etcd URL) into an empty one
 package main
 
 import (
@@ -37,6 +38,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrateCommand(args[1:], stdout, stderr)
+	}
 	sub := ""
 	if len(args) > 0 && (args[0] == "export" || args[0] == "check") {
 		sub, args = args[0], args[1:]
@@ -66,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return subcommand(sub, fs, cfg, source, stdout, stderr)
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, check)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, check, migrate)\n", fs.Arg(0))
 		return exitConfig
 	}
 	log, err := newLogger(*level, stderr)
