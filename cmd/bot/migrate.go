@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"shipmate/internal/config"
 	"shipmate/internal/store"
 	"shipmate/internal/store/dump"
 	etcdstore "shipmate/internal/store/etcd"
@@ -143,8 +144,6 @@ func (r *reporter) Dump(ctx context.Context, fn func(dump.Item) error) error {
 	})
 }
 
-// isEtcd tells an etcd URL from a file path.
-func isEtcd(spec string) bool { return strings.HasPrefix(spec, "etcd://") }
 
 // openForMigrate opens the store spec names: a bbolt source read-only, so
 // that a running bot's lock on it is seen.
@@ -154,7 +153,7 @@ func openForMigrate(ctx context.Context, spec string, source bool) (migrateStore
 		if err != nil {
 			return nil, err
 		}
-		cfg.Username, cfg.Password = os.Getenv("SHIPMATE_ETCD_USERNAME"), os.Getenv("SHIPMATE_ETCD_PASSWORD")
+		cfg.Username, cfg.Password = os.Getenv(config.EnvEtcdUsername), os.Getenv(config.EnvEtcdPassword)
 		return etcdstore.Open(ctx, cfg)
 	}
 	if _, err := os.Stat(spec); source && errors.Is(err, fs.ErrNotExist) {

@@ -193,7 +193,7 @@ func TestFencedWritesOfADeposedLeader(t *testing.T) {
 		t.Fatalf("Revoke: %v", err)
 	}
 
-	before, beforeKeys := record(t, s, r.ID), dump(t, raw, s)
+	before, beforeKeys := record(t, s, r.ID), allKeys(t, raw, s)
 	writes := everyWrite(s, r)
 	for name, write := range writes {
 		if err := write(fctx); !errors.Is(err, ErrDeposed) {
@@ -203,7 +203,7 @@ func TestFencedWritesOfADeposedLeader(t *testing.T) {
 	if d := cmp.Diff(before, record(t, s, r.ID)); d != "" {
 		t.Errorf("the run changed under a deposed leader (-before +after):\n%s", d)
 	}
-	if d := cmp.Diff(beforeKeys, dump(t, raw, s)); d != "" {
+	if d := cmp.Diff(beforeKeys, allKeys(t, raw, s)); d != "" {
 		t.Errorf("a deposed leader wrote (-before +after):\n%s", d)
 	}
 
@@ -239,8 +239,8 @@ func record(t *testing.T, s *Store, id uint64) *runbook.Record {
 	return rec
 }
 
-// dump is every key of s with its value and revision.
-func dump(t *testing.T, raw *clientv3.Client, s *Store) map[string]string {
+// allKeys is every key of s with its value and revision.
+func allKeys(t *testing.T, raw *clientv3.Client, s *Store) map[string]string {
 	t.Helper()
 	resp, err := raw.Get(t.Context(), s.k.p+"/", clientv3.WithPrefix())
 	if err != nil {
