@@ -144,7 +144,6 @@ func (r *reporter) Dump(ctx context.Context, fn func(dump.Item) error) error {
 	})
 }
 
-
 // openForMigrate opens the store spec names: a bbolt source read-only, so
 // that a running bot's lock on it is seen.
 func openForMigrate(ctx context.Context, spec string, source bool) (migrateStore, error) {
