@@ -183,7 +183,7 @@ func TestCloseFlushes(t *testing.T) {
 	_ = c.Update(ctx, "C1", id, run(7, "staging", "deploying", "a"))
 	f.until(t, time.Second, "the first edit", func() bool { return len(f.Calls("edit", id)) == 1 })
 	_ = c.Update(ctx, "C1", id, run(7, "staging", "succeeded", "b")) // waits for the interval
-	f.fail("edit", fakeError{RateLimited, time.Minute})
+	f.failOn("edit", other, fakeError{RateLimited, time.Minute})
 	_ = c.Update(ctx, "C1", other, run(8, "staging", "deploying", ""))
 	f.until(t, time.Second, "the rate limit", func() bool { return strings.Contains(logs.String(), "rate limited") })
 

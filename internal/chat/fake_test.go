@@ -63,13 +63,18 @@ func (f *fake) fail(what string, errs ...error) {
 	f.faults[what] = append(f.faults[what], errs...)
 }
 
+// failOn is fail for the calls of kind what on message id only.
+func (f *fake) failOn(what, id string, errs ...error) { f.fail(what+" "+id, errs...) }
+
 // call records a call and returns the error it is to fail with.
 func (f *fake) call(what, id string, d Drawing) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if errs := f.faults[what]; len(errs) > 0 {
-		f.faults[what] = errs[1:]
-		return errs[0]
+	for _, k := range []string{what + " " + id, what} {
+		if errs := f.faults[k]; len(errs) > 0 {
+			f.faults[k] = errs[1:]
+			return errs[0]
+		}
 	}
 	f.calls = append(f.calls, fakeCall{at: f.clock.Now(), what: what, id: id, shows: d.Key()})
 	switch what {
