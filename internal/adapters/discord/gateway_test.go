@@ -497,9 +497,9 @@ func TestGatewayDropAndResume(t *testing.T) {
 			"name": "run", "type": 1, "options": []map[string]any{
 				{"name": "app", "type": 3, "value": "demo"}, {"name": "version", "type": 3, "value": "v2"},
 				{"name": "env", "type": 3, "value": "development"}}}}}}
-	if err := g.dispatch("INTERACTION_CREATE", ic); err != nil {
-		t.Fatal(err)
-	}
+	// On a loaded machine the client may find a heartbeat late and
+	// resume once more: the event goes to the connection it holds then.
+	eventually(t, "the interaction delivered", func() bool { return g.dispatch("INTERACTION_CREATE", ic) == nil })
 	eventually(t, "the run after the resume", func() bool {
 		r, err := st.Run(t.Context(), 1)
 		return err == nil && r.Version == "v2" && r.State == runbook.StateSucceeded
