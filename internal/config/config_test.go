@@ -133,8 +133,11 @@ func TestExample(t *testing.T) {
 			t.Errorf("role %s (-want +got):\n%s", name, diff)
 		}
 	}
-	if len(p.Roles) != 6 || len(p.People) != 5 {
-		t.Errorf("got %d roles and %d people, want 6 and 5", len(p.Roles), len(p.People))
+	if len(p.Roles) != 7 || len(p.People) != 5 {
+		t.Errorf("got %d roles and %d people, want 7 and 5", len(p.Roles), len(p.People))
+	}
+	if prod, _ := p.Env("production"); !prod.RollbackProcedure {
+		t.Error("production does not follow the rollback procedure")
 	}
 	if len(p.Validation) != 7 || p.Validation["features"] != "User-facing features working" {
 		t.Errorf("validation = %v, want the handbook's 7 items", p.Validation)

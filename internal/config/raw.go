@@ -41,6 +41,8 @@ type rawEnv struct {
 	Freezes     []rawFreeze    `yaml:"freezes"`
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
+	// RollbackProcedure makes rollbacks follow the handbook's procedure.
+	RollbackProcedure bool `yaml:"rollback_procedure"`
 	Rollback    []string       `yaml:"rollback"`
 
 	Analysis           []string       `yaml:"analysis"`

@@ -15,15 +15,21 @@ func IncidentRecord(ctx context.Context, s Store, id uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var orig *Record
+	if rb.Run.RollbackOf != 0 {
+		if orig, err = ReadRecord(ctx, s, rb.Run.RollbackOf); err != nil && err != ErrRunNotFound {
+			return "", err
+		}
+	}
+	return IncidentMarkdown(rb, orig)
+}
+
+// IncidentMarkdown writes the incident record of rollback rb, which
+// rolled back orig (nil when unknown), as Markdown.
+func IncidentMarkdown(rb, orig *Record) (string, error) {
 	r := rb.Run
 	if r.Action != ActionRollback {
 		return "", Errorf(EInvalid, "run %s is a deployment, not a rollback: incident records are written for rollbacks", r.Ref())
-	}
-	var orig *Record
-	if r.RollbackOf != 0 {
-		if orig, err = ReadRecord(ctx, s, r.RollbackOf); err != nil && err != ErrRunNotFound {
-			return "", err
-		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Incident record: rollback %s of %s in %s\n\n", r.Ref(), r.App, r.Env)
