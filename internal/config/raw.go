@@ -42,8 +42,8 @@ type rawEnv struct {
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
 	// RollbackProcedure makes rollbacks follow the handbook's procedure.
-	RollbackProcedure bool `yaml:"rollback_procedure"`
-	Rollback    []string       `yaml:"rollback"`
+	RollbackProcedure bool     `yaml:"rollback_procedure"`
+	Rollback          []string `yaml:"rollback"`
 
 	Analysis           []string       `yaml:"analysis"`
 	AnalysisEvery      *time.Duration `yaml:"analysis_every"`
