@@ -277,31 +277,14 @@ func (e *Engine) commanders(r *Run) string {
 	if !ok {
 		return "nobody (no " + RoleIncidentCommander + " role is configured)"
 	}
-	var names []string
-	for _, name := range ro.People {
-		if ids := e.policy.People[name].IDs[r.Origin.Platform]; len(ids) > 0 && r.Origin.Platform != "web" {
-			names = append(names, mention(r.Origin.Platform, ids[0]))
-			continue
-		}
-		names = append(names, name)
-	}
-	for _, id := range ro.Members[r.Origin.Platform] {
-		names = append(names, mention(r.Origin.Platform, id))
-	}
+	// People are named as the policy names them; chat-native mentions
+	// (<@id>) would be escaped by the adapters' renderers as any text is.
+	names := slices.Clone(ro.People)
+	names = append(names, ro.Members[r.Origin.Platform]...)
 	if len(names) == 0 {
 		return "nobody (the " + RoleIncidentCommander + " role has no members here)"
 	}
 	return joinAnd(uniq(names))
-}
-
-// mention is how a chat's user id is written so that the chat notifies
-// the user: Slack's and Discord's <@id>; the console shows the name.
-func mention(platform, id string) string {
-	switch platform {
-	case "slack", "discord":
-		return "<@" + id + ">"
-	}
-	return id
 }
 
 // commanderNotice is the procedure's notice to the incident commanders.
