@@ -22,56 +22,95 @@ import (
 // JSON. It reads the store file; when a running bot holds it, it asks that
 // bot over HTTP instead.
 func export(cfg *config.Config, arg string, out io.Writer) error {
-	id, err := strconv.ParseUint(strings.TrimPrefix(arg, "#"), 10, 64)
-	if err != nil || id == 0 {
-		return fmt.Errorf("run id %q: want a number such as 42", arg)
+	id, err := runID(arg)
+	if err != nil {
+		return err
 	}
-	ctx := context.Background()
-	if isEtcd(cfg.Store) {
-		return exportEtcd(ctx, cfg, id, out)
-	}
-	var rec *runbook.Record
-	st, err := store.Open(cfg.Store, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-	switch {
-	case err == nil:
-		defer st.Close()
-		rec, err = st.Record(ctx, id)
-		if errors.Is(err, runbook.ErrRunNotFound) {
-			return fmt.Errorf("there is no run #%d in %s", id, cfg.Store)
-		}
-		if err != nil {
-			return err
-		}
-	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
-		addr, key, err := readAddrFile(cfg.Store)
-		if err != nil {
-			addr = cfg.ConsoleListen()
-		}
-		if rec, err = exportHTTP(addr, key, id); err != nil {
-			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
-		}
-	default:
+	rec, err := readRecord(cfg, id)
+	if err != nil {
 		return err
 	}
 	return writeRecord(out, rec)
 }
 
-// exportEtcd reads run id's record from etcd, which the running bots
-// share rather than hold.
-func exportEtcd(ctx context.Context, cfg *config.Config, id uint64, out io.Writer) error {
-	st, err := openEtcd(cfg)
+// exportIncident prints the incident record of rollback run id as
+// Markdown, the same as the run's procedure posted: the rollback's and the
+// rolled-back run's trails read the way export reads one.
+func exportIncident(cfg *config.Config, arg string, out io.Writer) error {
+	id, err := runID(arg)
 	if err != nil {
 		return err
+	}
+	rec, err := readRecord(cfg, id)
+	if err != nil {
+		return err
+	}
+	var orig *runbook.Record
+	if rec.Run.RollbackOf != 0 {
+		if orig, err = readRecord(cfg, rec.Run.RollbackOf); err != nil {
+			return err
+		}
+	}
+	md, err := runbook.IncidentMarkdown(rec, orig)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(out, md)
+	return err
+}
+
+// runID reads a run id as users type it ("42" or "#42").
+func runID(arg string) (uint64, error) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(arg, "#"), 10, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("run id %q: want a number such as 42", arg)
+	}
+	return id, nil
+}
+
+// readRecord reads run id's record from the store file; when a running bot
+// holds it, it asks that bot over HTTP instead.
+func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
+	ctx := context.Background()
+	if isEtcd(cfg.Store) {
+		return recordEtcd(ctx, cfg, id)
+	}
+	st, err := store.Open(cfg.Store, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	switch {
+	case err == nil:
+		defer st.Close()
+		rec, err := st.Record(ctx, id)
+		if errors.Is(err, runbook.ErrRunNotFound) {
+			return nil, fmt.Errorf("there is no run #%d in %s", id, cfg.Store)
+		}
+		return rec, err
+	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
+		addr, key, err := readAddrFile(cfg.Store)
+		if err != nil {
+			addr = cfg.ConsoleListen()
+		}
+		rec, err := exportHTTP(addr, key, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
+		}
+		return rec, nil
+	}
+	return nil, err
+}
+
+// recordEtcd reads run id's record from etcd, which the running bots
+// share rather than hold.
+func recordEtcd(ctx context.Context, cfg *config.Config, id uint64) (*runbook.Record, error) {
+	st, err := openEtcd(cfg)
+	if err != nil {
+		return nil, err
 	}
 	defer st.Close()
 	rec, err := st.Record(ctx, id)
 	if errors.Is(err, runbook.ErrRunNotFound) {
-		return fmt.Errorf("there is no run #%d in %s", id, st.Where())
+		return nil, fmt.Errorf("there is no run #%d in %s", id, st.Where())
 	}
-	if err != nil {
-		return err
-	}
-	return writeRecord(out, rec)
+	return rec, err
 }
 
 // writeRecord prints rec as indented JSON.

@@ -51,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
 	listen := fs.String("listen", "", "listen address, overriding the configuration's listen (host:port; port 0 picks one)")
+	var incident *bool
+	if sub == "export" {
+		incident = fs.Bool("incident", false, "print the rollback run's incident record as Markdown instead of the JSON record")
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -67,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if sub != "" {
+		if incident != nil && *incident {
+			sub = "export-incident"
+		}
 		return subcommand(sub, fs, cfg, source, stdout, stderr)
 	}
 	if fs.NArg() != 0 {
@@ -118,12 +125,16 @@ func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source s
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
 		return exitOK
-	case "export":
+	case "export", "export-incident":
 		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: bot export [--config FILE] RUN-ID")
+			fmt.Fprintln(stderr, "usage: bot export [--config FILE] [--incident] RUN-ID")
 			return exitConfig
 		}
-		if err := export(cfg.Config, fs.Arg(0), stdout); err != nil {
+		do := export
+		if sub == "export-incident" {
+			do = exportIncident
+		}
+		if err := do(cfg.Config, fs.Arg(0), stdout); err != nil {
 			fmt.Fprintf(stderr, "shipmate: %v\n", err)
 			return exitFail
 		}

@@ -144,15 +144,16 @@ func buildEnvs(d *decoder, raw *rawConfig, c *Config) error {
 func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *rawEnv) (runbook.Environment, error) {
 	path := join("environments", name)
 	env := runbook.Environment{
-		Name:        name,
-		Aliases:     raw.Aliases,
-		Deployers:   raw.Deployers,
-		Checklist:   raw.Checklist,
-		Validation:  raw.Validation,
-		Requires:    raw.Requires,
-		Monitor:     raw.Monitor,
-		HealthEvery: runbook.DefaultHealthEvery,
-		Rollback:    raw.Rollback,
+		Name:              name,
+		Aliases:           raw.Aliases,
+		Deployers:         raw.Deployers,
+		Checklist:         raw.Checklist,
+		Validation:        raw.Validation,
+		Requires:          raw.Requires,
+		Monitor:           raw.Monitor,
+		HealthEvery:       runbook.DefaultHealthEvery,
+		RollbackProcedure: raw.RollbackProcedure,
+		Rollback:          raw.Rollback,
 	}
 
 	if len(raw.Deployers) == 0 {

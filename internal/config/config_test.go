@@ -83,15 +83,16 @@ func TestExample(t *testing.T) {
 			Approval: runbook.ApprovalRule{
 				Roles: []string{"release-manager"}, Count: 1, AllowSelf: false, Expires: 24 * time.Hour,
 			},
-			Checklist:   []string{"merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations"},
-			Validation:  []string{"health", "errors", "latency", "database", "integrations", "flags", "features"},
-			Requires:    "staging",
-			Windows:     []runbook.Window{mustWindow(t, "Mon-Thu 09:00-16:00 UTC")},
-			Freezes:     []runbook.Freeze{{From: time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), Reason: "holidays"}},
-			Monitor:     30 * time.Minute,
-			HealthEvery: runbook.DefaultHealthEvery,
-			Rollback:    []string{"incident-response", "release-manager"},
-			Analysis:    runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
+			Checklist:         []string{"merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations"},
+			Validation:        []string{"health", "errors", "latency", "database", "integrations", "flags", "features"},
+			Requires:          "staging",
+			Windows:           []runbook.Window{mustWindow(t, "Mon-Thu 09:00-16:00 UTC")},
+			Freezes:           []runbook.Freeze{{From: time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), Reason: "holidays"}},
+			Monitor:           30 * time.Minute,
+			HealthEvery:       runbook.DefaultHealthEvery,
+			Rollback:          []string{"incident-response", "release-manager"},
+			Analysis:          runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
+			RollbackProcedure: true,
 		},
 	}
 	if diff := cmp.Diff(wantEnvs, p.Envs, windowsEqual); diff != "" {
@@ -133,8 +134,11 @@ func TestExample(t *testing.T) {
 			t.Errorf("role %s (-want +got):\n%s", name, diff)
 		}
 	}
-	if len(p.Roles) != 6 || len(p.People) != 5 {
-		t.Errorf("got %d roles and %d people, want 6 and 5", len(p.Roles), len(p.People))
+	if len(p.Roles) != 7 || len(p.People) != 5 {
+		t.Errorf("got %d roles and %d people, want 7 and 5", len(p.Roles), len(p.People))
+	}
+	if prod, _ := p.Env("production"); !prod.RollbackProcedure {
+		t.Error("production does not follow the rollback procedure")
 	}
 	if len(p.Validation) != 7 || p.Validation["features"] != "User-facing features working" {
 		t.Errorf("validation = %v, want the handbook's 7 items", p.Validation)

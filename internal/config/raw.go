@@ -41,7 +41,9 @@ type rawEnv struct {
 	Freezes     []rawFreeze    `yaml:"freezes"`
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
-	Rollback    []string       `yaml:"rollback"`
+	// RollbackProcedure makes rollbacks follow the handbook's procedure.
+	RollbackProcedure bool     `yaml:"rollback_procedure"`
+	Rollback          []string `yaml:"rollback"`
 
 	Analysis           []string       `yaml:"analysis"`
 	AnalysisEvery      *time.Duration `yaml:"analysis_every"`

@@ -174,6 +174,13 @@ func (e *Engine) cancelRun(ctx context.Context, u User, id uint64) (Reply, error
 	}
 	r, err = e.update(ctx, id, func(r *Run) ([]Event, error) {
 		switch r.State {
+		case StateProcedure:
+			// Once rolled back, the procedure is what is left of it to
+			// finish, not something to call off.
+			if procItem(r, ProcRollback).Done {
+				return nil, Errorf(EConflict, "run %s has rolled back already: finish its rollback procedure", r.Ref())
+			}
+			return []Event{e.move(r, StateCancelled, &u, fmt.Sprintf("rollback procedure cancelled by %s", u))}, nil
 		case StateRequested, StateChecklist, StateAwaitingApproval, StateApproved:
 			return []Event{e.move(r, StateCancelled, &u, fmt.Sprintf("cancelled by %s", u))}, nil
 		case StateMonitoring:
@@ -218,6 +225,10 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 	r, env, err := e.loadRun(ctx, id)
 	if err != nil {
 		return Reply{}, err
+	}
+	if len(r.Procedure) > 0 {
+		// A rollback's procedure is its rollback owners' to take.
+		return e.tickProcedure(ctx, u, id, item, done)
 	}
 	if !e.hasAnyRole(ctx, u, env.Deployers) && !e.hasAnyRole(ctx, u, env.Approval.Roles) {
 		list := "checklist"

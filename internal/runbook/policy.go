@@ -72,6 +72,9 @@ type Environment struct {
 	Rollback    []string // rollback owners: roles, or RoleRequester
 	// Analysis is the metric analysis of monitored deployments.
 	Analysis AnalysisRule
+	// RollbackProcedure makes /rollback and the Roll back button follow
+	// the handbook's rollback procedure instead of rolling back at once.
+	RollbackProcedure bool
 }
 
 // ApprovalRule says who must approve a deployment. Count 0 means no approval.

@@ -22,8 +22,17 @@ func (e *Engine) Message(r *Run) Message {
 		// confirmed while monitored, then shown as it ended.
 		items, m.ItemsTitle, editable = r.Validation, "Post-deployment validation", r.State == StateMonitoring
 	}
+	next := ""
+	if len(r.Procedure) > 0 {
+		// Only the item whose turn it is can be ticked.
+		items, m.ItemsTitle, editable = r.Procedure, "Rollback procedure", r.State == StateProcedure
+		if i := nextProcItem(r); i >= 0 {
+			next = r.Procedure[i].Key
+		}
+	}
 	for _, it := range items {
-		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: editable && !it.Auto, At: it.At,
+		ok := editable && !it.Auto && (next == "" || it.Key == next)
+		item := Item{Key: it.Key, Label: it.Label, Done: it.Done, Editable: ok, At: it.At,
 			Auto: it.Auto, Detail: it.Detail, Link: it.Link}
 		if it.By != nil {
 			item.By = it.By.String()
@@ -104,8 +113,10 @@ func buttons(r *Run) []Button {
 		bs[len(bs)-1].Value = approvalView(r)
 		btn(ButtonReject, "Reject", StyleDanger, fmt.Sprintf("Reject %s?", r.Title()))
 		btn(ButtonCancel, "Cancel", StyleDefault, "")
-	case StateRequested, StateApproved:
-		btn(ButtonCancel, "Cancel", StyleDefault, "")
+	case StateRequested, StateApproved, StateProcedure:
+		if r.State != StateProcedure || !procItem(r, ProcRollback).Done {
+			btn(ButtonCancel, "Cancel", StyleDefault, "")
+		}
 	case StateDeploying, StateVerifying:
 		btn(ButtonCancel, "Stop", StyleDanger, "Stop this deployment and roll back?")
 	case StateMonitoring:
@@ -123,7 +134,7 @@ func tone(s State) Tone {
 		return ToneSuccess
 	case StateRolledBack:
 		return ToneFailure
-	case StateChecklist, StateAwaitingApproval, StateApproved, StateRequested:
+	case StateChecklist, StateAwaitingApproval, StateApproved, StateRequested, StateProcedure:
 		return ToneWaiting
 	case StateDeploying, StateVerifying, StateMonitoring, StateRollingBack:
 		return ToneProgress

@@ -71,12 +71,20 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 		RollbackOf: cur.RunID, Requester: u, Reason: in.Reason, Origin: req.Origin,
 		State: StateRequested, CreatedAt: now, UpdatedAt: now,
 	}
+	if env.RollbackProcedure {
+		x, _ := e.executor(in.App)
+		d, drains := x.(Drainer)
+		r.Procedure = newProcedure(assessment(hist, cur.Version, target), drains && d.CanDrain())
+	}
 	ev := Event{At: now, Type: EvRequested, Actor: &u, To: StateRequested,
 		Detail: fmt.Sprintf("roll back %s in %s from %s to %s%s", in.App, env.Name, cur.Version, target, reasonSuffix(in.Reason))}
 	if err := e.createRollback(ctx, r, []Event{ev}); err != nil {
 		return Reply{}, err
 	}
 	rep := Reply{Text: fmt.Sprintf("Run %s: rolling back %s in %s from %s to %s.", r.Ref(), in.App, env.Name, cur.Version, target), RunID: r.ID, Private: true}
+	if len(r.Procedure) > 0 {
+		rep.Text = fmt.Sprintf("Run %s: the rollback procedure for %s in %s (%s → %s) is open in its message; a rollback owner assesses it first.", r.Ref(), in.App, env.Name, cur.Version, target)
+	}
 	return e.freezeIfIncident(ctx, req, cur.RunID, r.ID, rep), nil
 }
 

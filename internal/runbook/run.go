@@ -32,6 +32,10 @@ const (
 	StateRolledBack       State = "rolled_back"
 	StateRollbackFailed   State = "rollback_failed"
 	StateInterrupted      State = "interrupted"
+	// StateProcedure is a rollback run following the handbook's rollback
+	// procedure: it waits there for its rollback owners' ticks and runs
+	// Shipmate's own items.
+	StateProcedure State = "rollback_procedure"
 )
 
 // AllStates lists every state, in workflow order (used for metrics).
@@ -40,6 +44,7 @@ var AllStates = []State{
 	StateDeploying, StateVerifying, StateMonitoring, StateSucceeded,
 	StateRejected, StateCancelled, StateExpired, StateFailed,
 	StateRollingBack, StateRolledBack, StateRollbackFailed, StateInterrupted,
+	StateProcedure,
 }
 
 // Terminal reports whether a run in this state is finished: it holds no lock
@@ -69,6 +74,8 @@ func (s State) Label() string {
 		return "rolled back"
 	case StateRollbackFailed:
 		return "rollback failed"
+	case StateProcedure:
+		return "rollback procedure"
 	}
 	return string(s)
 }
@@ -172,6 +179,9 @@ type Run struct {
 	// the run is monitored; the run succeeds once it is all ticked and the
 	// window is over (or someone ends monitoring).
 	Validation []CheckItem `json:"validation,omitempty"`
+	// Procedure is the handbook's rollback procedure of a rollback run in
+	// an environment that follows it (rollback_procedure), in its order.
+	Procedure []CheckItem `json:"procedure,omitempty"`
 	// AwaitingValidation is set when the monitoring window ended with
 	// validation items open (the channel was told once).
 	AwaitingValidation bool `json:"awaiting_validation,omitempty"`

@@ -13,6 +13,7 @@ import (
 var transitions = map[State][]State{
 	StateRequested: {StateChecklist, StateAwaitingApproval, StateApproved, // a deploy waits for people
 		StateRollingBack, // a rollback run goes straight to its step
+		StateProcedure,   // or through the handbook's rollback procedure
 		StateFailed,      // what the version deploys cannot be resolved
 		StateCancelled},
 	StateChecklist: {StateChecklist, StateAwaitingApproval, StateApproved,
@@ -23,11 +24,16 @@ var transitions = map[State][]State{
 		StateChecklist, StateAwaitingApproval, // the artifact or a check changed: approvals void
 		StateFailed, // staging first no longer holds, or resolving fails
 		StateCancelled},
-	StateDeploying:   {StateVerifying, StateMonitoring, StateSucceeded, StateFailed, StateInterrupted},
-	StateVerifying:   {StateMonitoring, StateSucceeded, StateFailed},
-	StateMonitoring:  {StateSucceeded, StateFailed, StateRollingBack},
-	StateFailed:      {StateRollingBack}, // in the same write as the failure
-	StateRollingBack: {StateRolledBack, StateRollbackFailed, StateInterrupted},
+	StateDeploying:  {StateVerifying, StateMonitoring, StateSucceeded, StateFailed, StateInterrupted},
+	StateVerifying:  {StateMonitoring, StateSucceeded, StateFailed},
+	StateMonitoring: {StateSucceeded, StateFailed, StateRollingBack},
+	StateFailed:     {StateRollingBack}, // in the same write as the failure
+	StateRollingBack: {StateRolledBack, StateRollbackFailed, StateInterrupted,
+		StateProcedure}, // the procedure's rollback step done: it goes on
+	// A rollback procedure waits for people and runs its own steps; its
+	// rollback step is rolling back, and it ends rolled back once the
+	// incident is documented.
+	StateProcedure: {StateProcedure, StateRollingBack, StateRolledBack, StateRollbackFailed, StateCancelled},
 }
 
 // allowed reports whether a run may move from one state to another.
@@ -61,9 +67,12 @@ func pendingState(openItems, approvals, needed int) State {
 // stepDoneState is where a run goes when the step it ran while in state
 // during succeeded: a deploy is verified when the executor can, then
 // watched when the environment monitors (or waits for validation), else it
-// has succeeded; a rollback has rolled back.
-func stepDoneState(during State, verifies, watched bool) State {
+// has succeeded; a rollback has rolled back, unless it follows the rollback
+// procedure, whose next items come after.
+func stepDoneState(during State, verifies, watched, procedure bool) State {
 	switch {
+	case during == StateRollingBack && procedure:
+		return StateProcedure
 	case during == StateRollingBack:
 		return StateRolledBack
 	case during == StateDeploying && verifies:

@@ -86,18 +86,19 @@ func TestPendingState(t *testing.T) {
 
 func TestStepDoneState(t *testing.T) {
 	for _, tc := range []struct {
-		during            State
-		verifies, watched bool
-		want              State
+		during                       State
+		verifies, watched, procedure bool
+		want                         State
 	}{
-		{StateDeploying, true, true, StateVerifying},
-		{StateDeploying, false, true, StateMonitoring},
-		{StateDeploying, false, false, StateSucceeded},
-		{StateVerifying, true, true, StateMonitoring},
-		{StateVerifying, true, false, StateSucceeded},
-		{StateRollingBack, true, true, StateRolledBack},
+		{StateDeploying, true, true, false, StateVerifying},
+		{StateDeploying, false, true, false, StateMonitoring},
+		{StateDeploying, false, false, false, StateSucceeded},
+		{StateVerifying, true, true, false, StateMonitoring},
+		{StateVerifying, true, false, false, StateSucceeded},
+		{StateRollingBack, true, true, false, StateRolledBack},
+		{StateRollingBack, true, false, true, StateProcedure}, // the procedure goes on after its rollback
 	} {
-		if got := stepDoneState(tc.during, tc.verifies, tc.watched); got != tc.want {
+		if got := stepDoneState(tc.during, tc.verifies, tc.watched, tc.procedure); got != tc.want {
 			t.Errorf("after %s (verifies %v, watched %v) = %s, want %s", tc.during, tc.verifies, tc.watched, got, tc.want)
 		}
 		if !allowed(tc.during, tc.want) {

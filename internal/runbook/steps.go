@@ -38,6 +38,8 @@ func (e *Engine) advance(ctx context.Context, id uint64, resumed bool) error {
 				// means it is in flight elsewhere.
 				return nil
 			}
+		case StateProcedure:
+			next, err = e.procedureStep(ctx, r)
 		case StateVerifying:
 			// Verification only reads, so after a restart it simply runs again.
 			next, err = e.verify(ctx, r)
@@ -65,6 +67,11 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.Action == ActionRollback && len(r.Procedure) > 0 {
+			ev := e.move(r, StateProcedure, nil, "")
+			r.Note = procNote(r)
+			return []Event{ev}, nil
+		}
 		if r.Action == ActionRollback {
 			return []Event{e.move(r, StateRollingBack, nil, "")}, nil
 		}
@@ -91,7 +98,7 @@ func (e *Engine) prepare(ctx context.Context, r *Run) (bool, error) {
 	if err == nil && r.Action == ActionRollback {
 		e.tellOriginal(ctx, r.RollbackOf, r)
 	}
-	return err == nil && (r.State == StateApproved || r.State == StateRollingBack), err
+	return err == nil && (r.State == StateApproved || r.State == StateRollingBack || r.State == StateProcedure), err
 }
 
 // pend moves r to checklist, awaiting approval or approved, whichever its
@@ -217,7 +224,13 @@ func (e *Engine) afterStep(ctx context.Context, id uint64, during State, stepErr
 			return e.fail(r, stepErr), nil
 		}
 		_, verifies := e.executors[r.App].(Verifier)
-		switch next := stepDoneState(during, verifies, e.watched(r)); next {
+		switch next := stepDoneState(during, verifies, e.watched(r), len(r.Procedure) > 0); next {
+		case StateProcedure:
+			it := procItem(r, ProcRollback)
+			it.Done, it.By, it.At, it.Detail = true, &Shipmate, e.now(), fmt.Sprintf("rolled back to %s", r.Version)
+			ev := e.move(r, next, nil, "")
+			r.Note = procNote(r)
+			return []Event{e.event(EvTick, &Shipmate, fmt.Sprintf("%q: %s (rollback procedure)", it.Label, it.Detail)), ev}, nil
 		case StateRolledBack:
 			return []Event{e.move(r, next, nil, fmt.Sprintf("rolled back to %s", job(r).Version))}, nil
 		case StateVerifying:

@@ -457,12 +457,24 @@ func TestExampleIncidentRollback(t *testing.T) {
 		t.Errorf("rollback by a deployer answered %q", got)
 	}
 	got = x.command(x.interactionIn(exIncident, 2, person(exIvan), rb, nil))
-	if !strings.Contains(got, "rolling back demo in production from v2 to v1") {
+	if !strings.Contains(got, "the rollback procedure for demo in production (v2 → v1)") {
 		t.Errorf("rollback answered %q", got)
 	}
 	x.settle()
 	runs, err := x.store.Recent(context.Background(), 10)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Production follows the rollback procedure: its rollback owner takes
+	// the steps that are people's.
+	ivan := runbook.User{Platform: "discord", ID: exIvan}
+	for _, key := range []string{runbook.ProcAssess, runbook.ProcDrain, runbook.ProcRestore} {
+		if _, err := x.engine.Act(context.Background(), ivan, runs[0].ID, runbook.ButtonTick, key); err != nil {
+			t.Fatalf("tick %s: %v", key, err)
+		}
+		x.settle()
+	}
+	if runs, err = x.store.Recent(context.Background(), 10); err != nil {
 		t.Fatal(err)
 	}
 	r := runs[0]
@@ -473,8 +485,8 @@ func TestExampleIncidentRollback(t *testing.T) {
 	if n := x.steps.Steps("rollback", "production", "v1"); n != 1 {
 		t.Errorf("rollbacks of production to v1: %d, want 1", n)
 	}
-	if n := len(x.discord.Exact("POST", "/channels/"+exIncident+"/messages")); n != 1 {
-		t.Errorf("incident channel got %d messages, want the rollback's", n)
+	if n := len(x.discord.Exact("POST", "/channels/"+exIncident+"/messages")); n != 2 {
+		t.Errorf("incident channel got %d messages, want the rollback's and the notice to the incident commander", n)
 	}
 	// v2's thread (started on its message) has the note, linking the
 	// rollback's message.

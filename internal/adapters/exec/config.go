@@ -19,6 +19,9 @@ type Config struct {
 	Verify []string `yaml:"verify"`
 	// Health, if set, runs repeatedly during the monitoring window.
 	Health []string `yaml:"health"`
+	// Drain, if set, stops incoming requests before a rollback procedure
+	// rolls back (SHIPMATE_ACTION=drain).
+	Drain []string `yaml:"drain"`
 	// Resolve, if set, prints the artifact identity a version will deploy
 	// (its last non-empty output line); approvals are bound to it.
 	Resolve []string `yaml:"resolve"`
@@ -57,6 +60,7 @@ func (c *Config) Check() error {
 		{"rollback", c.Rollback, true},
 		{"verify", c.Verify, false},
 		{"health", c.Health, false},
+		{"drain", c.Drain, false},
 		{"resolve", c.Resolve, false},
 	} {
 		if argv.required && len(argv.v) == 0 {

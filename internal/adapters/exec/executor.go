@@ -60,6 +60,7 @@ func New(cfg Config) (*Executor, error) {
 		{"rollback", cfg.Rollback, true},
 		{"verify", cfg.Verify, false},
 		{"health", cfg.Health, false},
+		{"drain", cfg.Drain, false},
 		{"resolve", cfg.Resolve, false},
 	} {
 		switch {
@@ -95,6 +96,7 @@ func New(cfg Config) (*Executor, error) {
 	cfg.Rollback = slices.Clone(cfg.Rollback)
 	cfg.Verify = slices.Clone(cfg.Verify)
 	cfg.Health = slices.Clone(cfg.Health)
+	cfg.Drain = slices.Clone(cfg.Drain)
 	cfg.Resolve = slices.Clone(cfg.Resolve)
 	return &Executor{cfg: cfg}, nil
 }
@@ -120,6 +122,16 @@ func (e *Executor) Verify(ctx context.Context, j runbook.Job, p runbook.Progress
 		return nil
 	}
 	_, err := e.run(ctx, "verify", e.cfg.Verify, j, p)
+	return err
+}
+
+// CanDrain reports whether a drain command is configured.
+func (e *Executor) CanDrain() bool { return len(e.cfg.Drain) > 0 }
+
+// Drain runs the drain command for j, streaming its output to p: the
+// rollback procedure's "Stop incoming requests if possible".
+func (e *Executor) Drain(ctx context.Context, j runbook.Job, p runbook.Progress) error {
+	_, err := e.run(ctx, "drain", e.cfg.Drain, j, p)
 	return err
 }
 

@@ -97,7 +97,7 @@ func TestEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	argv := script(t, fmt.Sprintf(
 		"env | grep '^SHIPMATE_' | LC_ALL=C sort >%s/\"$SHIPMATE_ACTION\".env\necho resolved\n", shq(dir)))
-	e := mustNew(t, Config{Deploy: argv, Rollback: argv, Verify: argv, Health: argv, Resolve: argv})
+	e := mustNew(t, Config{Deploy: argv, Rollback: argv, Verify: argv, Health: argv, Resolve: argv, Drain: argv})
 	ctx := t.Context()
 
 	deploy := runbook.Job{RunID: 42, Action: runbook.ActionDeploy, App: "shop", Env: "prod",
@@ -125,6 +125,11 @@ func TestEnvironment(t *testing.T) {
 			"SHIPMATE_ACTION=verify", "SHIPMATE_APP=shop", "SHIPMATE_ENV=staging",
 			"SHIPMATE_REQUESTER=U1", "SHIPMATE_RUN_ID=1",
 			"SHIPMATE_VERSION=0.1.0",
+		}},
+		{"drain", func() error { return e.Drain(ctx, rollback, nil) }, []string{
+			"SHIPMATE_ACTION=drain", "SHIPMATE_APP=shop", "SHIPMATE_ENV=prod",
+			"SHIPMATE_PREVIOUS_VERSION=1.4.0", "SHIPMATE_REQUESTER=U456", "SHIPMATE_RUN_ID=43",
+			"SHIPMATE_VERSION=1.3.0",
 		}},
 		{"health", func() error { return e.Health(ctx, deploy) }, []string{
 			"SHIPMATE_ACTION=health", "SHIPMATE_APP=shop", "SHIPMATE_ARTIFACT=sha256:abc", "SHIPMATE_ENV=prod",

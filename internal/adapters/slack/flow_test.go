@@ -346,10 +346,20 @@ func TestFlowIncidentRollback(t *testing.T) {
 
 	ack := f.slash("U0INC", flowIncident, "/rollback", "demo production")
 	id := f.runOf(ack)
-	if !strings.Contains(ack, "rolling back demo in production from v2 to v1") {
+	if !strings.Contains(ack, "the rollback procedure for demo in production (v2 → v1)") {
 		t.Errorf("ack %q", ack)
 	}
 	f.settle()
+	// Production follows the rollback procedure: its rollback owner takes
+	// the steps that are people's.
+	f.wantState(id, runbook.StateProcedure)
+	ivan := runbook.User{Platform: "slack", ID: "U0INC"}
+	for _, key := range []string{runbook.ProcAssess, runbook.ProcDrain, runbook.ProcRestore} {
+		if _, err := f.engine.Act(context.Background(), ivan, id, runbook.ButtonTick, key); err != nil {
+			t.Fatalf("tick %s: %v", key, err)
+		}
+		f.settle()
+	}
 	r := f.wantState(id, runbook.StateRolledBack)
 	if r.Action != runbook.ActionRollback || r.RollbackOf != v2 || r.Origin.Channel != flowIncident {
 		t.Errorf("rollback run %+v, want a rollback of #%d asked for in %s", r, v2, flowIncident)
@@ -362,8 +372,8 @@ func TestFlowIncidentRollback(t *testing.T) {
 	}
 
 	posts := f.fake.ChannelPosts(flowIncident)
-	if len(posts) != 1 || posts[0].TS != r.Origin.MessageRef {
-		t.Fatalf("messages in %s: %+v, want the rollback's", flowIncident, posts)
+	if len(posts) != 2 || posts[0].TS != r.Origin.MessageRef || !strings.Contains(posts[1].Text, "Incident commander (ivan): ivan is rolling demo") {
+		t.Fatalf("messages in %s: %+v, want the rollback's and the notice to the incident commander", flowIncident, posts)
 	}
 	if v := f.view(flowIncident, posts[0].TS); !strings.Contains(v.Status, "*rolled back*") {
 		t.Errorf("rollback message status %q, want rolled back", v.Status)

@@ -44,6 +44,8 @@ type Exec struct {
 	VerifyFunc   func(ctx context.Context, j runbook.Job, p runbook.Progress) error
 	HealthFunc   func(ctx context.Context, j runbook.Job) error
 	ReattachFunc func(ctx context.Context, j runbook.Job, p runbook.Progress) error
+	// DrainFunc, when set, is the app's drain step (CanDrain reports it).
+	DrainFunc func(ctx context.Context, j runbook.Job, p runbook.Progress) error
 
 	once    sync.Once
 	entered chan string
@@ -343,4 +345,16 @@ func (x *Exec) health(ctx context.Context, j runbook.Job) error {
 func (x *Exec) reattach(ctx context.Context, j runbook.Job, p runbook.Progress) error {
 	x.count(StepReattach, j, false)
 	return x.ReattachFunc(ctx, j, p)
+}
+
+// StepDrain is the rollback procedure's drain step.
+const StepDrain = "drain"
+
+// CanDrain reports whether DrainFunc is set.
+func (x *Exec) CanDrain() bool { return x.DrainFunc != nil }
+
+// Drain counts the call and runs DrainFunc.
+func (x *Exec) Drain(ctx context.Context, j runbook.Job, p runbook.Progress) error {
+	x.count(StepDrain, j, true)
+	return x.DrainFunc(ctx, j, p)
 }
