@@ -24,7 +24,7 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
 	@test -x /usr/bin/prometheus || { \
 		echo "installing prometheus from Debian's packages (the post-deployment analysis's tests)"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus; }
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
 	$(GO) mod download
 	cd test/kube && $(GO) mod download
 
