@@ -202,23 +202,37 @@ func TestConsoleRunsTheRollbackProcedure(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(artifactsDir(t), "console-rollback-procedure.png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	checkIncidentExport(t, dir, config, rb)
+}
 
-	res := runOnce(t, dir, 10*time.Second, "export", "--config", config, "--incident", "5")
+// checkIncidentExport runs bot export --incident for rollback run id of
+// TestConsoleRunsTheRollbackProcedure and checks the Markdown names who did
+// each step and has the timeline of both runs.
+func checkIncidentExport(t *testing.T, dir, config string, id int) {
+	t.Helper()
+	res := runOnce(t, dir, 10*time.Second, "export", "--config", config, "--incident", fmt.Sprint(id))
 	if res.code != 0 {
-		t.Fatalf("bot export --incident 5: exit %d\nstderr: %s", res.code, res.stderr)
+		t.Fatalf("bot export --incident %d: exit %d\nstderr: %s", id, res.code, res.stderr)
 	}
-	md := res.stdout
 	for _, s := range []string{
-		"# Incident record: rollback #5 of demo in production",
-		"v2.0.0 → v1.0.0",
+		fmt.Sprintf("# Incident record: rollback #%d of demo in production", id),
+		"- **Rolled back:** v2.0.0 → v1.0.0",
+		"- **State:** rolled back",
 		"Assess whether rollback is safe — ivan",
-		"Stop incoming requests if possible — rita",
-		"Restore from backup if needed — ivan",
 		"Notify incident commander — Shipmate",
-		"Timeline",
+		"Stop incoming requests if possible — rita",
+		"Trigger automated rollback — Shipmate",
+		"Validate rollback success — Shipmate",
+		"Restore from backup if needed — ivan",
+		"Document incident — Shipmate",
+		"\n## Timeline\n",
+		fmt.Sprintf("| #%d | ivan |", id),
+		fmt.Sprintf("| #%d | rita |", id),
+		"| #4 | bob |",
+		"| #4 | rita |",
 	} {
-		if !strings.Contains(md, s) {
-			t.Errorf("bot export --incident 5 lacks %q:\n%s", s, md)
+		if !strings.Contains(res.stdout, s) {
+			t.Errorf("bot export --incident %d lacks %q:\n%s", id, s, res.stdout)
 		}
 	}
 }
