@@ -69,20 +69,23 @@
       });
       label.append(box, " " + it.label);
       li.append(label);
-      if (it.auto) {
+      let note = null;
+      if (it.auto && it.done) {
         // Checked by Shipmate itself: its finding, and the evidence.
-        const auto = el("span", "by auto", "checked by Shipmate" + (it.detail ? ": " + it.detail : ""));
-        if (it.link && /^https?:/.test(it.link)) {
-          const a = el("a", "", "view");
-          a.href = it.link;
-          a.target = "_blank";
-          a.rel = "noopener";
-          auto.append(" ", a);
-        }
-        li.append(auto);
-      } else if (it.done && it.by) {
-        li.append(el("span", "by", "✓ " + it.by));
+        note = el("span", "by auto", "checked by Shipmate" + (it.detail ? ": " + it.detail : ""));
+      } else {
+        if (it.done && it.by) li.append(el("span", "by", "✓ " + it.by));
+        // What to know before ticking it, or what Shipmate has found so far.
+        if (it.detail || it.link) note = el("span", "detail", it.detail || "");
       }
+      if (note && it.link && /^https?:/.test(it.link)) {
+        const a = el("a", "", "view");
+        a.href = it.link;
+        a.target = "_blank";
+        a.rel = "noopener";
+        note.append(" ", a);
+      }
+      if (note) li.append(note);
       ul.append(li);
     }
     if (m.log && m.log.length) {
