@@ -133,26 +133,18 @@ func cell(s string) string {
 	return strings.ReplaceAll(s, "|", `\|`)
 }
 
-// procDocument writes the incident record, posts it in the run's thread
-// (as a notice where the chat has no threads), and ends the procedure.
+// procDocument ends the procedure and then writes the incident record and
+// posts it in the run's thread (as a notice where the chat has no
+// threads): recorded first, so that the record posted is the whole of it,
+// its last item and the run's end included.
 func (e *Engine) procDocument(ctx context.Context, r *Run) (bool, error) {
-	md, err := IncidentRecord(ctx, e.store, r.ID)
-	if err != nil {
-		return false, err
-	}
-	m := Message{RunID: r.ID, App: r.App, Env: r.Env, Version: r.Version, Title: "Incident record: " + r.Ref() + " " + r.Title(), Tone: ToneInfo, Text: md}
+	th, threaded := e.chats[r.Origin.Platform].(Threader)
+	threaded = threaded && r.Origin.MessageRef != ""
 	where := "posted as a notice"
-	if th, ok := e.chats[r.Origin.Platform].(Threader); ok && r.Origin.MessageRef != "" {
+	if threaded {
 		where = "posted in the run's thread"
-		if err := th.Reply(ctx, r.Origin.Channel, r.Origin.MessageRef, m); err != nil {
-			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post the incident record")
-		}
-	} else if chat, ok := e.chats[r.Origin.Platform]; ok {
-		if _, err := chat.Post(ctx, r.Origin.Channel, m); err != nil {
-			e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post the incident record")
-		}
 	}
-	_, err = e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+	_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
 		it := procItem(r, ProcDocument)
 		if r.State != StateProcedure || it == nil || it.Done {
 			return nil, errMovedOn
@@ -164,5 +156,21 @@ func (e *Engine) procDocument(ctx context.Context, r *Run) (bool, error) {
 			e.move(r, StateRolledBack, nil, fmt.Sprintf("rolled back to %s; rollback procedure complete", r.Version)),
 		}, nil
 	})
-	return e.movedOn(err)
+	if err != nil {
+		return e.movedOn(err)
+	}
+	md, err := IncidentRecord(ctx, e.store, r.ID)
+	if err != nil {
+		return false, err
+	}
+	m := Message{RunID: r.ID, App: r.App, Env: r.Env, Version: r.Version, Title: "Incident record: " + r.Ref() + " " + r.Title(), Tone: ToneInfo, Text: md}
+	if threaded {
+		err = th.Reply(ctx, r.Origin.Channel, r.Origin.MessageRef, m)
+	} else if chat, ok := e.chats[r.Origin.Platform]; ok {
+		_, err = chat.Post(ctx, r.Origin.Channel, m)
+	}
+	if err != nil {
+		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post the incident record (bot export --incident has it)")
+	}
+	return false, nil
 }
