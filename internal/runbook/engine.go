@@ -309,18 +309,6 @@ func (e *Engine) post(ctx context.Context, r *Run) {
 	}
 }
 
-// notify posts a one-off line about a run to its channel, with buttons bs.
-func (e *Engine) notify(ctx context.Context, r *Run, text string, bs ...Button) {
-	chat, ok := e.chats[r.Origin.Platform]
-	if !ok {
-		return
-	}
-	m := Message{RunID: r.ID, Title: r.Title(), Tone: ToneInfo, Text: text, Buttons: bs}
-	if _, err := chat.Post(ctx, r.Origin.Channel, m); err != nil {
-		e.log.Warn().Err(err).Uint64("run", r.ID).Msg("chat: post notice")
-	}
-}
-
 // spawn runs fn in the background under the current term, tracked by Wait
 // and Close. It returns false, running nothing, when this engine does not
 // lead. The caller holds e.mu.

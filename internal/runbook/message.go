@@ -37,8 +37,12 @@ type Message struct {
 	State   State   `json:"state,omitempty"`
 	Tone    Tone    `json:"tone"`
 	Text    string  `json:"text,omitempty"`
-	Fields  []Field `json:"fields,omitempty"`
-	Items   []Item  `json:"items,omitempty"`
+	// Mentions are who the message calls on, shown before Text as the
+	// chat's own mentions. They come only from the policy, never from text
+	// people typed, which adapters escape so that it can ping nobody.
+	Mentions []Mention `json:"mentions,omitempty"`
+	Fields   []Field   `json:"fields,omitempty"`
+	Items    []Item    `json:"items,omitempty"`
 	// ItemsTitle names the list Items is: the pre-deployment checklist, or
 	// the post-deployment validation while the run is monitored.
 	ItemsTitle string   `json:"items_title,omitempty"`
@@ -49,6 +53,17 @@ type Message struct {
 	// message, each sent once: chats that post output as it comes (a
 	// thread) take them from here rather than working them out from Log.
 	NewLog []string `json:"new_log,omitempty"`
+}
+
+// Mention is a user, or with Group set a platform group (a Slack user
+// group, a Discord guild role), that a message calls on by the chat's own
+// mention. Adapters mention only ids of their own platform; anything else,
+// and every chat without mentions (the console), shows Name.
+type Mention struct {
+	Platform string `json:"platform"`
+	ID       string `json:"id"`
+	Group    bool   `json:"group,omitempty"`
+	Name     string `json:"name"`
 }
 
 // Field is a labelled value shown with the message.

@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,9 +162,8 @@ func (e *Engine) procedureStep(ctx context.Context, r *Run) (bool, error) {
 	}
 	switch key := r.Procedure[i].Key; key {
 	case ProcNotify:
-		text := e.commanderNotice(r)
-		e.notify(ctx, r, text)
-		return e.procDone(ctx, r.ID, key, "notified: "+e.commanders(r), nil)
+		e.postNotice(ctx, r, e.commanderNotice(r))
+		return e.procDone(ctx, r.ID, key, "notified: "+commandersText(e.commanders(r)), nil)
 	case ProcDrain:
 		return e.procDrain(ctx, r)
 	case ProcRollback:
@@ -270,25 +270,73 @@ func lastLine(tail []string, def string) string {
 	return tail[len(tail)-1]
 }
 
-// commanders names the incident commanders: the people of the role, and
-// its members on the run's chat.
-func (e *Engine) commanders(r *Run) string {
-	ro, ok := e.policy.Roles[RoleIncidentCommander]
-	if !ok {
-		return "nobody (no " + RoleIncidentCommander + " role is configured)"
+// commanders are the incident commanders as the run's chat can call on
+// them: the people of the role and its members with an identity on that
+// chat, and its groups there, as mentions; the role's people with no
+// identity there by name.
+func (e *Engine) commanders(r *Run) (ms []Mention, names []string) {
+	ro := e.policy.Roles[RoleIncidentCommander]
+	platform := r.Origin.Platform
+	seen := map[Mention]bool{}
+	mention := func(m Mention) {
+		if !seen[m] {
+			seen[m] = true
+			ms = append(ms, m)
+		}
 	}
-	// People are named as the policy names them; chat-native mentions
-	// (<@id>) would be escaped by the adapters' renderers as any text is.
-	names := slices.Clone(ro.People)
-	names = append(names, ro.Members[r.Origin.Platform]...)
-	if len(names) == 0 {
-		return "nobody (the " + RoleIncidentCommander + " role has no members here)"
+	persons := slices.Clone(ro.People)
+	// A member named by an identity on another chat is still the person
+	// the policy says it is, and may be known on this one.
+	for p, ids := range ro.Members {
+		for _, id := range ids {
+			if name := e.people[identity{p, id}]; name != "" && p != platform {
+				persons = append(persons, name)
+			}
+		}
 	}
-	return joinAnd(uniq(names))
+	for _, name := range uniq(persons) {
+		ids := e.policy.People[name].IDs[platform]
+		if len(ids) == 0 {
+			names = append(names, name)
+		}
+		for _, id := range ids {
+			mention(Mention{Platform: platform, ID: id, Name: name})
+		}
+	}
+	for _, id := range ro.Members[platform] {
+		mention(Mention{Platform: platform, ID: id, Name: cmp.Or(e.people[identity{platform, id}], id)})
+	}
+	for _, g := range ro.Groups[platform] {
+		mention(Mention{Platform: platform, ID: g, Group: true, Name: RoleIncidentCommander + " group " + g})
+	}
+	return ms, names
 }
 
-// commanderNotice is the procedure's notice to the incident commanders.
-func (e *Engine) commanderNotice(r *Run) string {
-	return fmt.Sprintf("Incident commander (%s): %s is rolling %s in %s back from %s to %s under the rollback procedure (run %s)%s.",
-		e.commanders(r), r.Requester, r.App, r.Env, r.PreviousVersion, r.Version, r.Ref(), reasonSuffix(r.Reason))
+// commandersText names the incident commanders for the run's record.
+func commandersText(ms []Mention, names []string) string {
+	all := slices.Clone(names)
+	for _, m := range ms {
+		all = append(all, m.Name)
+	}
+	if len(all) == 0 {
+		return "nobody known on this chat"
+	}
+	return joinAnd(uniq(all))
+}
+
+// commanderNotice is the procedure's notice to the incident commanders:
+// it mentions those the run's chat knows and names the others.
+func (e *Engine) commanderNotice(r *Run) Message {
+	ms, names := e.commanders(r)
+	who := ""
+	switch {
+	case len(names) > 0:
+		who = " (" + joinAnd(names) + ")"
+	case len(ms) == 0:
+		who = " (" + commandersText(nil, nil) + ")"
+	}
+	m := noticeMessage(r, fmt.Sprintf("Incident commander%s: %s is rolling %s in %s back from %s to %s under the rollback procedure (run %s)%s.",
+		who, r.Requester, r.App, r.Env, r.PreviousVersion, r.Version, r.Ref(), reasonSuffix(r.Reason)))
+	m.Mentions = ms
+	return m
 }

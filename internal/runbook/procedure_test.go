@@ -2,6 +2,7 @@ package runbook_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -98,8 +99,17 @@ func TestRollbackProcedureInOrder(t *testing.T) {
 	if items[rb.ProcRestore].Done || items[rb.ProcDocument].Done {
 		t.Fatal("the procedure went past restore without a rollback owner")
 	}
-	notices := strings.Join(h.Chat.Notices(), "\n")
-	contains(t, notices, "Incident commander (irene): ivan is rolling demo in production back from v2 to v1")
+	// irene is a member on the run's chat: mentioned, not written into
+	// the text, where a chat would escape a mention.
+	notice, ok := icNotice(h)
+	if !ok {
+		t.Fatalf("no notice to the incident commander among %q", h.Chat.Notices())
+	}
+	contains(t, notice.Text, "Incident commander: ivan is rolling demo in production back from v2 to v1")
+	if want := []rb.Mention{{Platform: "web", ID: "irene", Name: "irene"}}; !reflect.DeepEqual(notice.Mentions, want) {
+		t.Fatalf("notice mentions %+v, want %+v", notice.Mentions, want)
+	}
+	contains(t, items[rb.ProcNotify].Detail, "notified: irene")
 	if len(*drained) != 1 || (*drained)[0].Version != "v1" || (*drained)[0].PreviousVersion != "v2" {
 		t.Fatalf("drain jobs: %+v", *drained)
 	}

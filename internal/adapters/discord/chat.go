@@ -62,6 +62,7 @@ const callTimeout = 30 * time.Second
 // postBody is a message as Discord's create-message call takes it, with
 // the nonce discordgo's MessageSend lacks.
 type postBody struct {
+	Content         string                            `json:"content,omitempty"`
 	Embeds          []*discordgo.MessageEmbed         `json:"embeds"`
 	Components      []discordgo.MessageComponent      `json:"components"`
 	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
@@ -75,7 +76,7 @@ func (w *wire) Post(ctx context.Context, channel string, d chat.Drawing) (string
 	r := d.(rendered)
 	endpoint := discordgo.EndpointChannelMessages(channel)
 	data, err := w.s.RequestWithBucketID(http.MethodPost, endpoint, postBody{
-		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+		Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: r.allowedMentions(),
 		Nonce: r.Nonce, EnforceNonce: r.Nonce != "",
 	}, endpoint, discordgo.WithContext(ctx))
 	if err != nil {
@@ -105,7 +106,7 @@ func (w *wire) Reply(ctx context.Context, to *chat.Target, d chat.Drawing) error
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	r := d.(rendered)
-	msg := &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()}
+	msg := &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: r.allowedMentions()}
 	thread, none := to.Thread()
 	if thread == "" && !none {
 		var err error

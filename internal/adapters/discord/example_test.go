@@ -485,8 +485,13 @@ func TestExampleIncidentRollback(t *testing.T) {
 	if n := x.steps.Steps("rollback", "production", "v1"); n != 1 {
 		t.Errorf("rollbacks of production to v1: %d, want 1", n)
 	}
-	if n := len(x.discord.Exact("POST", "/channels/"+exIncident+"/messages")); n != 2 {
-		t.Errorf("incident channel got %d messages, want the rollback's and the notice to the incident commander", n)
+	posts := x.discord.Exact("POST", "/channels/"+exIncident+"/messages")
+	if n := len(posts); n != 2 {
+		t.Fatalf("incident channel got %d messages, want the rollback's and the notice to the incident commander", n)
+	}
+	wantOnlyMention(t, posts[1].Body, exIvan)
+	if !bytes.Contains(posts[1].Body, []byte("Incident commander: ivan is rolling demo")) {
+		t.Errorf("notice %s", posts[1].Body)
 	}
 	// v2's thread (started on its message) has the note, linking the
 	// rollback's message.

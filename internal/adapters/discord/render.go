@@ -51,6 +51,9 @@ type rendered struct {
 	Content    string `json:",omitempty"`
 	// Nonce makes a repeated post of the run's message return the first.
 	Nonce string `json:",omitempty"`
+	// Allowed is who the message may ping (its mentions in Content);
+	// nil pings no one.
+	Allowed *discordgo.MessageAllowedMentions `json:",omitempty"`
 }
 
 // render turns m into one embed and its components: a multi-select of the
@@ -80,6 +83,9 @@ func render(m runbook.Message) rendered {
 			Name: clip(orDefault(m.ItemsTitle, "Checklist"), maxFieldName), Value: clip(checklistText(m.Items), maxFieldValue)})
 	}
 	out := rendered{Embeds: []*discordgo.MessageEmbed{e}, Nonce: m.PostKey}
+	if len(m.Mentions) > 0 {
+		out.Content, out.Allowed = mentions(m)
+	}
 	if sel := checklistSelect(m); sel != nil {
 		out.Components = append(out.Components, discordgo.ActionsRow{Components: []discordgo.MessageComponent{*sel}})
 	}

@@ -75,7 +75,7 @@ func TestUserIdentity(t *testing.T) {
 func renderTestJSON(t *testing.T, m runbook.Message) []byte {
 	t.Helper()
 	r := render(m)
-	return chattest.GoldenJSON(t, &discordgo.MessageSend{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()})
+	return chattest.GoldenJSON(t, &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds, Components: r.Components, AllowedMentions: r.allowedMentions()})
 }
 
 // Run messages as Discord receives them, in testdata/*.golden.json
@@ -90,11 +90,21 @@ func TestRenderGolden(t *testing.T) {
 			if err := json.Unmarshal(want, &back); err != nil {
 				t.Fatalf("discordgo cannot read %s: %v", path, err)
 			}
+			var allowed struct {
+				AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
+			}
+			if err := json.Unmarshal(want, &allowed); err != nil {
+				t.Fatalf("read allowed_mentions of %s: %v", path, err)
+			}
 			r := render(tc.Message)
 			if len(r.Components) == 0 && len(back.Components) == 0 {
 				back.Components = r.Components // none either way
 			}
-			if diff := cmp.Diff(r.Key(), rendered{Embeds: back.Embeds, Components: back.Components}.Key()); diff != "" {
+			read := rendered{Embeds: back.Embeds, Components: back.Components, Content: back.Content, Allowed: allowed.AllowedMentions}
+			if r.Allowed == nil && cmp.Equal(read.Allowed, noMentions()) {
+				read.Allowed = nil // pings no one either way
+			}
+			if diff := cmp.Diff(r.Key(), read.Key()); diff != "" {
 				t.Errorf("%s read back differs (-rendered +read):\n%s", path, diff)
 			}
 		})

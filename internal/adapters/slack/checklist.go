@@ -33,7 +33,10 @@ func renderChecklist(m runbook.Message) []slack.Block {
 		}
 	}
 	if len(auto) > 0 {
-		blocks = append(blocks, renderAutoChecks(auto, m.State == runbook.StateMonitoring))
+		// Monitored, or midway through the rollback procedure, Shipmate
+		// has not come to its items yet: they wait rather than fail.
+		pending := m.State == runbook.StateMonitoring || m.State == runbook.StateProcedure || m.State == runbook.StateRollingBack
+		blocks = append(blocks, renderAutoChecks(auto, pending))
 	}
 	editable := false
 	for _, it := range manual {
@@ -71,9 +74,9 @@ func renderChecklist(m runbook.Message) []slack.Block {
 }
 
 // renderAutoChecks lists the items Shipmate checks, with what it found.
-// While a run is monitored, its analysis has not decided on the items it
-// has not confirmed yet: they wait rather than fail.
-func renderAutoChecks(items []runbook.Item, monitored bool) slack.Block {
+// While pending (a run monitored, whose analysis has not decided on the
+// items it has not confirmed yet), open items wait rather than fail.
+func renderAutoChecks(items []runbook.Item, pending bool) slack.Block {
 	var b strings.Builder
 	for i, it := range items {
 		if i > 0 {
@@ -83,7 +86,7 @@ func renderAutoChecks(items []runbook.Item, monitored bool) slack.Block {
 		switch {
 		case it.Done:
 			mark = ":white_check_mark:"
-		case monitored:
+		case pending:
 			mark = ":hourglass_flowing_sand:"
 		}
 		line := mark + " " + renderEscaper.Replace(renderOneLine(it.Label)) + " — _checked by Shipmate_"

@@ -372,8 +372,13 @@ func TestFlowIncidentRollback(t *testing.T) {
 	}
 
 	posts := f.fake.ChannelPosts(flowIncident)
-	if len(posts) != 2 || posts[0].TS != r.Origin.MessageRef || !strings.Contains(posts[1].Text, "Incident commander (ivan): ivan is rolling demo") {
+	if len(posts) != 2 || posts[0].TS != r.Origin.MessageRef || !strings.Contains(posts[1].Text, "Incident commander: ivan is rolling demo") {
 		t.Fatalf("messages in %s: %+v, want the rollback's and the notice to the incident commander", flowIncident, posts)
+	}
+	// ivan, the incident commander, is called on by a real mention, which
+	// Slack's JSON carries as <@U0INC> (encoded \u003c…\u003e).
+	if !strings.HasPrefix(posts[1].Text, "<@U0INC> ") || !strings.Contains(posts[1].Blocks, `"\u003c@U0INC\u003e Incident commander: ivan is rolling demo`) {
+		t.Errorf("notice %q, blocks %s: want it to mention <@U0INC>", posts[1].Text, posts[1].Blocks)
 	}
 	if v := f.view(flowIncident, posts[0].TS); !strings.Contains(v.Status, "*rolled back*") {
 		t.Errorf("rollback message status %q, want rolled back", v.Status)

@@ -99,7 +99,12 @@ func renderText(m runbook.Message) string {
 		}
 		s += r
 	}
-	return renderEscCut(s, renderMaxNotification)
+	if m.Status != "" {
+		return renderEscCut(s, renderMaxNotification)
+	}
+	// A notice's mentions lead its notification, as they lead its text.
+	ms := renderMentions(m)
+	return ms + renderEscCut(s, renderMaxNotification-utf8.RuneCountInString(ms))
 }
 
 // renderLog renders new step output lines for a thread reply: a code block
@@ -192,7 +197,8 @@ func renderNotice(m runbook.Message) []slack.Block {
 	if text == "" {
 		return nil
 	}
-	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn(renderEscCut(text, renderMaxSectionText)), nil, nil)}
+	ms := renderMentions(m)
+	blocks := []slack.Block{slack.NewSectionBlock(renderMrkdwn(ms+renderEscCut(text, renderMaxSectionText-utf8.RuneCountInString(ms))), nil, nil)}
 	if title != "" {
 		blocks = append(blocks, slack.NewContextBlock("", renderMrkdwn(renderEscCut(title, renderMaxContextText))))
 	}
@@ -206,8 +212,9 @@ func renderNotice(m runbook.Message) []slack.Block {
 // it, the note.
 func renderStatusText(m runbook.Message) string {
 	s := renderEmoji(m) + " *" + renderEscCut(renderOneLine(m.Status), renderMaxHeader) + "*"
-	if note := strings.TrimSpace(m.Text); note != "" {
-		s += "\n" + renderEscCut(note, renderMaxSectionText-utf8.RuneCountInString(s)-1)
+	if note := strings.TrimSpace(m.Text); note != "" || len(m.Mentions) > 0 {
+		s += "\n" + renderMentions(m)
+		s += renderEscCut(note, renderMaxSectionText-utf8.RuneCountInString(s))
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,7 @@ const maxNotices = 200
 // Post implements runbook.Chat. A run's message is referred to by its run
 // id, so that a page loaded later finds it again from the store.
 func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (string, error) {
+	m = named(m)
 	c.mu.Lock()
 	ref := ""
 	if m.Status != "" && m.RunID != 0 {
@@ -90,8 +92,23 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 
 // Update implements runbook.Chat.
 func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Message) error {
-	c.broadcast("message", Entry{Ref: ref, At: c.now(), Message: m})
+	c.broadcast("message", Entry{Ref: ref, At: c.now(), Message: named(m)})
 	return nil
+}
+
+// named shows m's mentions as the console can: the console pings no one,
+// so the people and groups called on are named ("@irene") before the
+// text, which the page shows as plain text.
+func named(m runbook.Message) runbook.Message {
+	if len(m.Mentions) == 0 {
+		return m
+	}
+	var b strings.Builder
+	for _, mn := range m.Mentions {
+		b.WriteString("@" + mn.Name + " ")
+	}
+	m.Text, m.Mentions = b.String()+m.Text, nil
+	return m
 }
 
 // Notices returns the notices posted since the start, oldest first.

@@ -316,3 +316,19 @@ func TestChatContract(t *testing.T) {
 		}}
 	})
 }
+
+// The console names the people a message mentions: it has no mentions
+// of its own, and its page shows the text as text.
+func TestMentionsAreNamed(t *testing.T) {
+	c := NewChat(func() time.Time { return chattest.T0 })
+	m := runbook.Message{RunID: 5, Title: "Rollback demo → v1 in production", Tone: runbook.ToneInfo,
+		Text:     "Incident commander (igor): ivan is rolling demo back",
+		Mentions: []runbook.Mention{{Platform: "web", ID: "irene-w", Name: "irene"}, {Platform: "web", ID: "oncall", Group: true, Name: "incident-commander group oncall"}}}
+	if _, err := c.Post(context.Background(), "", m); err != nil {
+		t.Fatal(err)
+	}
+	got := c.Notices()[0].Message
+	if want := "@irene @incident-commander group oncall Incident commander (igor): ivan is rolling demo back"; got.Text != want || got.Mentions != nil {
+		t.Errorf("notice %q with mentions %+v, want %q and none left", got.Text, got.Mentions, want)
+	}
+}

@@ -97,9 +97,10 @@ type Fixture struct {
 }
 
 // Fixtures are the run messages every chat renders in its golden files:
-// a run through its states, a notice, a rollback, a checklist longer than
-// one control holds and a note far beyond any limit, full of characters
-// that need escaping.
+// a run through its states, a notice, a rollback, one following the
+// rollback procedure and its notice to the incident commanders, a
+// checklist longer than one control holds and a note far beyond any
+// limit, full of characters that need escaping.
 func Fixtures(platform string) []Fixture {
 	_, alice, carol := people(platform)
 	var cases []Fixture
@@ -168,6 +169,7 @@ func Fixtures(platform string) []Fixture {
 	add("long_checklist", FixtureMessage(r))
 
 	addMonitored(add, platform)
+	addProcedure(add, platform)
 
 	r = FixtureRun(platform, runbook.StateFailed)
 	r.Checklist = nil
