@@ -161,7 +161,7 @@ func TestConsoleRunsTheRollbackProcedure(t *testing.T) {
 	// ivan assesses; Shipmate tells the incident commander.
 	c.as("ivan")
 	c.tick(rb, "assess")
-	c.until("the incident commander's notice", noticeSays("Incident commander (ivan): ivan is rolling demo in production back from v2.0.0 to v1.0.0"))
+	c.until("the incident commander's notice", noticeSays("@ivan Incident commander: ivan is rolling demo in production back from v2.0.0 to v1.0.0"))
 	c.waitFor("notify ticked", runSel(rb, ` input[data-item="notify"]:checked`))
 
 	// The demo app has no drain step: a rollback owner stops requests by
