@@ -169,36 +169,11 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 	}
 	env.Approval = rule
 
-	for _, list := range []struct {
-		key   string
-		items []string
-		known map[string]string
-	}{{"checklist", raw.Checklist, c.Policy.Checklist}, {"validation", raw.Validation, c.Policy.Validation}} {
-		seen := make(map[string]bool, len(list.items))
-		for i, item := range list.items {
-			ipath := index(join(path, list.key), i)
-			if _, ok := list.known[item]; !ok {
-				return env, d.errorf(ipath, "unknown %s item %q (define it under %s:)", list.key, item, list.key)
-			}
-			if seen[item] {
-				return env, d.errorf(ipath, "duplicate %s item %q", list.key, item)
-			}
-			seen[item] = true
-		}
+	if err := checkItemLists(d, c, path, raw); err != nil {
+		return env, err
 	}
-
-	if raw.Requires != "" {
-		rpath := join(path, "requires")
-		found := slices.ContainsFunc(earlier, func(e entry[rawEnv]) bool { return e.Key == raw.Requires })
-		switch {
-		case found:
-		case raw.Requires == name:
-			return env, d.errorf(rpath, "an environment cannot require itself")
-		case slices.ContainsFunc(c.Policy.Envs, func(e runbook.Environment) bool { return slices.Contains(e.Aliases, raw.Requires) }):
-			return env, d.errorf(rpath, "%q is an alias; use the environment's name", raw.Requires)
-		default:
-			return env, d.errorf(rpath, "%q is not an earlier environment (requires must name one listed before %q)", raw.Requires, name)
-		}
+	if err := checkRequires(d, c, earlier, path, name, raw.Requires); err != nil {
+		return env, err
 	}
 
 	for i, spec := range raw.Windows {
@@ -223,6 +198,48 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 		return env, err
 	}
 	return env, buildEnvAnalysis(d, c, path, raw, &env)
+}
+
+// checkItemLists checks that an environment's checklist and validation
+// name defined items, each once.
+func checkItemLists(d *decoder, c *Config, path string, raw *rawEnv) error {
+	for _, list := range []struct {
+		key   string
+		items []string
+		known map[string]string
+	}{{"checklist", raw.Checklist, c.Policy.Checklist}, {"validation", raw.Validation, c.Policy.Validation}} {
+		seen := make(map[string]bool, len(list.items))
+		for i, item := range list.items {
+			ipath := index(join(path, list.key), i)
+			if _, ok := list.known[item]; !ok {
+				return d.errorf(ipath, "unknown %s item %q (define it under %s:)", list.key, item, list.key)
+			}
+			if seen[item] {
+				return d.errorf(ipath, "duplicate %s item %q", list.key, item)
+			}
+			seen[item] = true
+		}
+	}
+	return nil
+}
+
+// checkRequires checks that requires, when set, names an environment
+// listed before this one.
+func checkRequires(d *decoder, c *Config, earlier entries[rawEnv], path, name, requires string) error {
+	if requires != "" {
+		rpath := join(path, "requires")
+		found := slices.ContainsFunc(earlier, func(e entry[rawEnv]) bool { return e.Key == requires })
+		switch {
+		case found:
+		case requires == name:
+			return d.errorf(rpath, "an environment cannot require itself")
+		case slices.ContainsFunc(c.Policy.Envs, func(e runbook.Environment) bool { return slices.Contains(e.Aliases, requires) }):
+			return d.errorf(rpath, "%q is an alias; use the environment's name", requires)
+		default:
+			return d.errorf(rpath, "%q is not an earlier environment (requires must name one listed before %q)", requires, name)
+		}
+	}
+	return nil
 }
 
 // buildApproval checks an environment's approval: "none", or who approves,
