@@ -255,16 +255,9 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 		default:
 			return nil, Errorf(EConflict, "run %s is %s: its checklist is closed", r.Ref(), r.State.Label())
 		}
-		i := slices.IndexFunc(r.Checklist, func(it CheckItem) bool { return it.Key == item })
-		if i < 0 {
-			return nil, Errorf(EInvalid, "run %s has no checklist item %q", r.Ref(), item)
-		}
-		it := &r.Checklist[i]
-		if it.Auto {
-			return nil, Errorf(EPolicy, "“%s” is checked by Shipmate (%s); it cannot be ticked by hand", it.Label, it.Detail)
-		}
-		if it.Done == done {
-			return nil, errNoChange
+		it, err := checklistItem(r, item, done)
+		if err != nil {
+			return nil, err
 		}
 		changed = true
 		it.Done = done
@@ -304,6 +297,23 @@ func (e *Engine) tickItem(ctx context.Context, u User, id uint64, item string, d
 		return Reply{Text: fmt.Sprintf("Post-deployment validation of run %s updated.", r.Ref()), RunID: id, Private: true}, nil
 	}
 	return Reply{Text: fmt.Sprintf("Checklist of run %s updated.", r.Ref()), RunID: id, Private: true}, nil
+}
+
+// checklistItem is the checklist item key of r that a person may tick
+// (done) or untick; errNoChange when it already is so.
+func checklistItem(r *Run, key string, done bool) (*CheckItem, error) {
+	i := slices.IndexFunc(r.Checklist, func(it CheckItem) bool { return it.Key == key })
+	if i < 0 {
+		return nil, Errorf(EInvalid, "run %s has no checklist item %q", r.Ref(), key)
+	}
+	it := &r.Checklist[i]
+	switch {
+	case it.Auto:
+		return nil, Errorf(EPolicy, "“%s” is checked by Shipmate (%s); it cannot be ticked by hand", it.Label, it.Detail)
+	case it.Done == done:
+		return nil, errNoChange
+	}
+	return it, nil
 }
 
 // tickValidation ticks or unticks a post-deployment validation item of a
