@@ -81,6 +81,10 @@ func unanswered(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
+	case codes.Unknown:
+		// etcd 3.4 sends its own end of the request's time back as code
+		// Unknown; the deadline it kept may end a moment before ours.
+		return status.Convert(err).Message() == context.DeadlineExceeded.Error()
 	}
 	return false
 }
