@@ -110,7 +110,7 @@ func TestTLSFilesConnect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TLSFiles: %v", err)
 	}
-	s, err := Open(t.Context(), Config{Endpoints: []string{e.endpoint}, TLS: cfg, DialTimeout: 5 * time.Second})
+	s, err := Open(t.Context(), Config{Endpoints: []string{e.Endpoint}, TLS: cfg, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("Open over TLS: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestTLSFilesConnect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TLSFiles without a client certificate: %v", err)
 	}
-	if s, err := Open(t.Context(), Config{Endpoints: []string{e.endpoint}, TLS: noCert, DialTimeout: time.Second}); err == nil {
+	if s, err := Open(t.Context(), Config{Endpoints: []string{e.Endpoint}, TLS: noCert, DialTimeout: time.Second}); err == nil {
 		s.Close()
 		t.Error("Open without the client certificate etcd asks for succeeded")
 	}

@@ -21,14 +21,14 @@ func TestUnavailableStore(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	p := ownEtcd(t, nil) // this test stops it
 	ctx := t.Context()
-	s, err := Open(ctx, Config{Endpoints: []string{p.endpoint}, RequestTimeout: timeout})
+	s, err := Open(ctx, Config{Endpoints: []string{p.Endpoint}, RequestTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	r := storetest.NewRun("web", "prod", "1.0")
 	storetest.MustCreate(t, s, r)
-	p.stop()
+	p.Stop()
 
 	calls := []struct {
 		name string

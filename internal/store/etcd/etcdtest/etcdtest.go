@@ -1,16 +1,18 @@
-// Package etcdtest starts a real etcd for tests outside the etcd store's
-// own package (moving a store between bbolt and etcd, the bot's migrate
-// command): Debian's etcd-server, which `make test` installs, on loopback
-// ports in a temporary folder.
+// Package etcdtest starts a real etcd for tests: Debian's etcd-server,
+// which `make test` installs, on loopback ports in a temporary folder. The
+// etcd store's own tests use it (with TLS, or one they stop), and so do
+// the tests that move a store between bbolt and etcd.
 package etcdtest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,49 +30,91 @@ const startWithin = 20 * time.Second
 // client address (http://127.0.0.1:PORT).
 func Start(tb testing.TB) string {
 	tb.Helper()
-	if _, err := os.Stat(Binary); err != nil {
-		tb.Fatalf("%s not found (%v): `make test` installs it (Debian's etcd-server package)", Binary, err)
+	p, err := Launch(nil)
+	if err != nil {
+		tb.Fatalf("etcd: %v", err)
 	}
-	dir := tb.TempDir()
+	tb.Cleanup(p.Stop)
+	return p.Endpoint
+}
+
+// Proc is an etcd process with its data in a temporary folder.
+type Proc struct {
+	// Endpoint is its client address.
+	Endpoint string
+	cmd      *exec.Cmd
+	dir      string
+	stopOnce sync.Once
+}
+
+// Stop kills etcd and removes its data; it may be called again.
+func (p *Proc) Stop() {
+	p.stopOnce.Do(func() {
+		if p.cmd != nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+		_ = os.RemoveAll(p.dir)
+	})
+}
+
+// Launch starts etcd with args added and waits until it answers; the
+// caller stops it. With clientTLS its client URL is https, and clientTLS
+// is how to reach it.
+func Launch(clientTLS *tls.Config, args ...string) (*Proc, error) {
+	if _, err := os.Stat(Binary); err != nil {
+		return nil, fmt.Errorf("%s not found (%v): `make test` installs it (Debian's etcd-server package)", Binary, err)
+	}
+	dir, err := os.MkdirTemp("", "shipmate-etcd-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proc{dir: dir}
 	cport, err1 := freePort()
 	pport, err2 := freePort()
 	if err1 != nil || err2 != nil {
-		tb.Fatalf("no free port: %v %v", err1, err2)
+		p.Stop()
+		return nil, fmt.Errorf("no free port: %v %v", err1, err2)
 	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", cport)
+	scheme := "http"
+	if clientTLS != nil {
+		scheme = "https"
+	}
+	client := fmt.Sprintf("%s://127.0.0.1:%d", scheme, cport)
 	peer := fmt.Sprintf("http://127.0.0.1:%d", pport)
-	cmd := exec.Command(Binary,
+	p.cmd = exec.Command(Binary, append([]string{
 		"--name", "default",
 		"--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "default="+peer,
-		"--log-level", "error")
+		"--initial-cluster", "default=" + peer,
+		"--log-level", "error"}, args...)...)
 	logPath := filepath.Join(dir, "etcd.log")
 	log, err := os.Create(logPath)
 	if err != nil {
-		tb.Fatal(err)
+		p.Stop()
+		return nil, err
 	}
 	defer log.Close()
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", Binary, err)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
+		p.cmd = nil
+		p.Stop()
+		return nil, fmt.Errorf("start %s: %w", Binary, err)
 	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	if err := waitReady(client); err != nil {
+	p.Endpoint = client
+	if err := waitReady(client, clientTLS); err != nil {
 		out, _ := os.ReadFile(logPath)
-		tb.Fatalf("etcd: %v\n%s", err, out)
+		p.Stop()
+		return nil, fmt.Errorf("%v\n%s", err, out)
 	}
-	return client
+	return p, nil
 }
 
 // waitReady asks etcd at client for its status until it answers, at most
 // startWithin.
-func waitReady(client string) error {
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second, Logger: zap.NewNop()})
+func waitReady(client string, clientTLS *tls.Config) error {
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second, TLS: clientTLS, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
@@ -84,7 +128,7 @@ func waitReady(client string) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer within %s: %w", startWithin, err)
+			return fmt.Errorf("etcd did not answer within %s: %w", startWithin, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
