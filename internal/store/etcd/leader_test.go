@@ -185,13 +185,7 @@ func TestFencedWritesOfADeposedLeader(t *testing.T) {
 
 	// The lease expires as far as etcd knows; the leader is not told.
 	raw := rawClient(t, s)
-	got, err := raw.Get(ctx, l.Key())
-	if err != nil || len(got.Kvs) != 1 {
-		t.Fatalf("leader key %s: %v %v", l.Key(), got, err)
-	}
-	if _, err := raw.Revoke(ctx, clientv3.LeaseID(got.Kvs[0].Lease)); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
+	expire(t, raw, l)
 
 	before, beforeKeys := record(t, s, r.ID), allKeys(t, raw, s)
 	writes := everyWrite(s, r)
@@ -326,13 +320,7 @@ func TestRefusedWriteEndsTheTerm(t *testing.T) {
 	}
 	defer l.Resign(context.Background())
 	raw := rawClient(t, s)
-	got, err := raw.Get(ctx, l.Key())
-	if err != nil || len(got.Kvs) != 1 {
-		t.Fatalf("leader key %s: %v %v", l.Key(), got, err)
-	}
-	if _, err := raw.Revoke(ctx, clientv3.LeaseID(got.Kvs[0].Lease)); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
+	expire(t, raw, l)
 	select {
 	case <-l.Done():
 		t.Fatal("the term ended before anything told it")
@@ -343,4 +331,17 @@ func TestRefusedWriteEndsTheTerm(t *testing.T) {
 		t.Fatalf("fenced CreateRun after the lease ended = %v, want ErrDeposed", err)
 	}
 	within(t, "Done after a refused write", l.Done())
+}
+
+// expire ends l's lease as far as etcd knows, through raw, without l's
+// replica being told: as when it was paused past its TTL.
+func expire(t *testing.T, raw *clientv3.Client, l *Leadership) {
+	t.Helper()
+	got, err := raw.Get(t.Context(), l.Key())
+	if err != nil || len(got.Kvs) != 1 {
+		t.Fatalf("leader key %s: %v %v", l.Key(), got, err)
+	}
+	if _, err := raw.Revoke(t.Context(), clientv3.LeaseID(got.Kvs[0].Lease)); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
 }
