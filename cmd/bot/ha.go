@@ -91,29 +91,34 @@ func (m *Main) campaign(ctx context.Context) {
 		m.log.Info().Str("replica", r.name).Msg("leading: this replica runs steps and timers")
 		r.leading.Store(true)
 		m.metrics.SetLeader(true)
-		lctx, cancel := context.WithCancel(l.Fence(ctx))
-		stop := context.AfterFunc(ctx, cancel)
-		go func() {
-			select {
-			case <-l.Done():
-			case <-lctx.Done():
-			}
-			cancel()
-		}()
-		if err := m.engine.Lead(lctx); err != nil {
-			m.log.Error().Err(err).Msg("lead")
-		}
-		stop()
-		cancel()
-		r.leading.Store(false)
-		m.metrics.SetLeader(false)
-		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = l.Resign(rctx)
-		rcancel()
+		m.leadTerm(ctx, l)
 		if ctx.Err() == nil {
 			m.log.Warn().Str("replica", r.name).Msg("no longer leading: the lease was lost; campaigning again")
 		}
 	}
+}
+
+// leadTerm runs the engine as the leader for the term l, under a context
+// that fences its writes and ends with the term (or ctx), then resigns.
+func (m *Main) leadTerm(ctx context.Context, l *etcdstore.Leadership) {
+	lctx, cancel := context.WithCancel(l.Fence(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-l.Done():
+		case <-lctx.Done():
+		}
+		cancel()
+	}()
+	if err := m.engine.Lead(lctx); err != nil {
+		m.log.Error().Err(err).Msg("lead")
+	}
+	cancel()
+	m.replicas.leading.Store(false)
+	m.metrics.SetLeader(false)
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer rcancel()
+	_ = l.Resign(rctx)
 }
 
 // watch tells the engine of every run another replica (or this one)
