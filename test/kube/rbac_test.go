@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,6 +51,28 @@ func applyRBAC(t *testing.T, c *Cluster) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	waitAuthorized(t, c, "system:serviceaccount:shipmate:shipmate", authv1.ResourceAttributes{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"})
+}
+
+// waitAuthorized waits until the API server's authorizer, which learns of
+// new roles and bindings from its own watch a moment after they are
+// stored, allows user the request.
+func waitAuthorized(t *testing.T, c *Cluster, user string, attrs authv1.ResourceAttributes) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		review := &authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}
+		got, err := c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err == nil && got.Status.Allowed {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s is still not allowed to %s %s: %v", user, attrs.Verb, attrs.Resource, err)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
