@@ -267,7 +267,7 @@ func TestReadsNeedARole(t *testing.T) {
 	if code, rep := c.post(t, "/api/command", hdr, map[string]string{"text": "/deploy demo v1 dev"}); code != http.StatusOK || rep.RunID != 1 {
 		t.Fatalf("bob's deploy: %d %+v", code, rep)
 	}
-	for _, path := range []string{"/api/timeline", "/api/runs/1", "/api/stream"} {
+	for _, path := range []string{"/api/timeline", "/api/runs", "/api/runs/1", "/api/stream"} {
 		resp, data := c.refusal(t, http.MethodGet, path, http.Header{"X-Forwarded-User": {"carol"}}, "")
 		var rep reply
 		if resp.StatusCode != http.StatusForbidden || json.Unmarshal(data, &rep) != nil || !strings.HasPrefix(rep.Text, "you have no role in Shipmate") {

@@ -85,6 +85,7 @@ func New(eng Engine, runs Runs, chat *Chat, opt Options) *Handler {
 	h.mux.Handle("GET /", http.FileServerFS(sub))
 	h.mux.HandleFunc("GET /api/whoami", h.whoami)
 	h.mux.HandleFunc("GET /api/timeline", h.signedIn(h.timeline))
+	h.mux.HandleFunc("GET /api/runs", h.signedIn(h.list))
 	h.mux.HandleFunc("GET /api/runs/{id}", h.signedIn(h.record))
 	h.mux.HandleFunc("GET /api/stream", h.signedIn(h.stream))
 	h.mux.HandleFunc("POST /api/command", h.command)
