@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
 	"shipmate/internal/store"
@@ -68,49 +69,51 @@ func runID(arg string) (uint64, error) {
 	return id, nil
 }
 
-// readRecord reads run id's record from the store file; when a running bot
-// holds it, it asks that bot over HTTP instead.
+// readRecord reads run id's record from the store; when a running bot
+// holds the store file, it asks that bot over HTTP instead.
 func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
-	ctx := context.Background()
+	var rec *runbook.Record
+	err := readStore(cfg, func(st web.Runs, where string) (err error) {
+		rec, err = st.Record(context.Background(), id)
+		if errors.Is(err, runbook.ErrRunNotFound) {
+			return fmt.Errorf("there is no run #%d in %s", id, where)
+		}
+		return err
+	}, func(addr, key string) error {
+		rec = new(runbook.Record)
+		return getJSON(addr, key, fmt.Sprintf("/api/runs/%d", id), rec)
+	})
+	return rec, err
+}
+
+// readStore reads the store with local: the bbolt file, opened read-only,
+// or etcd, which the running bots share rather than hold. When a running
+// bot holds the file, it asks that bot's console with remote instead.
+func readStore(cfg *config.Config, local func(st web.Runs, where string) error, remote func(addr, key string) error) error {
 	if isEtcd(cfg.Store) {
-		return recordEtcd(ctx, cfg, id)
+		st, err := openEtcd(cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return local(st, st.Where())
 	}
 	st, err := store.Open(cfg.Store, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
 	switch {
 	case err == nil:
 		defer st.Close()
-		rec, err := st.Record(ctx, id)
-		if errors.Is(err, runbook.ErrRunNotFound) {
-			return nil, fmt.Errorf("there is no run #%d in %s", id, cfg.Store)
-		}
-		return rec, err
+		return local(st, cfg.Store)
 	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
 		addr, key, err := readAddrFile(cfg.Store)
 		if err != nil {
 			addr = cfg.ConsoleListen()
 		}
-		rec, err := exportHTTP(addr, key, id)
-		if err != nil {
-			return nil, fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
+		if err := remote(addr, key); err != nil {
+			return fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
 		}
-		return rec, nil
+		return nil
 	}
-	return nil, err
-}
-
-// recordEtcd reads run id's record from etcd, which the running bots
-// share rather than hold.
-func recordEtcd(ctx context.Context, cfg *config.Config, id uint64) (*runbook.Record, error) {
-	st, err := openEtcd(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	rec, err := st.Record(ctx, id)
-	if errors.Is(err, runbook.ErrRunNotFound) {
-		return nil, fmt.Errorf("there is no run #%d in %s", id, st.Where())
-	}
-	return rec, err
+	return err
 }
 
 // writeRecord prints rec as indented JSON.
@@ -120,21 +123,22 @@ func writeRecord(out io.Writer, rec *runbook.Record) error {
 	return enc.Encode(rec)
 }
 
-// exportHTTP asks the bot at listen for run id's record. Behind a proxy the
-// console reads only for a signed-in user with a role: export, run on the
-// bot's machine, reads with the key the bot recorded next to the store.
-func exportHTTP(listen, key string, id uint64) (*runbook.Record, error) {
+// getJSON reads path from the console of the bot at listen into v. Behind
+// a proxy the console reads only for a signed-in user with a role: tools
+// run on the bot's machine read with the key the bot recorded next to the
+// store.
+func getJSON(listen, key, path string, v any) error {
 	c := &http.Client{Timeout: 5 * time.Second}
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/api/runs/%d", listen, id), nil)
+	req, err := http.NewRequest(http.MethodGet, "http://"+listen+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -142,13 +146,9 @@ func exportHTTP(listen, key string, id uint64) (*runbook.Record, error) {
 			Text string `json:"text"`
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return nil, fmt.Errorf("%s: %s", resp.Status, e.Text)
+		return fmt.Errorf("%s: %s", resp.Status, e.Text)
 	}
-	var rec runbook.Record
-	if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil {
-		return nil, err
-	}
-	return &rec, nil
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // addrFile is where a running bot records the web console's address and

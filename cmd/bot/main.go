@@ -3,6 +3,7 @@
 //	bot [--config FILE] [--listen ADDR] [--log-level LEVEL]   run the bot
 //	bot export [--config FILE] ID             print one run's record as JSON
 //	bot check [--config FILE]                 check the configuration and exit
+//	bot runs [--app A] [--env E] [--state S] [--since 7d] [--json]   list runs
 //	bot migrate --from SRC --to DST           copy a store (bbolt file, etcd URL) into an empty one
 package main
 
@@ -42,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return migrateCommand(args[1:], stdout, stderr)
 	}
 	sub := ""
-	if len(args) > 0 && (args[0] == "export" || args[0] == "check") {
+	if len(args) > 0 && (args[0] == "export" || args[0] == "check" || args[0] == "runs") {
 		sub, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
@@ -52,8 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
 	listen := fs.String("listen", "", "listen address, overriding the configuration's listen (host:port; port 0 picks one)")
 	var incident *bool
-	if sub == "export" {
+	var runs *runsFlags
+	switch sub {
+	case "export":
 		incident = fs.Bool("incident", false, "print the rollback run's incident record as Markdown instead of the JSON record")
+	case "runs":
+		runs = addRunsFlags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -74,10 +79,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if incident != nil && *incident {
 			sub = "export-incident"
 		}
+		if runs != nil {
+			return runsCommand(fs, cfg.Config, runs, stdout, stderr)
+		}
 		return subcommand(sub, fs, cfg, source, stdout, stderr)
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, check, migrate)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, runs, check, migrate)\n", fs.Arg(0))
 		return exitConfig
 	}
 	log, err := newLogger(*level, stderr)
