@@ -200,7 +200,7 @@ func (e *Engine) procDone(ctx context.Context, id uint64, key, detail string, fa
 			return nil, errMovedOn
 		}
 		if failed != nil {
-			it.Auto, it.Detail = false, fmt.Sprintf("%v: tick it once requests are stopped, or to go on without", failed)
+			it.Auto, it.Detail = false, failed.Error()
 			r.Note = procNote(r)
 			return []Event{e.event(EvStep, nil, fmt.Sprintf("%q failed: %v", it.Label, failed))}, nil
 		}
@@ -216,7 +216,7 @@ func (e *Engine) procDone(ctx context.Context, id uint64, key, detail string, fa
 func (e *Engine) procDrain(ctx context.Context, r *Run) (bool, error) {
 	d, ok := e.executors[r.App].(Drainer)
 	if !ok || !d.CanDrain() {
-		return e.procDone(ctx, r.ID, ProcDrain, "", errors.New("no drain step is configured"))
+		return e.procDone(ctx, r.ID, ProcDrain, "", errors.New("no drain step is configured: tick it once requests are stopped, or to go on without"))
 	}
 	tail, err := e.runStep(ctx, r, "drain", func(ctx context.Context, p Progress) error {
 		return d.Drain(ctx, e.stepJob(ctx, r), p)
@@ -225,28 +225,48 @@ func (e *Engine) procDrain(ctx context.Context, r *Run) (bool, error) {
 		return false, ctx.Err()
 	}
 	if err != nil {
-		return e.procDone(ctx, r.ID, ProcDrain, "", fmt.Errorf("drain failed: %w", err))
+		return e.procDone(ctx, r.ID, ProcDrain, "", fmt.Errorf("drain failed: %w: tick it once requests are stopped, or to go on without", err))
 	}
 	return e.procDone(ctx, r.ID, ProcDrain, lastLine(tail, "drained"), nil)
 }
 
 // procValidate runs the executor's verify step against the rolled-back
-// version; a failure fails the rollback.
+// version (a failure fails the rollback), then measures the analysis
+// checks against it: a check not back to normal, or without data, leaves
+// the item to a rollback owner, with the figures.
 func (e *Engine) procValidate(ctx context.Context, r *Run) (bool, error) {
-	v, ok := e.executors[r.App].(Verifier)
-	if !ok {
-		return e.procDone(ctx, r.ID, ProcValidate, "the executor has no verify step: rolled back without a check", nil)
+	verified := "the executor has no verify step"
+	if v, ok := e.executors[r.App].(Verifier); ok {
+		tail, stepErr := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
+			return v.Verify(ctx, e.stepJob(ctx, r), p)
+		})
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if stepErr != nil {
+			return false, e.procValidateFailed(ctx, r.ID, tail, stepErr)
+		}
+		verified = lastLine(tail, fmt.Sprintf("%s verified", r.Version))
 	}
-	tail, stepErr := e.runStep(ctx, r, "verify", func(ctx context.Context, p Progress) error {
-		return v.Verify(ctx, e.stepJob(ctx, r), p)
-	})
+	figures, err := e.rollbackAnalysis(ctx, r)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if stepErr == nil {
-		return e.procDone(ctx, r.ID, ProcValidate, lastLine(tail, fmt.Sprintf("%s verified", r.Version)), nil)
+	if err != nil {
+		return e.procDone(ctx, r.ID, ProcValidate, "", fmt.Errorf("%s; %w: tick it once they are, or to go on without", verified, err))
 	}
-	_, err := e.update(ctx, r.ID, func(r *Run) ([]Event, error) {
+	switch {
+	case figures != "":
+		verified += "; " + figures
+	case verified == "the executor has no verify step":
+		verified += ": rolled back without a check"
+	}
+	return e.procDone(ctx, r.ID, ProcValidate, verified, nil)
+}
+
+// procValidateFailed fails rollback run id whose verify step failed.
+func (e *Engine) procValidateFailed(ctx context.Context, id uint64, tail []string, stepErr error) error {
+	_, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if it := procItem(r, ProcValidate); r.State != StateProcedure || it == nil || it.Done {
 			return nil, errMovedOn
 		}
@@ -259,7 +279,7 @@ func (e *Engine) procValidate(ctx context.Context, r *Run) (bool, error) {
 	if errors.Is(err, errMovedOn) {
 		err = nil
 	}
-	return false, err
+	return err
 }
 
 // lastLine is the last line of tail, or def.
