@@ -34,6 +34,7 @@ type Main struct {
 	store   backend
 	engine  *runbook.Engine
 	metrics *metrics.Metrics
+	health  *metrics.Health
 	slack   *slackadapter.Adapter
 	discord *discord.Adapter
 	slackCh *slackadapter.Chat
@@ -72,6 +73,10 @@ func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) er
 // the listeners. Nothing runs until Run.
 func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*Main, error) {
 	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New()}
+	m.health = m.metrics.RegisterHealth(metrics.HealthSources{
+		Components: m.components, Now: time.Now,
+		Active: func(ctx context.Context) ([]*runbook.Run, error) { return m.store.ActiveRuns(ctx) },
+	})
 	executors, checkers, err := m.executors(s)
 	if err != nil {
 		return nil, err
@@ -118,6 +123,19 @@ func (m *Main) routes() *http.ServeMux {
 		m.discord.Routes(mux)
 	}
 	return mux
+}
+
+// components says whether the store answers and each configured chat is
+// connected (shipmate_up).
+func (m *Main) components() map[string]error {
+	out := map[string]error{"store": m.store.Ping()}
+	if m.slack != nil {
+		out["slack"] = m.slack.Ready()
+	}
+	if m.discord != nil {
+		out["discord"] = m.discord.Ready()
+	}
+	return out
 }
 
 // ready answers /readyz: the store is open and readable and the bot is not

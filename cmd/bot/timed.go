@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"shipmate/internal/runbook"
+	etcdstore "shipmate/internal/store/etcd"
 )
 
 // timedStore is a backend that reports how long each request takes, by
@@ -13,6 +15,8 @@ type timedStore struct {
 	backend
 	name    string
 	observe func(backend, op string, d time.Duration)
+	// failed counts a request that failed (shipmate_store_errors_total).
+	failed func(backend, op string)
 }
 
 var _ backend = (*timedStore)(nil)
@@ -21,7 +25,23 @@ func timed[T any](t *timedStore, op string, f func() (T, error)) (T, error) {
 	began := time.Now()
 	v, err := f()
 	t.observe(t.name, op, time.Since(began))
+	if fault(err) && t.failed != nil {
+		t.failed(t.name, op)
+	}
 	return v, err
+}
+
+// fault reports whether err is a store failing, not a refusal by design:
+// a run changed meanwhile, a lock held, a run that is not there, a
+// deposed leader's write, a request given up by its caller.
+func fault(err error) bool {
+	var locked *runbook.LockedError
+	switch {
+	case err == nil, errors.Is(err, runbook.ErrStale), errors.Is(err, runbook.ErrRunNotFound),
+		errors.As(err, &locked), errors.Is(err, etcdstore.ErrDeposed), errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
 }
 
 func timed0(t *timedStore, op string, f func() error) error {

@@ -243,6 +243,9 @@ func (e *Engine) move(r *Run, to State, actor *User, detail string) Event {
 	case StateDeploying, StateVerifying, StateRollingBack:
 		r.StepHandle = "" // a new step records its own
 	}
+	if to != r.State {
+		r.StateSince = ev.At
+	}
 	r.State = to
 	r.StopRequestedBy = nil // it was for the step of the state left
 	if detail != "" {

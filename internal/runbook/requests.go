@@ -105,7 +105,7 @@ func (e *Engine) requestDeploy(ctx context.Context, req Request) (Reply, error) 
 	r := &Run{
 		Action: ActionDeploy, App: in.App, Env: env.Name, Version: in.Version,
 		Requester: u, Reason: in.Reason, Emergency: len(evs) > 0, Origin: req.Origin,
-		State: StateRequested, CreatedAt: now, UpdatedAt: now,
+		State: StateRequested, CreatedAt: now, UpdatedAt: now, StateSince: now,
 	}
 	if hasCur {
 		r.PreviousVersion = cur.Version

@@ -69,7 +69,7 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 	r := &Run{
 		Action: ActionRollback, App: in.App, Env: env.Name, Version: target, PreviousVersion: cur.Version,
 		RollbackOf: cur.RunID, Requester: u, Reason: in.Reason, Origin: req.Origin,
-		State: StateRequested, CreatedAt: now, UpdatedAt: now,
+		State: StateRequested, CreatedAt: now, UpdatedAt: now, StateSince: now,
 	}
 	if env.RollbackProcedure {
 		x, _ := e.executor(in.App)

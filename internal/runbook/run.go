@@ -197,6 +197,9 @@ type Run struct {
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// StateSince is when the run entered its state (moves to the state it
+	// is in, as a checklist's ticks, keep it).
+	StateSince time.Time `json:"state_since,omitzero"`
 	// ExpiresAt is when a pending approval expires; RemindAt when the one
 	// reminder is due (zero once sent).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
@@ -208,6 +211,15 @@ type Run struct {
 	MonitorUntil time.Time `json:"monitor_until,omitzero"`
 	NextHealthAt time.Time `json:"next_health_at,omitzero"`
 	FinishedAt   time.Time `json:"finished_at,omitzero"`
+}
+
+// InStateSince is when the run entered its state, for a run stored before
+// that was kept: its last change.
+func (r *Run) InStateSince() time.Time {
+	if r.StateSince.IsZero() {
+		return r.UpdatedAt
+	}
+	return r.StateSince
 }
 
 // Ref is the run's short reference as users type it.
