@@ -17,7 +17,7 @@ func (e *Engine) breakGlass(ctx context.Context, u User, in commands.Intent, ref
 		return Event{}, refusal
 	}
 	if !e.hasRole(ctx, u, RoleBreakGlass) {
-		return Event{}, Errorf(EForbidden, "an emergency deploy %s needs the %s role", rule, RoleBreakGlass)
+		return Event{}, Errorf(EForbidden, "an emergency deploy %s needs the %s role%s", rule, RoleBreakGlass, grantedBy(RoleBreakGlass))
 	}
 	if strings.TrimSpace(in.Reason) == "" {
 		return Event{}, Errorf(EInvalid, "--emergency needs --reason \"why\"")

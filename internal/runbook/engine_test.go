@@ -171,7 +171,7 @@ func TestWindowRefusalAndAuditedEmergency(t *testing.T) {
 		t.Fatalf("window refusal:\n got %q\nwant %q", msg, want)
 	}
 	msg = h.Refused("bob", `/deploy demo v1 production --emergency --reason "checkout down"`)
-	if msg != "an emergency deploy outside the production window needs the break-glass role" {
+	if msg != "an emergency deploy outside the production window needs the break-glass role (roles.break-glass in Shipmate's configuration)" {
 		t.Fatalf("emergency without break-glass: %q", msg)
 	}
 	id := h.Must("ivan", `/deploy demo v1 production --emergency --reason "payments outage INC-42"`)

@@ -110,7 +110,7 @@ func TestEmergencyDuringAFreezeIsBreakGlassAndAudited(t *testing.T) {
 	freezeProduction(h, day(30, 0, 0), day(32, 0, 0), "holidays")
 
 	msg := h.Refused("bob", `/deploy demo v1 production --emergency --reason "checkout down"`)
-	if msg != "an emergency deploy during the production freeze needs the break-glass role" {
+	if msg != "an emergency deploy during the production freeze needs the break-glass role (roles.break-glass in Shipmate's configuration)" {
 		t.Fatalf("emergency without break-glass: %q", msg)
 	}
 	id := h.Must("ivan", `/deploy demo v1 production --emergency --reason "payments outage INC-42"`)

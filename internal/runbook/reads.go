@@ -124,7 +124,7 @@ func (e *Engine) lock(ctx context.Context, u User, in commands.Intent) (Reply, e
 		return Reply{}, err
 	}
 	if !e.hasAnyRole(ctx, u, env.Deployers) {
-		return Reply{}, Errorf(EForbidden, "you may not lock %s: that needs the %s role", env.Name, roleList(env.Deployers))
+		return Reply{}, Errorf(EForbidden, "you may not lock %s: that needs the %s role%s", env.Name, roleList(env.Deployers), grantedBy(env.Deployers...))
 	}
 	l := Lock{App: in.App, Env: env.Name, Holder: u, Reason: in.Reason, Since: e.now()}
 	if err := e.store.Hold(ctx, l); err != nil {

@@ -76,7 +76,7 @@ func (e *Engine) requestDeploy(ctx context.Context, req Request) (Reply, error) 
 		return Reply{}, err
 	}
 	if !e.hasAnyRole(ctx, u, env.Deployers) {
-		return Reply{}, Errorf(EForbidden, "you may not deploy to %s: that needs the %s role", env.Name, roleList(env.Deployers))
+		return Reply{}, Errorf(EForbidden, "you may not deploy to %s: that needs the %s role%s", env.Name, roleList(env.Deployers), grantedBy(env.Deployers...))
 	}
 	if err := e.checkRequires(ctx, in.App, in.Version, env); err != nil {
 		return Reply{}, err

@@ -250,7 +250,7 @@ func TestFlowRefusals(t *testing.T) {
 		refused(t, "U0DEV", flowRelease, "/deploy", "demo v1.2.0 moon", `unknown environment "moon"`)
 	})
 	t.Run("not a deployer", func(t *testing.T) {
-		refused(t, "U0NOBODY", flowRelease, "/deploy", "demo v1.2.0 staging", "you may not deploy to staging: that needs the deployer role")
+		refused(t, "U0NOBODY", flowRelease, "/deploy", "demo v1.2.0 staging", "you may not deploy to staging: that needs the deployer role (roles.deployer in Shipmate's configuration)")
 	})
 
 	staged := f.deployStaging("v1.2.0")
