@@ -1,6 +1,10 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,7 +19,12 @@ func TestNotify(t *testing.T) {
     envs: [production]
   - {url: "http://127.0.0.1:9000/", secret: s2}
 `
-	c, err := Parse([]byte(text), func(v string) (string, bool) { return "hush", v == "HOOK_SECRET" })
+	c, err := Parse([]byte(text), func(v string) (string, bool) {
+		if v == "HOOK_SECRET" {
+			return "hush", true
+		}
+		return "", false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,5 +67,34 @@ func TestNotifyErrors(t *testing.T) {
 				t.Errorf("error = %v\nwant    %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// The commented notify block of configs/example.yaml loads once
+// uncommented.
+func TestExampleNotify(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "# notify:") })
+	if start < 0 {
+		t.Fatal("configs/example.yaml has no commented notify block")
+	}
+	for i := start; i < len(lines) && strings.HasPrefix(lines[i], "#"); i++ {
+		lines[i] = strings.TrimPrefix(strings.TrimPrefix(lines[i], "#"), " ")
+	}
+	c, err := Parse([]byte(strings.Join(lines, "\n")), func(v string) (string, bool) {
+		if v == "SHIPMATE_HOOK_SECRET" {
+			return "hush", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Notify) != 1 || c.Notify[0].Secret != "hush" || len(c.Notify[0].Envs) != 1 {
+		t.Errorf("Notify = %+v", c.Notify)
 	}
 }
