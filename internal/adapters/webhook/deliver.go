@@ -238,10 +238,20 @@ func (d *Deliverer) serve(ctx context.Context, ep *endpoint) {
 }
 
 // save stores ep's cursor at pos, retried until it is stored or ctx
-// ends (false).
+// ends (false). Each write outlives ctx by up to saveTimeout, so that a
+// bot that stops right after a delivery still records it and does not
+// send it again; it keeps ctx's values, so a deposed leader's write is
+// still refused.
 func (d *Deliverer) save(ctx context.Context, ep *endpoint, pos string) bool {
-	return d.retry(ctx, ep, "move its cursor", func() error { return d.o.Outbox.SetCursor(ctx, ep.cursor, pos) })
+	return d.retry(ctx, ep, "move its cursor", func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		return d.o.Outbox.SetCursor(sctx, ep.cursor, pos)
+	})
 }
+
+// saveTimeout bounds one write of a cursor.
+const saveTimeout = 5 * time.Second
 
 // retry calls f until it succeeds (true) or ctx ends (false), backing off
 // in between.

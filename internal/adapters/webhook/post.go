@@ -36,11 +36,8 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 		d.o.Log.Error().Err(err).Str("endpoint", ep.label).Str("id", e.ID).Msg("webhook: cannot encode the event; skipped")
 		return true
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
 		status, after, err := d.post(ctx, ep, e.ID, body)
-		if ctx.Err() != nil {
-			return false
-		}
 		log := d.o.Log.With().Str("endpoint", ep.label).Str("id", e.ID).Str("event", e.Audit.Event).Int("attempt", attempt+1).Logger()
 		switch {
 		case err == nil && status/100 == 2:
@@ -51,6 +48,8 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 			d.m.deliveries.WithLabelValues(ep.label, resultRefused).Inc()
 			log.Error().Int("status", status).Msg("webhook: the endpoint refused the event; it is skipped, not retried")
 			return true
+		case ctx.Err() != nil:
+			return false
 		}
 		d.m.deliveries.WithLabelValues(ep.label, resultFailed).Inc()
 		in := d.backoff(attempt)
@@ -68,14 +67,19 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 			return false
 		}
 	}
+	return false
 }
 
 // post makes one attempt. It returns the status and how long the
 // endpoint asked to wait (Retry-After; -1 if it did not say), or an error
-// that names no URL: a URL's path may hold a token.
+// that names no URL: a URL's path may hold a token. An attempt under way
+// when ctx ends has stopGrace more to finish, so that a bot that stops
+// records what it delivered rather than sending it again.
 func (d *Deliverer) post(ctx context.Context, ep *endpoint, id string, body []byte) (int, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.Timeout)
 	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })()
+	ctx = rctx
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, -1, errors.New("cannot make the request")
@@ -96,6 +100,10 @@ func (d *Deliverer) post(ctx context.Context, ep *endpoint, id string, body []by
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, d.retryAfter(resp), nil
 }
+
+// stopGrace is how long an attempt under way may go on once the
+// deliverer is stopped.
+const stopGrace = 2 * time.Second
 
 // retryAfter reads a 429's or 503's Retry-After: seconds or an HTTP date,
 // capped at maxRetryAfter; -1 when absent or unreadable.
