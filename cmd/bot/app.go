@@ -18,6 +18,7 @@ import (
 	"shipmate/internal/adapters/discord"
 	"shipmate/internal/adapters/metrics"
 	slackadapter "shipmate/internal/adapters/slack"
+	"shipmate/internal/adapters/webhook"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
 )
@@ -48,6 +49,9 @@ type Main struct {
 	onStop    []func() // run by Close (stops cluster informers)
 	// replicas is set when the store is etcd: the bot is one of several.
 	replicas *replicas
+	// webhooks delivers the audit trail to the notify endpoints (nil:
+	// none configured).
+	webhooks *webhook.Deliverer
 	// problems are lasting faults found at start, reported by /readyz.
 	problems []string
 	// background tracks what runs beside the main loop (chat adapters
@@ -83,6 +87,10 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 	}
 	if m.store, err = m.openStore(s); err != nil {
 		return nil, err
+	}
+	if err := m.startWebhooks(s.Config); err != nil {
+		_ = m.store.Close()
+		return nil, fmt.Errorf("webhooks: %w", err)
 	}
 	ch, err := m.chats(s)
 	if err != nil {
@@ -192,6 +200,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.startChat(bctx, "discord", m.discord.Start)
 	}
 	m.background.Go(func() { m.runUpkeep(bctx) })
+	m.background.Go(func() { m.runWebhooks(bctx) })
 	if m.replicas != nil {
 		// The leader resumes the runs when it is elected.
 		m.background.Go(func() { m.campaign(bctx) })

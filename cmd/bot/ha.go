@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,7 @@ type replicas struct {
 // several replicas, or the bbolt file.
 func (m *Main) openStore(s *adaptercfg.Settings) (backend, error) {
 	if !isEtcd(s.Store) {
-		st, err := openBbolt(s.Store)
+		st, err := openBbolt(s.Store, len(s.Notify) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -53,6 +54,7 @@ func openEtcd(c *config.Config) (*etcdstore.Store, error) {
 		}
 	}
 	cfg.Username, cfg.Password = c.StoreUsername, c.StorePassword
+	cfg.Outbox = len(c.Notify) > 0
 	return etcdstore.Open(context.Background(), cfg)
 }
 
@@ -110,10 +112,17 @@ func (m *Main) leadTerm(ctx context.Context, l *etcdstore.Leadership) {
 		}
 		cancel()
 	}()
+	// The leader alone delivers the webhooks' events, under the same
+	// fenced context: its cursors' writes are refused once it is deposed.
+	var delivering sync.WaitGroup
+	if m.webhooks != nil {
+		delivering.Go(func() { m.webhooks.Run(lctx) })
+	}
 	if err := m.engine.Lead(lctx); err != nil {
 		m.log.Error().Err(err).Msg("lead")
 	}
 	cancel()
+	delivering.Wait()
 	m.replicas.leading.Store(false)
 	m.metrics.SetLeader(false)
 	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -20,6 +20,7 @@ type backend interface {
 	chat.Deduper
 	chat.RefStore
 	store.Pruner
+	runbook.Outbox
 	// Ping reports whether the store answers (for /readyz).
 	Ping() error
 	// Where says where the store is (for the log).
@@ -46,9 +47,10 @@ func stepsDir(where string) string {
 	return filepath.Join(filepath.Dir(where), "steps")
 }
 
-// openBbolt opens the embedded store.
-func openBbolt(path string) (backend, error) {
-	return store.Open(path, store.Options{Timeout: 2 * time.Second})
+// openBbolt opens the embedded store; with outbox its changes also go to
+// the outbox, for the webhooks.
+func openBbolt(path string, outbox bool) (backend, error) {
+	return store.Open(path, store.Options{Timeout: 2 * time.Second, Outbox: outbox})
 }
 
 // runUpkeep drops what the store no longer needs until ctx ends.

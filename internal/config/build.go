@@ -70,7 +70,7 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 		// An unset ${JENKINS_URL} leaves Jenkins off.
 		c.Jenkins = raw.Jenkins
 	}
-	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildAnalysis, buildEnvs, buildApps} {
+	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildAnalysis, buildEnvs, buildApps, buildNotify} {
 		if err := step(d, raw, c); err != nil {
 			return nil, err
 		}

@@ -77,6 +77,8 @@ type Config struct {
 	// Prometheus is the prometheus: block, the server the post-deployment
 	// analysis queries (nil: none, or its url unset: no analysis runs).
 	Prometheus *Block
+	// Notify are the outgoing webhooks (none: the outbox stays empty).
+	Notify []Notify
 }
 
 // AppConfig is how an app is deployed.

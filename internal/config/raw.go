@@ -28,6 +28,9 @@ type rawConfig struct {
 	// The post-deployment analysis: its checks and their server.
 	Analysis   entries[rawMetricCheck] `yaml:"analysis"`
 	Prometheus *Block                  `yaml:"prometheus"`
+
+	// The outgoing webhooks.
+	Notify []rawNotify `yaml:"notify"`
 }
 
 type rawEnv struct {

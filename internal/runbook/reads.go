@@ -170,7 +170,8 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 		who = append(who, slices.DeleteFunc(slices.Clone(env.Rollback), func(r string) bool { return r == RoleRequester })...)
 		return Reply{}, Errorf(EForbidden, "only %s may unlock %s in %s", roleList(uniq(who)), in.App, env.Name)
 	}
-	if _, _, err := e.store.Release(ctx, in.App, env.Name); err != nil {
+	// The store writes who lifted the lock to the outbox.
+	if _, _, err := e.store.Release(Acting(ctx, u, e.now()), in.App, env.Name); err != nil {
 		return Reply{}, err
 	}
 	return Reply{Text: fmt.Sprintf("%s is unlocked in %s (was locked by %s since %s).", in.App, env.Name, held.Holder, fmtTime(held.Since))}, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -51,7 +52,7 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 				return err
 			}
 		}
-		return appendEvents(tx, id, evs)
+		return s.appendEvents(tx, &stored, evs)
 	})
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 				}
 			}
 		}
-		return appendEvents(tx, r.ID, evs)
+		return s.appendEvents(tx, &stored, evs)
 	})
 	if err != nil {
 		return err
@@ -143,10 +144,13 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 	return nil
 }
 
-func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
+// appendEvents appends evs to the trail of r (as stored by this
+// transaction) and, with the outbox on, their audit entries to the outbox.
+func (s *Store) appendEvents(tx *bolt.Tx, r *runbook.Run, evs []runbook.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	id := r.ID
 	b := tx.Bucket(bEvents)
 	b.FillPercent = appendFill
 	// Events of one run are keyed id ‖ seq: the last key under the run's
@@ -161,6 +165,11 @@ func appendEvents(tx *bolt.Tx, id uint64, evs []runbook.Event) error {
 		ev.Seq = seq
 		if err := putJSON(b, append(u64(id), u64(seq)...), ev); err != nil {
 			return err
+		}
+		if s.outbox && runbook.ToOutbox(ev.Type) {
+			if err := putOutbox(tx, runbook.RunEventID(id, seq), runbook.AuditOf(r, ev)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -191,10 +200,13 @@ func appendRun(out []*runbook.Run, runs *bolt.Bucket, id []byte) ([]*runbook.Run
 // AppendEvents implements runbook.Store.
 func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Event) error {
 	return s.write(func(tx *bolt.Tx) error {
-		if tx.Bucket(bRuns).Get(u64(id)) == nil {
+		var r runbook.Run
+		if ok, err := getJSON(tx.Bucket(bRuns), u64(id), &r); err != nil {
+			return err
+		} else if !ok {
 			return runbook.ErrRunNotFound
 		}
-		return appendEvents(tx, id, evs)
+		return s.appendEvents(tx, &r, evs)
 	})
 }
 
@@ -303,7 +315,13 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 		} else if ok {
 			return &runbook.LockedError{Lock: cur}
 		}
-		return putJSON(holds, key(l.App, l.Env), l)
+		if err := putJSON(holds, key(l.App, l.Env), l); err != nil {
+			return err
+		}
+		if !s.outbox || l.IncidentRun != 0 {
+			return nil
+		}
+		return putOutbox(tx, "", runbook.AuditOfLock(runbook.AuditLock, l, l.Holder, l.Since))
 	})
 }
 
@@ -316,7 +334,13 @@ func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, boo
 		if ok, err = getJSON(holds, key(app, env), &l); err != nil || !ok {
 			return err
 		}
-		return holds.Delete(key(app, env))
+		if err := holds.Delete(key(app, env)); err != nil {
+			return err
+		}
+		if !s.outbox || l.IncidentRun != 0 {
+			return nil
+		}
+		return putOutbox(tx, "", runbook.AuditOfRelease(ctx, l, time.Now().UTC()))
 	})
 	return l, ok, err
 }

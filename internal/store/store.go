@@ -38,8 +38,10 @@ var (
 	bIdem      = []byte("idempotency") // key → expiry (unix nanoseconds)
 	bSucceeded = []byte("succeeded")   // app \0 env \0 version → id of a deploy that succeeded
 	bRunRefs   = []byte("run_refs")    // id ‖ name → a chat adapter's reference (a summary message)
+	bOutbox    = []byte("outbox")      // seq → outboxRecord JSON, for the webhooks
+	bCursors   = []byte("cursors")     // name → the outbox position an endpoint was given
 
-	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem, bSucceeded, bRunRefs}
+	allBuckets = [][]byte{bMeta, bRuns, bEvents, bActive, bByApp, bByAppEnv, bRunLocks, bHolds, bDeployed, bIdem, bSucceeded, bRunRefs, bOutbox, bCursors}
 
 	kSchema = []byte("schema")
 )
@@ -54,6 +56,8 @@ type Store struct {
 	// writers counts writes in flight, to choose between committing at
 	// once and joining a batch.
 	writers atomic.Int32
+	// outbox makes every change write its audit entries to the outbox.
+	outbox bool
 }
 
 var _ runbook.Store = (*Store)(nil)
@@ -67,6 +71,9 @@ type Options struct {
 	// BatchDelay is how long a write waits for others to share its
 	// transaction and fsync (default DefaultBatchDelay).
 	BatchDelay time.Duration
+	// Outbox makes every change also write its audit entries to the
+	// outbox, for the webhooks; without it the outbox does not grow.
+	Outbox bool
 }
 
 // DefaultBatchDelay keeps a lone write's latency near one fsync while
@@ -95,7 +102,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if db.MaxBatchDelay <= 0 {
 		db.MaxBatchDelay = DefaultBatchDelay
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, outbox: opt.Outbox}
 	if opt.ReadOnly {
 		err = db.View(s.checkSchema)
 	} else {

@@ -42,6 +42,9 @@ type Config struct {
 	TLS            *tls.Config
 	Username       string
 	Password       string
+	// Outbox makes every change also write its audit entries to the
+	// outbox, for the webhooks; without it the outbox does not grow.
+	Outbox bool
 }
 
 // ParseURL reads a store URL, etcd://host1:2379,host2:2379/prefix. The

@@ -25,6 +25,9 @@ import (
 //	p/idem/KEY                     expiry (unix nanoseconds)
 //	p/refs/ID/NAME                 a chat adapter's reference
 //	p/leader/LEASE                 a replica's name, while it leads or campaigns
+//	p/outbox/run/ID/SEQ            an outbox entry of event SEQ of run ID (outboxRecord JSON)
+//	p/outbox/lock/RANDOM           an outbox entry of a lock placed or lifted
+//	p/cursors/NAME                 the outbox position a webhook endpoint was given
 //
 // IDs and SEQs are 20 zero-padded digits, so key order is numeric order;
 // INV is MaxUint64-ID in the same form, so that an index lists the newest
@@ -68,6 +71,9 @@ func (k keys) idem(key string) string         { return k.idemAll() + seg(key) }
 func (k keys) holdsAll() string               { return k.p + "/holds/" }
 func (k keys) runLocksAll() string            { return k.p + "/run_locks/" }
 func (k keys) deployedAll() string            { return k.p + "/deployed/" }
+func (k keys) outbox() string                 { return k.p + "/outbox/" }
+func (k keys) cursorsAll() string             { return k.p + "/cursors/" }
+func (k keys) cursor(name string) string      { return k.cursorsAll() + seg(name) }
 
 func (k keys) byAppEnv(app, env string) string {
 	return k.byAppEnvAll() + seg(app) + "/" + seg(env) + "/"

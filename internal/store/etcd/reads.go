@@ -187,8 +187,15 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), "=", 0)},
-		[]clientv3.Op{clientv3.OpPut(k, string(data))}, clientv3.OpGet(k))
+	ops := []clientv3.Op{clientv3.OpPut(k, string(data))}
+	if s.cfg.Outbox && l.IncidentRun == 0 {
+		op, err := s.outboxOp(lockEntryKey(), "", runbook.AuditOfLock(runbook.AuditLock, l, l.Holder, l.Since))
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+	}
+	resp, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), "=", 0)}, ops, clientv3.OpGet(k))
 	if err != nil || resp.Succeeded {
 		return err
 	}
@@ -203,6 +210,9 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 
 // Release implements runbook.Store: one delete that returns what it deleted.
 func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	if s.cfg.Outbox {
+		return s.releaseToOutbox(ctx, app, env)
+	}
 	var l runbook.Lock
 	resp, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k.hold(app, env), clientv3.WithPrevKV())})
 	if err != nil {

@@ -131,18 +131,20 @@ func (s *Store) createOps(r *runbook.Run, id uint64, evs []runbook.Event) ([]cli
 		ops = append(ops, clientv3.OpPut(k.active(id), ""),
 			clientv3.OpPut(k.runLock(r.App, r.Env), strconv.FormatUint(id, 10)))
 	}
-	return s.eventOps(ops, id, 0, evs)
+	return s.eventOps(ops, &stored, 0, evs)
 }
 
-// eventOps appends to ops the writes of evs after seq, and of the run's
-// new last seq.
-func (s *Store) eventOps(ops []clientv3.Op, id, seq uint64, evs []runbook.Event) ([]clientv3.Op, error) {
+// eventOps appends to ops the writes of evs after seq on the trail of
+// run r, of the run's new last seq and, with the outbox on, of their
+// outbox entries.
+func (s *Store) eventOps(ops []clientv3.Op, r *runbook.Run, seq uint64, evs []runbook.Event) ([]clientv3.Op, error) {
 	if len(evs) == 0 {
 		return ops, nil
 	}
-	if len(ops)+len(evs)+1 > maxOps {
+	if len(ops)+s.opsOfEvents(evs)+1 > maxOps {
 		return nil, errTooBig
 	}
+	id := r.ID
 	for _, ev := range evs {
 		seq++
 		ev.Seq = seq
@@ -151,8 +153,28 @@ func (s *Store) eventOps(ops []clientv3.Op, id, seq uint64, evs []runbook.Event)
 			return nil, err
 		}
 		ops = append(ops, clientv3.OpPut(s.k.events(id)+num(seq), string(data)))
+		if s.cfg.Outbox && runbook.ToOutbox(ev.Type) {
+			op, err := s.outboxOp(runEntryKey(id, seq), runbook.RunEventID(id, seq), runbook.AuditOf(r, ev))
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, op)
+		}
 	}
 	return append(ops, clientv3.OpPut(s.k.evSeq(id), strconv.FormatUint(seq, 10))), nil
+}
+
+// opsOfEvents is how many writes eventOps makes of evs, but the counter.
+func (s *Store) opsOfEvents(evs []runbook.Event) int {
+	n := len(evs)
+	if s.cfg.Outbox {
+		for _, ev := range evs {
+			if runbook.ToOutbox(ev.Type) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func seqOf(kv *mvccpb.KeyValue) (uint64, error) {
@@ -194,7 +216,7 @@ func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Even
 		cmps := []clientv3.Cmp{unchanged(runK, runKV), unchanged(seqK, kvOf(resp, 1))}
 		ops, oerr := s.saveOps(r, kvOf(resp, 2), &cmps)
 		if oerr == nil {
-			ops, oerr = s.eventOps(ops, r.ID, seq, evs)
+			ops, oerr = s.eventOps(ops, r, seq, evs)
 		}
 		if oerr != nil {
 			return oerr
@@ -252,8 +274,13 @@ func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Even
 		_, err := s.Run(ctx, id)
 		return err
 	}
+	chunk := appendChunk
+	if s.cfg.Outbox {
+		// Each event may come with its outbox entry.
+		chunk /= 2
+	}
 	for len(evs) > 0 {
-		n := min(len(evs), appendChunk)
+		n := min(len(evs), chunk)
 		if err := s.appendEvents(ctx, id, evs[:n]); err != nil {
 			return err
 		}
@@ -264,7 +291,12 @@ func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Even
 
 func (s *Store) appendEvents(ctx context.Context, id uint64, evs []runbook.Event) error {
 	runK, seqK := s.k.run(id), s.k.evSeq(id)
-	reads := []clientv3.Op{clientv3.OpGet(runK, clientv3.WithKeysOnly()), clientv3.OpGet(seqK)}
+	var opts []clientv3.OpOption
+	if !s.cfg.Outbox {
+		// The run's fields are needed only for the outbox's entries.
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	reads := []clientv3.Op{clientv3.OpGet(runK, opts...), clientv3.OpGet(seqK)}
 	resp, err := s.read(ctx, reads...)
 	for err == nil {
 		runKV := kvOf(resp, 0)
@@ -275,7 +307,13 @@ func (s *Store) appendEvents(ctx context.Context, id uint64, evs []runbook.Event
 		if serr != nil {
 			return serr
 		}
-		ops, oerr := s.eventOps(nil, id, seq, evs)
+		r := &runbook.Run{ID: id}
+		if s.cfg.Outbox {
+			if r, serr = decodeRun(runKV); serr != nil {
+				return serr
+			}
+		}
+		ops, oerr := s.eventOps(nil, r, seq, evs)
 		if oerr != nil {
 			return oerr
 		}

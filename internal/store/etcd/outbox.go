@@ -1,0 +1,281 @@
+package etcdstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"shipmate/internal/runbook"
+)
+
+// The outbox's order is the order of etcd's revisions: an entry is
+// written in the transaction of its change, so its mod revision is that
+// change's place in etcd's one history, whichever replica made it, and
+// no counter that every change would have to compare is needed. An entry
+// is never rewritten. A position is the entry's mod revision in 20 digits,
+// "/" and its key under p/outbox/, so positions sort as strings in the
+// order the entries were committed (by key within one transaction).
+
+var _ runbook.Outbox = (*Store)(nil)
+
+// outboxRecord is an outbox entry as stored; a lock's has no ID, which is
+// its event type and its revision.
+type outboxRecord struct {
+	ID    string        `json:"id,omitempty"`
+	Audit runbook.Audit `json:"audit"`
+}
+
+// endPos sorts after every position of its revision: keys under
+// p/outbox/ start with "lock/" or "run/".
+const endPos = "~"
+
+func runEntryKey(id, seq uint64) string { return "run/" + num(id) + "/" + num(seq) }
+
+// lockEntryKey is a key of its own for a lock's entry: two holds of one
+// app may be placed at the same instant.
+func lockEntryKey() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "lock/" + hex.EncodeToString(b)
+}
+
+// outboxOp is the write of the entry a, under key (below p/outbox/).
+func (s *Store) outboxOp(key, id string, a runbook.Audit) (clientv3.Op, error) {
+	data, err := json.Marshal(outboxRecord{ID: id, Audit: a})
+	if err != nil {
+		return clientv3.Op{}, err
+	}
+	return clientv3.OpPut(s.k.outbox()+key, string(data)), nil
+}
+
+func posOf(rev int64, key string) string { return num(uint64(rev)) + "/" + key }
+
+// splitPos reads a position back into its revision; "" is before all.
+func splitPos(pos string) (int64, error) {
+	if pos == "" {
+		return 0, nil
+	}
+	r, _, _ := strings.Cut(pos, "/")
+	n, err := strconv.ParseInt(r, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("store: bad outbox position %q", pos)
+	}
+	return n, nil
+}
+
+// entryOf decodes an outbox key.
+func (s *Store) entryOf(kv *mvccpb.KeyValue) (runbook.OutboxEntry, error) {
+	key := strings.TrimPrefix(string(kv.Key), s.k.outbox())
+	var rec outboxRecord
+	if err := json.Unmarshal(kv.Value, &rec); err != nil {
+		return runbook.OutboxEntry{}, fmt.Errorf("store: decode %s: %w", kv.Key, err)
+	}
+	if rec.ID == "" {
+		rec.ID = rec.Audit.Event + "-" + strconv.FormatInt(kv.ModRevision, 10)
+	}
+	return runbook.OutboxEntry{Pos: posOf(kv.ModRevision, key), ID: rec.ID, Audit: rec.Audit}, nil
+}
+
+// OutboxAfter implements runbook.Outbox. etcd sorts by mod revision but
+// in no set order within one, so when the limit cuts a response the
+// entries of its last revision are read again whole on the next call.
+func (s *Store) OutboxAfter(ctx context.Context, pos string, limit int) ([]runbook.OutboxEntry, error) {
+	rev, err := splitPos(pos)
+	if err != nil {
+		return nil, err
+	}
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend),
+		clientv3.WithLimit(int64(limit))}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithMinModRev(rev))
+	}
+	resp, err := s.get(ctx, s.k.outbox(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	kvs := resp.Kvs
+	if resp.More && len(kvs) > 0 {
+		last := kvs[len(kvs)-1].ModRevision
+		cut := slices.IndexFunc(kvs, func(kv *mvccpb.KeyValue) bool { return kv.ModRevision == last })
+		kvs = kvs[:cut]
+		if cut == 0 {
+			// One transaction's entries, more than limit: all of them.
+			whole, err := s.get(ctx, s.k.outbox(), clientv3.WithPrefix(), clientv3.WithMinModRev(last), clientv3.WithMaxModRev(last))
+			if err != nil {
+				return nil, err
+			}
+			kvs = whole.Kvs
+		}
+	}
+	out := make([]runbook.OutboxEntry, 0, len(kvs))
+	for _, kv := range kvs {
+		e, err := s.entryOf(kv)
+		if err != nil {
+			return nil, err
+		}
+		if e.Pos > pos {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b runbook.OutboxEntry) int { return strings.Compare(a.Pos, b.Pos) })
+	return out, nil
+}
+
+// OutboxBacklog implements runbook.Outbox: it counts the entries of later
+// revisions than pos's. (etcd counts a range before it filters it by
+// revision, so the keys are read.)
+func (s *Store) OutboxBacklog(ctx context.Context, pos string) (int, error) {
+	rev, err := splitPos(pos)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := s.get(ctx, s.k.outbox(), clientv3.WithPrefix(), clientv3.WithMinModRev(rev+1), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, err
+	}
+	return len(resp.Kvs), nil
+}
+
+// Cursor implements runbook.Outbox.
+func (s *Store) Cursor(ctx context.Context, name string) (string, bool, error) {
+	resp, err := s.get(ctx, s.k.cursor(name))
+	if err != nil || len(resp.Kvs) == 0 {
+		return "", false, err
+	}
+	return string(resp.Kvs[0].Value), true, nil
+}
+
+// StartCursor implements runbook.Outbox. The newest entry is at most at
+// the revision etcd is at when asked, so the cursor is put after all of
+// that revision's entries.
+func (s *Store) StartCursor(ctx context.Context, name string) (string, error) {
+	k := s.k.cursor(name)
+	resp, err := s.get(ctx, k)
+	if err != nil {
+		return "", err
+	}
+	if len(resp.Kvs) > 0 {
+		return string(resp.Kvs[0].Value), nil
+	}
+	end := posOf(resp.Header.Revision, endPos)
+	txn, err := s.write(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(k), "=", 0)},
+		[]clientv3.Op{clientv3.OpPut(k, end)}, clientv3.OpGet(k))
+	if err != nil {
+		return "", err
+	}
+	if kv := kvOf(txn, 0); !txn.Succeeded && kv != nil {
+		// Another replica started it meanwhile.
+		return string(kv.Value), nil
+	}
+	return end, nil
+}
+
+// SetCursor implements runbook.Outbox.
+func (s *Store) SetCursor(ctx context.Context, name, pos string) error {
+	if _, err := splitPos(pos); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpPut(s.k.cursor(name), pos)})
+	return err
+}
+
+// releaseToOutbox is Release with the outbox on: the lock is deleted as
+// read, in the transaction that writes its unlock entry.
+func (s *Store) releaseToOutbox(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	k := s.k.hold(app, env)
+	resp, err := s.read(ctx, clientv3.OpGet(k))
+	for err == nil {
+		kv := kvOf(resp, 0)
+		if kv == nil {
+			return runbook.Lock{}, false, nil
+		}
+		var l runbook.Lock
+		if err := json.Unmarshal(kv.Value, &l); err != nil {
+			return runbook.Lock{}, false, fmt.Errorf("store: decode %s: %w", k, err)
+		}
+		ops := []clientv3.Op{clientv3.OpDelete(k)}
+		if l.IncidentRun == 0 {
+			op, err := s.outboxOp(lockEntryKey(), "", runbook.AuditOfRelease(ctx, l, time.Now().UTC()))
+			if err != nil {
+				return runbook.Lock{}, false, err
+			}
+			ops = append(ops, op)
+		}
+		resp, err = s.write(ctx, []clientv3.Cmp{unchanged(k, kv)}, ops, clientv3.OpGet(k))
+		if err == nil && resp.Succeeded {
+			return l, true, nil
+		}
+	}
+	return runbook.Lock{}, false, err
+}
+
+// PruneOutbox implements runbook.Outbox.
+func (s *Store) PruneOutbox(ctx context.Context, keep []string, cutoff time.Time) (dropped, undelivered int, err error) {
+	upto, err := s.pruneCursors(ctx, keep)
+	if err != nil {
+		return 0, 0, err
+	}
+	var victims []string
+	err = s.rangeAll(ctx, s.k.outbox(), func(kv *mvccpb.KeyValue) error {
+		e, err := s.entryOf(kv)
+		if err != nil {
+			return err
+		}
+		if e.Pos > upto {
+			if cutoff.IsZero() || !e.Audit.At.Before(cutoff) {
+				return nil
+			}
+			undelivered++
+		}
+		victims = append(victims, string(kv.Key))
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(victims), undelivered, s.deleteKeys(ctx, victims)
+}
+
+// pruneCursors drops the cursors not in keep and returns the lowest
+// position of the kept ones.
+func (s *Store) pruneCursors(ctx context.Context, keep []string) (string, error) {
+	upto := "\xff"
+	var stale []string
+	err := s.rangeAll(ctx, s.k.cursorsAll(), func(kv *mvccpb.KeyValue) error {
+		if !slices.ContainsFunc(keep, func(name string) bool { return s.k.cursor(name) == string(kv.Key) }) {
+			stale = append(stale, string(kv.Key))
+		} else {
+			upto = min(upto, string(kv.Value))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return upto, s.deleteKeys(ctx, stale)
+}
+
+// deleteKeys deletes keys, maxOps in a transaction.
+func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), maxOps)
+		ops := make([]clientv3.Op, n)
+		for i, k := range keys[:n] {
+			ops[i] = clientv3.OpDelete(k)
+		}
+		if _, err := s.write(ctx, nil, ops); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
