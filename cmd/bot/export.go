@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
@@ -20,13 +23,14 @@ import (
 
 // export prints run id's record (the run and its whole audit trail) as
 // JSON. It reads the store file; when a running bot holds it, it asks that
-// bot over HTTP instead.
-func export(cfg *config.Config, arg string, out io.Writer) error {
+// bot over HTTP instead. The export goes to log's audit trail (the bot's
+// own, when asked over HTTP).
+func export(cfg *config.Config, arg string, out io.Writer, log zerolog.Logger) error {
 	id, err := runID(arg)
 	if err != nil {
 		return err
 	}
-	rec, err := readRecord(cfg, id)
+	rec, err := readRecord(cfg, id, log)
 	if err != nil {
 		return err
 	}
@@ -36,18 +40,18 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 // exportIncident prints the incident record of rollback run id as
 // Markdown, the same as the run's procedure posted: the rollback's and the
 // rolled-back run's trails read the way export reads one.
-func exportIncident(cfg *config.Config, arg string, out io.Writer) error {
+func exportIncident(cfg *config.Config, arg string, out io.Writer, log zerolog.Logger) error {
 	id, err := runID(arg)
 	if err != nil {
 		return err
 	}
-	rec, err := readRecord(cfg, id)
+	rec, err := readRecord(cfg, id, log)
 	if err != nil {
 		return err
 	}
 	var orig *runbook.Record
 	if rec.Run.RollbackOf != 0 {
-		if orig, err = readRecord(cfg, rec.Run.RollbackOf); err != nil {
+		if orig, err = readRecord(cfg, rec.Run.RollbackOf, log); err != nil {
 			return err
 		}
 	}
@@ -69,11 +73,41 @@ func runID(arg string) (uint64, error) {
 }
 
 // readRecord reads run id's record from the store file; when a running bot
-// holds it, it asks that bot over HTTP instead.
-func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
+// holds it, it asks that bot over HTTP instead, and the bot audits the
+// read. A read of the store itself is audited on log.
+func readRecord(cfg *config.Config, id uint64, log zerolog.Logger) (*runbook.Record, error) {
+	rec, direct, err := readRecordFrom(cfg, id)
+	if err == nil && direct {
+		runbook.LogAudit(log, runbook.AuditOfExport(rec.Run, cliUser(), time.Now().UTC(), "read from "+storeName(cfg)))
+	}
+	return rec, err
+}
+
+// cliUser is who runs bot export: the operating system's user.
+func cliUser() runbook.User {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return runbook.User{Platform: "cli", ID: name}
+}
+
+// storeName names the store in the audit log, without the credentials an
+// etcd URL may carry.
+func storeName(cfg *config.Config) string {
+	if isEtcd(cfg.Store) {
+		return "etcd"
+	}
+	return cfg.Store
+}
+
+// readRecordFrom is readRecord; direct is false when the record came from
+// the running bot.
+func readRecordFrom(cfg *config.Config, id uint64) (rec *runbook.Record, direct bool, err error) {
 	ctx := context.Background()
 	if isEtcd(cfg.Store) {
-		return recordEtcd(ctx, cfg, id)
+		rec, err := recordEtcd(ctx, cfg, id)
+		return rec, true, err
 	}
 	st, err := store.Open(cfg.Store, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
 	switch {
@@ -81,9 +115,9 @@ func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
 		defer st.Close()
 		rec, err := st.Record(ctx, id)
 		if errors.Is(err, runbook.ErrRunNotFound) {
-			return nil, fmt.Errorf("there is no run #%d in %s", id, cfg.Store)
+			return nil, false, fmt.Errorf("there is no run #%d in %s", id, cfg.Store)
 		}
-		return rec, err
+		return rec, true, err
 	case errors.Is(err, store.ErrInUse) && cfg.Chat.Web.Enabled:
 		addr, key, err := readAddrFile(cfg.Store)
 		if err != nil {
@@ -91,11 +125,11 @@ func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
 		}
 		rec, err := exportHTTP(addr, key, id)
 		if err != nil {
-			return nil, fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
+			return nil, false, fmt.Errorf("%s is held by a running Shipmate, and asking it failed: %w", cfg.Store, err)
 		}
-		return rec, nil
+		return rec, false, nil
 	}
-	return nil, err
+	return nil, false, err
 }
 
 // recordEtcd reads run id's record from etcd, which the running bots

@@ -211,8 +211,8 @@ func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event
 	}
 }
 
-// save stores r and reports the transition to the observer and, when
-// refresh is set, to chat.
+// save stores r and reports its events to the audit log, the transition
+// to the observer and, when refresh is set, to chat.
 func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) error {
 	if err := checkTransitions(evs); err != nil {
 		return fmt.Errorf("run %s: %w", r.Ref(), err)
@@ -224,6 +224,7 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 	if err := e.store.SaveRun(ctx, r, evs...); err != nil {
 		return err
 	}
+	e.audit(r, evs)
 	for _, ev := range evs {
 		if ev.Type == EvTransition {
 			e.obs.Transition(r.Env, ev.From, ev.To)
