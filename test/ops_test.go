@@ -34,12 +34,13 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("GET /metrics = %d %v", code, err)
 	}
 	for _, want := range []string{
-		`shipmate_run_transitions_total{env="development",state="succeeded"} 1`,
-		`shipmate_run_transitions_total{env="development",state="deploying"} 1`,
-		`shipmate_runs{env="development",state="deploying"} 0`,
+		`shipmate_run_transitions_total{app="demo",env="development",state="succeeded"} 1`,
+		`shipmate_run_transitions_total{app="demo",env="development",state="deploying"} 1`,
+		`shipmate_runs{app="demo",env="development",state="deploying"} 0`,
 		`shipmate_commands_total{kind="deploy",result="ok"} 1`,
 		`shipmate_commands_total{kind="invalid",result="invalid"} 1`,
-		`shipmate_step_duration_seconds_count{env="development",result="ok",step="deploy"} 1`,
+		`shipmate_step_duration_seconds_count{app="demo",env="development",result="ok",step="deploy"} 1`,
+		`shipmate_build_info{goversion="go`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(body, want) {

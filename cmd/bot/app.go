@@ -71,7 +71,7 @@ func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) er
 // NewMain opens the store, builds the adapters and the engine, and binds
 // the listeners. Nothing runs until Run.
 func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*Main, error) {
-	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New()}
+	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New(s.Policy.AppNames())}
 	executors, checkers, err := m.executors(s)
 	if err != nil {
 		return nil, err

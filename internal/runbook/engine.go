@@ -226,8 +226,12 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 	}
 	e.audit(r, evs)
 	for _, ev := range evs {
-		if ev.Type == EvTransition {
-			e.obs.Transition(r.Env, ev.From, ev.To)
+		if ev.Type != EvTransition {
+			continue
+		}
+		e.obs.Transition(r.App, r.Env, ev.From, ev.To)
+		if ev.To == StateApproved && len(r.Approvals) > 0 {
+			e.obs.ApprovalWait(r.App, r.Env, ev.At.Sub(r.CreatedAt))
 		}
 	}
 	if refresh {
@@ -391,7 +395,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
-		e.obs.Transition(r.Env, "", r.State)
+		e.obs.Transition(r.App, r.Env, "", r.State)
 		e.kick(r.ID, true)
 	}
 	return nil

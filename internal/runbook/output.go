@@ -159,7 +159,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 
 	began := time.Now()
 	err = e.redact.err(fn(sctx, out.add))
-	e.obs.Step(r.Env, name, time.Since(began), err)
+	e.obs.Step(r.App, r.Env, name, time.Since(began), err)
 	close(done)
 	<-flushed
 	flush()

@@ -134,7 +134,7 @@ func (e *Engine) create(ctx context.Context, r *Run, evs []Event) error {
 		return err
 	}
 	e.audit(r, evs)
-	e.obs.Transition(r.Env, "", r.State)
+	e.obs.Transition(r.App, r.Env, "", r.State)
 	e.kick(r.ID, false)
 	return nil
 }
