@@ -20,7 +20,7 @@ import (
 //     successful deploy of the app in that environment.
 //
 // A deploy counts in the window its run finished in (as a failure too, when
-// undone by a /rollback asked for before the window's end); a restore
+// undone by a /rollback asked for by the window's end); a restore
 // counts in the window its failure happened in.
 type DORA struct {
 	App, Env string
@@ -38,7 +38,7 @@ type DORA struct {
 	// FailureRate is Failures / Finished (0 when none finished).
 	FailureRate float64
 	// Restores is the failures in the window that a later success
-	// restored (before To); TimeToRestore
+	// restored (by To); TimeToRestore
 	// and TimeToRestoreMean the median and the mean of how long that took.
 	Restores                         int
 	TimeToRestore, TimeToRestoreMean time.Duration
@@ -47,7 +47,7 @@ type DORA struct {
 	Truncated bool
 }
 
-// DORAOf computes the keys of app in env over [from, to) from runs, the
+// DORAOf computes the keys of app in env over (from, to] from runs, the
 // runs of app in env (rollbacks included), in any order. Runs of other
 // apps or environments are ignored.
 func DORAOf(runs []*Run, app, env string, from, to time.Time) DORA {
@@ -68,11 +68,11 @@ func DORAOf(runs []*Run, app, env string, from, to time.Time) DORA {
 		}
 	}
 	slices.SortFunc(deploys, func(a, b *Run) int { return a.FinishedAt.Compare(b.FinishedAt) })
-	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
+	in := func(t time.Time) bool { return t.After(from) && !t.After(to) }
 	var leads, restores []time.Duration
 	for i, r := range deploys {
 		failed, isFailure := failedAt(r, undone)
-		isFailure = isFailure && failed.Before(to)
+		isFailure = isFailure && !failed.After(to)
 		if in(r.FinishedAt) && finished(r.State) {
 			d.Finished++
 			if isFailure {
@@ -86,7 +86,7 @@ func DORAOf(runs []*Run, app, env string, from, to time.Time) DORA {
 		if !isFailure || !in(failed) {
 			continue
 		}
-		if next := nextSuccess(deploys[i+1:], failed); next != nil && next.FinishedAt.Before(to) {
+		if next := nextSuccess(deploys[i+1:], failed); next != nil && !next.FinishedAt.After(to) {
 			restores = append(restores, next.FinishedAt.Sub(failed))
 		}
 	}

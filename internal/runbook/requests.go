@@ -31,7 +31,7 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 	req.User = e.identify(req.User)
 	in := req.Intent
 	switch in.Kind {
-	case commands.KindStatus, commands.KindHistory, commands.KindWhereIs:
+	case commands.KindStatus, commands.KindHistory, commands.KindWhereIs, commands.KindStats:
 		if err := e.MayRead(ctx, req.User); err != nil {
 			return Reply{}, err
 		}
@@ -47,6 +47,8 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 		return e.history(ctx, in.App, in.Env)
 	case commands.KindWhereIs:
 		return e.whereIs(ctx, in.App)
+	case commands.KindStats:
+		return e.stats(ctx, in)
 	case commands.KindLock:
 		return e.lock(ctx, req.User, in)
 	case commands.KindUnlock:
