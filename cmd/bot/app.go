@@ -174,6 +174,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.startChat(bctx, "discord", m.discord.Start)
 	}
 	m.background.Go(func() { m.runUpkeep(bctx) })
+	m.background.Go(func() { m.publishDORA(bctx) })
 	if m.replicas != nil {
 		// The leader resumes the runs when it is elected.
 		m.background.Go(func() { m.campaign(bctx) })
