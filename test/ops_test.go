@@ -2,8 +2,10 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,16 +36,38 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("GET /metrics = %d %v", code, err)
 	}
 	for _, want := range []string{
-		`shipmate_run_transitions_total{env="development",state="succeeded"} 1`,
-		`shipmate_run_transitions_total{env="development",state="deploying"} 1`,
-		`shipmate_runs{env="development",state="deploying"} 0`,
+		`shipmate_run_transitions_total{app="demo",env="development",state="succeeded"} 1`,
+		`shipmate_run_transitions_total{app="demo",env="development",state="deploying"} 1`,
+		`shipmate_runs{app="demo",env="development",state="deploying"} 0`,
 		`shipmate_commands_total{kind="deploy",result="ok"} 1`,
 		`shipmate_commands_total{kind="invalid",result="invalid"} 1`,
-		`shipmate_step_duration_seconds_count{env="development",result="ok",step="deploy"} 1`,
+		`shipmate_step_duration_seconds_count{app="demo",env="development",result="ok",step="deploy"} 1`,
+		`shipmate_build_info{goversion="go`,
+		`shipmate_dora_deploys_per_day{app="demo",env="production"} 0`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The run's trail is in the log, one audit line an event, from the
+	// request to the success; the refused command is a usage error, not a
+	// refusal by a rule, and is none.
+	var events []string
+	for _, line := range strings.Split(b.log.String(), "\n") {
+		var a map[string]any
+		if json.Unmarshal([]byte(line), &a) != nil || a["audit"] != true {
+			continue
+		}
+		if a["run"] != float64(id) || a["app"] != "demo" || a["env"] != "development" || a["message"] != "audit" {
+			t.Errorf("audit line %s", line)
+		}
+		events = append(events, fmt.Sprintf("%v %v→%v", a["event"], a["from"], a["to"]))
+	}
+	for _, want := range []string{"requested <nil>→requested", "transition approved→deploying", "step <nil>→<nil>",
+		"transition verifying→succeeded", "export <nil>→<nil>"} {
+		if !slices.Contains(events, want) {
+			t.Errorf("audit log lacks %q: %q", want, events)
 		}
 	}
 }

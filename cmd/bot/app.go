@@ -76,7 +76,7 @@ func (u unavailable) Rollback(context.Context, runbook.Job, runbook.Progress) er
 // NewMain opens the store, builds the adapters and the engine, and binds
 // the listeners. Nothing runs until Run.
 func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*Main, error) {
-	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New()}
+	m := &Main{cfg: s.Config, log: log, tick: tick, metrics: metrics.New(s.Policy.AppNames())}
 	m.health = m.metrics.RegisterHealth(metrics.HealthSources{
 		Components: m.components, Now: time.Now,
 		Active: func(ctx context.Context) ([]*runbook.Run, error) { return m.store.ActiveRuns(ctx) },
@@ -201,6 +201,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.background.Go(func() { m.runUpkeep(bctx) })
 	m.background.Go(func() { m.runWebhooks(bctx) })
+	m.background.Go(func() { m.publishDORA(bctx) })
 	if m.replicas != nil {
 		// The leader resumes the runs when it is elected.
 		m.background.Go(func() { m.campaign(bctx) })

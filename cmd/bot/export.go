@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
@@ -21,13 +24,14 @@ import (
 
 // export prints run id's record (the run and its whole audit trail) as
 // JSON. It reads the store file; when a running bot holds it, it asks that
-// bot over HTTP instead.
-func export(cfg *config.Config, arg string, out io.Writer) error {
+// bot over HTTP instead. The export goes to log's audit trail (the bot's
+// own, when asked over HTTP).
+func export(cfg *config.Config, arg string, out io.Writer, log zerolog.Logger) error {
 	id, err := runID(arg)
 	if err != nil {
 		return err
 	}
-	rec, err := readRecord(cfg, id)
+	rec, err := readRecord(cfg, id, log)
 	if err != nil {
 		return err
 	}
@@ -37,18 +41,18 @@ func export(cfg *config.Config, arg string, out io.Writer) error {
 // exportIncident prints the incident record of rollback run id as
 // Markdown, the same as the run's procedure posted: the rollback's and the
 // rolled-back run's trails read the way export reads one.
-func exportIncident(cfg *config.Config, arg string, out io.Writer) error {
+func exportIncident(cfg *config.Config, arg string, out io.Writer, log zerolog.Logger) error {
 	id, err := runID(arg)
 	if err != nil {
 		return err
 	}
-	rec, err := readRecord(cfg, id)
+	rec, err := readRecord(cfg, id, log)
 	if err != nil {
 		return err
 	}
 	var orig *runbook.Record
 	if rec.Run.RollbackOf != 0 {
-		if orig, err = readRecord(cfg, rec.Run.RollbackOf); err != nil {
+		if orig, err = readRecord(cfg, rec.Run.RollbackOf, log); err != nil {
 			return err
 		}
 	}
@@ -70,20 +74,44 @@ func runID(arg string) (uint64, error) {
 }
 
 // readRecord reads run id's record from the store; when a running bot
-// holds the store file, it asks that bot over HTTP instead.
-func readRecord(cfg *config.Config, id uint64) (*runbook.Record, error) {
+// holds the store file, it asks that bot over HTTP instead, and the bot
+// audits the read. A read of the store itself is audited on log.
+func readRecord(cfg *config.Config, id uint64, log zerolog.Logger) (*runbook.Record, error) {
 	var rec *runbook.Record
+	direct := false
 	err := readStore(cfg, func(st web.Runs, where string) (err error) {
 		rec, err = st.Record(context.Background(), id)
 		if errors.Is(err, runbook.ErrRunNotFound) {
 			return fmt.Errorf("there is no run #%d in %s", id, where)
 		}
+		direct = true
 		return err
 	}, func(addr, key string) error {
 		rec = new(runbook.Record)
 		return getJSON(addr, key, fmt.Sprintf("/api/runs/%d", id), rec)
 	})
+	if err == nil && direct {
+		runbook.LogAudit(log, runbook.AuditOfExport(rec.Run, cliUser(), time.Now().UTC(), "read from "+storeName(cfg)))
+	}
 	return rec, err
+}
+
+// cliUser is who runs bot export: the operating system's user.
+func cliUser() runbook.User {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return runbook.User{Platform: "cli", ID: name}
+}
+
+// storeName names the store in the audit log, without the credentials an
+// etcd URL may carry.
+func storeName(cfg *config.Config) string {
+	if isEtcd(cfg.Store) {
+		return "etcd"
+	}
+	return cfg.Store
 }
 
 // readStore reads the store with local: the bbolt file, opened read-only,

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
@@ -35,7 +38,7 @@ func TestExportIncident(t *testing.T) {
 
 	cfg := &config.Config{Store: h.Path}
 	var md bytes.Buffer
-	if err := exportIncident(cfg, "#5", &md); err != nil {
+	if err := exportIncident(cfg, "#5", &md, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"# Incident record: rollback #5 of demo in production", "**Rolled back:** v2 → v1",
@@ -46,10 +49,20 @@ func TestExportIncident(t *testing.T) {
 		}
 	}
 	var js bytes.Buffer
-	if err := export(cfg, "5", &js); err != nil || !strings.HasPrefix(js.String(), "{\n  \"run\": {") {
+	var log bytes.Buffer
+	if err := export(cfg, "5", &js, zerolog.New(&log)); err != nil || !strings.HasPrefix(js.String(), "{\n  \"run\": {") {
 		t.Fatalf("bot export 5 = %v, %.40q", err, js.String())
 	}
-	if err := exportIncident(cfg, "4", &md); err == nil || !strings.Contains(err.Error(), "not a rollback") {
+	// The export is one line of the audit trail, on the exporter's log.
+	var a map[string]any
+	if err := json.Unmarshal(log.Bytes(), &a); err != nil {
+		t.Fatalf("export's log %q: %v", log.String(), err)
+	}
+	if a["audit"] != true || a["event"] != "export" || a["run"] != 5.0 || a["action"] != "rollback" || a["platform"] != "cli" ||
+		a["reason"] != "read from "+h.Path {
+		t.Errorf("export's audit line: %s", log.String())
+	}
+	if err := exportIncident(cfg, "4", &md, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "not a rollback") {
 		t.Fatalf("incident record of a deployment: %v", err)
 	}
 }

@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if runs != nil {
 			return runsCommand(fs, cfg.Config, runs, stdout, stderr)
 		}
-		return subcommand(sub, fs, cfg, source, stdout, stderr)
+		return subcommand(sub, fs, cfg, source, *level, stdout, stderr)
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, runs, check, migrate)\n", fs.Arg(0))
@@ -124,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // subcommand runs bot check or bot export.
-func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source string, stdout, stderr io.Writer) int {
+func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source, level string, stdout, stderr io.Writer) int {
 	switch sub {
 	case "check":
 		if fs.NArg() != 0 {
@@ -142,7 +142,12 @@ func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source s
 		if sub == "export-incident" {
 			do = exportIncident
 		}
-		if err := do(cfg.Config, fs.Arg(0), stdout); err != nil {
+		log, err := newLogger(level, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "shipmate: %v\n", err)
+			return exitConfig
+		}
+		if err := do(cfg.Config, fs.Arg(0), stdout, log); err != nil {
 			fmt.Fprintf(stderr, "shipmate: %v\n", err)
 			return exitFail
 		}

@@ -20,6 +20,7 @@ const (
 	KindApprove  Kind = "approve"
 	KindReject   Kind = "reject"
 	KindHelp     Kind = "help"
+	KindStats    Kind = "stats"
 )
 
 // AllApps is the app name a lock or unlock uses to mean every app in an
@@ -45,6 +46,9 @@ type Intent struct {
 	// Incident marks a rollback asked for during an incident: deploys of
 	// the app there stay frozen until someone lifts the freeze.
 	Incident bool
+	// Days is how many days back stats look (--days; DefaultStatsDays
+	// when not given).
+	Days int
 }
 
 // Result is what Parse returns: an intent to act on, or a reply to give the

@@ -32,6 +32,7 @@ type call struct {
 	dryRun    bool
 	emergency bool
 	incident  bool
+	days      int
 }
 
 // token is one word of a command. A quoted token is always a plain word,
@@ -140,7 +141,7 @@ func splitFlags(toks []token) (*call, error) {
 			}
 		} else if !hasValue {
 			if i+1 == len(toks) || isFlag(toks[i+1]) {
-				return nil, fmt.Errorf(`%s needs a value, e.g. %s "why"`, f.name, f.name)
+				return nil, fmt.Errorf(`%s needs a value, e.g. %s %s`, f.name, f.name, f.example)
 			}
 			i++
 			value = toks[i].text
@@ -164,6 +165,12 @@ func splitFlags(toks []token) (*call, error) {
 			c.emergency = true
 		case flagIncident:
 			c.incident = true
+		case flagDays:
+			days, err := parseDays(value, c.days != 0)
+			if err != nil {
+				return nil, err
+			}
+			c.days = days
 		}
 		c.used = append(c.used, f)
 	}

@@ -311,7 +311,7 @@ var parseTests = []parseTest{
 	{name: "help rollback", command: "/deploy", text: "help rollback",
 		want: Result{Reply: rollbackUsage + "\nRoll an app back to its last good version, or to the version named."}},
 	{name: "help unknown", command: "/deploy", text: "help foo",
-		want: fail(`no help for "foo" (verbs: deploy, rollback, status, history, whereis, lock, unlock, unfreeze, cancel, approve, reject, help)`)},
+		want: fail(`no help for "foo" (verbs: deploy, rollback, status, history, whereis, stats, lock, unlock, unfreeze, cancel, approve, reject, help)`)},
 	{name: "help flag", command: "/deploy", text: "help --dry-run",
 		want: fail(`--dry-run is not valid with /deploy help (/deploy help takes no flags)`)},
 
@@ -435,7 +435,7 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 	}
 	in := r.Intent
 	switch in.Kind {
-	case KindDeploy, KindRollback, KindLock, KindUnlock, KindUnfreeze, KindHistory, KindWhereIs:
+	case KindDeploy, KindRollback, KindLock, KindUnlock, KindUnfreeze, KindHistory, KindWhereIs, KindStats:
 		if (in.Kind == KindLock || in.Kind == KindUnlock) && in.App == AllApps {
 			break
 		}
@@ -454,7 +454,7 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 	switch in.Kind {
 	case KindDeploy, KindRollback, KindLock, KindUnlock, KindUnfreeze:
 		checkEnv(t, p, in.Env)
-	case KindHistory:
+	case KindHistory, KindStats:
 		if in.Env != "" {
 			checkEnv(t, p, in.Env)
 		}
@@ -479,6 +479,9 @@ func checkResult(t *testing.T, p *Parser, command string, r Result) {
 	}
 	if in.Incident && in.Kind != KindRollback {
 		t.Fatalf("%s marked as an incident: %+v", in.Kind, in)
+	}
+	if (in.Kind == KindStats) != (in.Days != 0) || in.Days < 0 || in.Days > MaxStatsDays {
+		t.Fatalf("%s with %d days: %+v", in.Kind, in.Days, in)
 	}
 }
 

@@ -29,19 +29,21 @@ type verb struct {
 // one argument; one without is a switch. Where commands are typed, it is
 // the option named option.
 type flag struct {
-	name   string
-	value  string
-	option string
-	desc   string
+	name    string
+	value   string
+	example string // a value, for error messages
+	option  string
+	desc    string
 }
 
 var (
-	flagReason    = &flag{name: "--reason", value: `"..."`, option: "reason", desc: "Why"}
+	flagReason    = &flag{name: "--reason", value: `"..."`, example: `"why"`, option: "reason", desc: "Why"}
 	flagDryRun    = &flag{name: "--dry-run", option: "dry_run", desc: "Only say what would happen"}
 	flagEmergency = &flag{name: "--emergency", option: "emergency", desc: "Deploy outside the environment's windows or during a freeze (break-glass)"}
 	flagIncident  = &flag{name: "--incident", option: "incident", desc: "An incident: freeze deploys of the app there until /deploy unfreeze"}
+	flagDays      = &flag{name: "--days", value: "N", example: "30", option: "days", desc: "How many days back to look (default 30)"}
 
-	allFlags = []*flag{flagReason, flagDryRun, flagEmergency, flagIncident}
+	allFlags = []*flag{flagReason, flagDryRun, flagEmergency, flagIncident, flagDays}
 )
 
 // verbs is the one place a command is registered: parsing, reserved words and
@@ -84,6 +86,13 @@ func init() {
 			summary: "Show which version of an app runs in each environment.",
 			brief:   "Show which version of an app runs where",
 			parse:   parseWhereIs,
+		},
+		{
+			command: "deploy", name: "stats", args: []*arg{argApp, argEnvOpt},
+			flags:   []*flag{flagDays},
+			summary: "Show an app's delivery (DORA): deploys a day, lead time, change failure rate, time to restore.",
+			brief:   "Show an app's delivery figures (DORA)",
+			parse:   parseStats,
 		},
 		{
 			command: "deploy", name: "lock", args: []*arg{argAppOrAll, argEnv, argReason},

@@ -41,6 +41,8 @@ func TestHelp(t *testing.T) {
       List recent deployments of an app, in every environment or in one.
   /deploy whereis <app>
       Show which version of an app runs in each environment.
+  /deploy stats <app> [env] [--days N]
+      Show an app's delivery (DORA): deploys a day, lead time, change failure rate, time to restore.
   /deploy lock <app|all> <env> [reason words...]
       Stop deployments of an app, or of all apps, to an environment.
   /deploy unlock <app|all> <env>

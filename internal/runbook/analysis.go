@@ -181,7 +181,7 @@ func (e *Engine) analyzeIfDue(r *Run, now time.Time) {
 	if e.analyzer == nil || r.State != StateMonitoring || a == nil || a.NextAt.IsZero() || now.Before(a.NextAt) {
 		return
 	}
-	id, env, vars := r.ID, r.Env, queryVars(r.App, r.Env, r.Version)
+	id, app, env, vars := r.ID, r.App, r.Env, queryVars(r.App, r.Env, r.Version)
 	keys := make([]string, len(a.Checks))
 	for i, st := range a.Checks {
 		keys[i] = st.Key
@@ -192,7 +192,7 @@ func (e *Engine) analyzeIfDue(r *Run, now time.Time) {
 			return
 		}
 		for _, m := range ms {
-			e.obs.Step(env, "analysis", 0, m.err)
+			e.obs.Step(app, env, "analysis", 0, m.err)
 		}
 		if err := e.recordAnalysis(ctx, id, ms); err != nil && !errors.Is(err, errMovedOn) && ctx.Err() == nil {
 			e.log.Error().Err(err).Uint64("run", id).Msg("record the analysis")

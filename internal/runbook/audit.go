@@ -29,6 +29,8 @@ type Audit struct {
 	To       State  `json:"to,omitempty"`
 	// Reason is the event's detail: why, or what was found.
 	Reason string `json:"reason,omitempty"`
+	// Code is a refusal's error code (forbidden, conflict, policy).
+	Code string `json:"code,omitempty"`
 }
 
 // AuditOf is ev, of run r's trail, as an audit entry.

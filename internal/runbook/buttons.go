@@ -13,7 +13,16 @@ import (
 // against the message the user clicked on. For ticks, arg is the item key;
 // for rejections, the reason; for approvals, the Value of the button the
 // user saw ("" when typed), which binds the approval to what it showed.
+// A refusal goes to the audit log.
 func (e *Engine) Act(ctx context.Context, u User, id uint64, action ButtonAction, arg string) (Reply, error) {
+	rep, err := e.act(ctx, u, id, action, arg)
+	e.auditRefused(ctx, u, nil, id, err)
+	return rep, err
+}
+
+// act is Act without the audit of a refusal, for commands (which Command
+// audits).
+func (e *Engine) act(ctx context.Context, u User, id uint64, action ButtonAction, arg string) (Reply, error) {
 	u = e.identify(u)
 	switch action {
 	case ButtonApprove:

@@ -211,8 +211,8 @@ func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event
 	}
 }
 
-// save stores r and reports the transition to the observer and, when
-// refresh is set, to chat.
+// save stores r and reports its events to the audit log, the transition
+// to the observer and, when refresh is set, to chat.
 func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) error {
 	if err := checkTransitions(evs); err != nil {
 		return fmt.Errorf("run %s: %w", r.Ref(), err)
@@ -224,9 +224,14 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 	if err := e.store.SaveRun(ctx, r, evs...); err != nil {
 		return err
 	}
+	e.audit(r, evs)
 	for _, ev := range evs {
-		if ev.Type == EvTransition {
-			e.obs.Transition(r.Env, ev.From, ev.To)
+		if ev.Type != EvTransition {
+			continue
+		}
+		e.obs.Transition(r.App, r.Env, ev.From, ev.To)
+		if ev.To == StateApproved && len(r.Approvals) > 0 {
+			e.obs.ApprovalWait(r.App, r.Env, ev.At.Sub(r.CreatedAt))
 		}
 	}
 	if refresh {
@@ -393,7 +398,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
-		e.obs.Transition(r.Env, "", r.State)
+		e.obs.Transition(r.App, r.Env, "", r.State)
 		e.kick(r.ID, true)
 	}
 	return nil

@@ -159,7 +159,7 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 
 	began := time.Now()
 	err = e.redact.err(fn(sctx, out.add))
-	e.obs.Step(r.Env, name, time.Since(began), err)
+	e.obs.Step(r.App, r.Env, name, time.Since(began), err)
 	close(done)
 	<-flushed
 	flush()
@@ -176,8 +176,11 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 		detail = name + ": " + err.Error()
 	}
 	if ctx.Err() == nil {
-		if aerr := e.store.AppendEvents(ctx, r.ID, e.event(EvStep, nil, detail)); aerr != nil {
+		ev := e.event(EvStep, nil, detail)
+		if aerr := e.store.AppendEvents(ctx, r.ID, ev); aerr != nil {
 			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
+		} else {
+			e.audit(r, []Event{ev})
 		}
 	}
 	_, _, tail = out.take()

@@ -178,15 +178,22 @@ func (f ClockFunc) Now() time.Time { return f() }
 
 // Observer is told about what the engine does, for metrics.
 type Observer interface {
-	Transition(env string, from, to State)
-	Step(env, step string, d time.Duration, err error)
+	// Transition is told of a run of app in env moving from one state to
+	// another; from is "" for a run entering the engine (created, or
+	// found unfinished at start-up).
+	Transition(app, env string, from, to State)
+	Step(app, env, step string, d time.Duration, err error)
 	// Command is told of every chat command with its error code ("" when
 	// it succeeded).
 	Command(kind, code string)
+	// ApprovalWait is told, when people's approvals release a run, how
+	// long it waited since it was requested (its checklist included).
+	ApprovalWait(app, env string, d time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Transition(string, State, State)           {}
-func (nopObserver) Step(string, string, time.Duration, error) {}
-func (nopObserver) Command(string, string)                    {}
+func (nopObserver) Transition(string, string, State, State)           {}
+func (nopObserver) Step(string, string, string, time.Duration, error) {}
+func (nopObserver) Command(string, string)                            {}
+func (nopObserver) ApprovalWait(string, string, time.Duration)        {}

@@ -133,6 +133,7 @@ func (e *Engine) lock(ctx context.Context, u User, in commands.Intent) (Reply, e
 		}
 		return Reply{}, err
 	}
+	e.auditLock(AuditLock, l, u)
 	what := in.App
 	if in.App == commands.AllApps {
 		what = "Every app"
@@ -174,6 +175,7 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 	if _, _, err := e.store.Release(Acting(ctx, u, e.now()), in.App, env.Name); err != nil {
 		return Reply{}, err
 	}
+	e.auditLock(AuditUnlock, *held, u)
 	return Reply{Text: fmt.Sprintf("%s is unlocked in %s (was locked by %s since %s).", in.App, env.Name, held.Holder, fmtTime(held.Since))}, nil
 }
 

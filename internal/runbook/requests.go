@@ -31,7 +31,7 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 	req.User = e.identify(req.User)
 	in := req.Intent
 	switch in.Kind {
-	case commands.KindStatus, commands.KindHistory, commands.KindWhereIs:
+	case commands.KindStatus, commands.KindHistory, commands.KindWhereIs, commands.KindStats:
 		if err := e.MayRead(ctx, req.User); err != nil {
 			return Reply{}, err
 		}
@@ -47,6 +47,8 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 		return e.history(ctx, in.App, in.Env)
 	case commands.KindWhereIs:
 		return e.whereIs(ctx, in.App)
+	case commands.KindStats:
+		return e.stats(ctx, in)
 	case commands.KindLock:
 		return e.lock(ctx, req.User, in)
 	case commands.KindUnlock:
@@ -54,11 +56,11 @@ func (e *Engine) Do(ctx context.Context, req Request) (Reply, error) {
 	case commands.KindUnfreeze:
 		return e.unfreeze(ctx, req.User, in)
 	case commands.KindApprove:
-		return e.Act(ctx, req.User, in.RunID, ButtonApprove, "")
+		return e.act(ctx, req.User, in.RunID, ButtonApprove, "")
 	case commands.KindReject:
-		return e.Act(ctx, req.User, in.RunID, ButtonReject, in.Reason)
+		return e.act(ctx, req.User, in.RunID, ButtonReject, in.Reason)
 	case commands.KindCancel:
-		return e.Act(ctx, req.User, in.RunID, ButtonCancel, "")
+		return e.act(ctx, req.User, in.RunID, ButtonCancel, "")
 	}
 	return Reply{}, Errorf(EInvalid, "Shipmate does not know how to %q", in.Kind)
 }
@@ -133,7 +135,8 @@ func (e *Engine) create(ctx context.Context, r *Run, evs []Event) error {
 		}
 		return err
 	}
-	e.obs.Transition(r.Env, "", r.State)
+	e.audit(r, evs)
+	e.obs.Transition(r.App, r.Env, "", r.State)
 	e.kick(r.ID, false)
 	return nil
 }
@@ -236,6 +239,7 @@ func (e *Engine) Command(ctx context.Context, u User, origin Origin, command, te
 	}
 	rep, err = e.Do(ctx, Request{User: u, Origin: origin, Intent: *res.Intent})
 	e.obs.Command(string(res.Intent.Kind), ErrorCode(err))
+	e.auditRefused(ctx, u, res.Intent, 0, err)
 	if err != nil && ErrorCode(err) == EInternal {
 		e.log.Error().Err(err).Str("user", u.ID).Str("command", command).Msg("command failed")
 	}

@@ -149,7 +149,7 @@ func (e *Engine) monitor(ctx context.Context, r *Run) error {
 		if ctx.Err() != nil {
 			return
 		}
-		e.obs.Step(j.Env, "health", 0, herr)
+		e.obs.Step(j.App, j.Env, "health", 0, herr)
 		r, err := e.update(ctx, j.RunID, func(r *Run) ([]Event, error) {
 			if r.State != StateMonitoring {
 				return nil, errMovedOn

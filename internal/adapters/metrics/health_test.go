@@ -24,7 +24,7 @@ func TestHealthReadsTheRunsAndPartsWhenScraped(t *testing.T) {
 		{Env: "staging", State: runbook.StateDeploying, UpdatedAt: now.Add(-90 * time.Second)},
 	}
 	var storeErr error
-	m := metrics.New()
+	m := metrics.New([]string{"demo"})
 	h := m.RegisterHealth(metrics.HealthSources{
 		Components: func() map[string]error { return map[string]error{"store": storeErr, "slack": errors.New("slack: not connected")} },
 		Active: func(context.Context) ([]*runbook.Run, error) {

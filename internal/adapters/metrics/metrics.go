@@ -1,9 +1,11 @@
 // Package metrics exposes what the runbook engine does as Prometheus
-// metrics: runs by state and environment, step durations and command errors.
+// metrics: runs by app, environment and state, step durations, approval
+// waits, command errors, the DORA keys and the build.
 package metrics
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,28 +24,45 @@ type Metrics struct {
 	commands    *prometheus.CounterVec
 	leader      prometheus.Gauge
 	storeOps    *prometheus.HistogramVec
+	approvals   *prometheus.HistogramVec
+	dora        doraGauges
+	// apps are the configured apps: the only values of the app label.
+	apps []string
 }
+
+// OtherApp is the app label of a run of an app that is not configured (an
+// app removed from the configuration, with runs still stored): the label's
+// values stay bounded by the configuration.
+const OtherApp = "other"
 
 var _ runbook.Observer = (*Metrics)(nil)
 
 // New returns Metrics registered with a fresh registry, which also carries
-// the Go runtime and process collectors.
-func New() *Metrics {
+// the build's information and the Go runtime and process collectors. apps
+// are the configured apps.
+func New(apps []string) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:  prometheus.NewRegistry(),
+		apps: slices.Clone(apps),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shipmate_run_transitions_total",
-			Help: "Runs entering each state, by environment.",
-		}, []string{"env", "state"}),
+			Help: "Runs entering each state, by app and environment.",
+		}, []string{"app", "env", "state"}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shipmate_runs",
-			Help: "Unfinished runs by environment and state.",
-		}, []string{"env", "state"}),
+			Help: "Unfinished runs by app, environment and state.",
+		}, []string{"app", "env", "state"}),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shipmate_step_duration_seconds",
-			Help:    "Duration of executor steps (deploy, verify, rollback, health) by outcome.",
+			Help:    "Duration of executor steps (deploy, verify, rollback, health, analysis) by app, environment and outcome.",
 			Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
-		}, []string{"env", "step", "result"}),
+		}, []string{"app", "env", "step", "result"}),
+		approvals: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shipmate_approval_wait_seconds",
+			Help:    "How long runs waited from their request (checklist included) until approvals released them, by app and environment.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800},
+		}, []string{"app", "env"}),
+		dora: newDORAGauges(),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shipmate_commands_total",
 			Help: "Chat commands by kind and result (ok, or the error code).",
@@ -58,9 +77,18 @@ func New() *Metrics {
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}, []string{"backend", "op"}),
 	}
-	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands, m.leader, m.storeOps,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands, m.leader, m.storeOps, m.approvals,
+		newBuildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.dora.register(m.reg)
 	return m
+}
+
+// app is the app label of app: itself when configured, else OtherApp.
+func (m *Metrics) app(app string) string {
+	if slices.Contains(m.apps, app) {
+		return app
+	}
+	return OtherApp
 }
 
 // Registry returns the registry, for adapters that add their own metrics.
@@ -73,26 +101,32 @@ func (m *Metrics) Handler() http.Handler {
 
 // Transition implements runbook.Observer. A from of "" is a run entering
 // the engine (created, or found unfinished at start-up).
-func (m *Metrics) Transition(env string, from, to runbook.State) {
+func (m *Metrics) Transition(app, env string, from, to runbook.State) {
 	if from == to {
 		return
 	}
-	m.transitions.WithLabelValues(env, string(to)).Inc()
+	app = m.app(app)
+	m.transitions.WithLabelValues(app, env, string(to)).Inc()
 	if from != "" && !from.Terminal() {
-		m.active.WithLabelValues(env, string(from)).Dec()
+		m.active.WithLabelValues(app, env, string(from)).Dec()
 	}
 	if !to.Terminal() {
-		m.active.WithLabelValues(env, string(to)).Inc()
+		m.active.WithLabelValues(app, env, string(to)).Inc()
 	}
 }
 
 // Step implements runbook.Observer.
-func (m *Metrics) Step(env, step string, d time.Duration, err error) {
+func (m *Metrics) Step(app, env, step string, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
-	m.steps.WithLabelValues(env, step, result).Observe(d.Seconds())
+	m.steps.WithLabelValues(m.app(app), env, step, result).Observe(d.Seconds())
+}
+
+// ApprovalWait implements runbook.Observer.
+func (m *Metrics) ApprovalWait(app, env string, d time.Duration) {
+	m.approvals.WithLabelValues(m.app(app), env).Observe(d.Seconds())
 }
 
 // Command implements runbook.Observer.

@@ -240,7 +240,21 @@ func (h *Handler) record(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusInternalServerError, "cannot read the store")
 		return
 	}
+	by, how := h.reader(r)
+	runbook.LogAudit(h.opt.Log, runbook.AuditOfExport(rec.Run, by, time.Now().UTC(), how))
 	writeJSON(w, http.StatusOK, rec)
+}
+
+// reader says who reads a run's record, for the audit log, and how.
+func (h *Handler) reader(r *http.Request) (runbook.User, string) {
+	switch {
+	case h.readKey(r):
+		return runbook.User{}, "read with the console's read key (bot export)"
+	case h.opt.UserHeader != "":
+		u, _ := h.user(r, "") // signedIn let the request through: the header is there
+		return u, "read through the console's API"
+	}
+	return runbook.User{}, "read through the local console's API"
 }
 
 // picked is the user a local console's page says it is.
