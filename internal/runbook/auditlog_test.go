@@ -128,6 +128,21 @@ func TestAuditLog(t *testing.T) {
 	findAudit(t, lines, map[string]any{"event": "requested", "run": float64(rollback), "action": "rollback", "person": "ivan"})
 	findAudit(t, lines, map[string]any{"event": "incident_freeze", "run": float64(rollback), "app": "demo", "env": "production"})
 	findAudit(t, lines, map[string]any{"event": "transition", "run": float64(rollback), "to": "rolled_back"})
+	// Each run's events carry their place on its trail, as export shows
+	// them: the lines of one run number up (step output, not audited, in
+	// the gaps).
+	last := map[float64]float64{}
+	for _, l := range lines {
+		run, ok := l["run"].(float64)
+		if !ok || l["event"] == rb.AuditRefused || l["event"] == rb.AuditExport {
+			continue
+		}
+		seq, _ := l["seq"].(float64)
+		if seq <= last[run] {
+			t.Errorf("run #%v: seq %v follows %v: %v", run, seq, last[run], l)
+		}
+		last[run] = seq
+	}
 	for _, l := range lines {
 		if l["event"] == rb.EvOutput {
 			t.Errorf("step output in the audit log: %v", l)

@@ -114,10 +114,11 @@ func (e *Engine) freezeIfIncident(ctx context.Context, req Request, deployed, id
 	}
 	ev := Event{At: l.Since, Type: EvFreeze, Actor: &u,
 		Detail: fmt.Sprintf("deploys of %s to %s frozen until /deploy unfreeze: the rollback was %s", in.App, in.Env, why)}
-	if err := e.store.AppendEvents(ctx, id, ev); err != nil {
+	evs := []Event{ev}
+	if err := e.store.AppendEvents(ctx, id, evs...); err != nil {
 		e.log.Error().Err(err).Uint64("run", id).Msg("audit an incident freeze")
 	} else {
-		e.auditAppended(ctx, id, ev)
+		e.auditAppended(ctx, id, evs[0]) // numbered by the store
 	}
 	rep.Text += fmt.Sprintf(" Deploys of %s to %s are frozen until /deploy unfreeze %s %s.", in.App, in.Env, in.App, in.Env)
 	return rep
@@ -165,10 +166,11 @@ func (e *Engine) unfreeze(ctx context.Context, u User, in commands.Intent) (Repl
 	}
 	ev := Event{At: e.now(), Type: EvUnfreeze, Actor: &u,
 		Detail: fmt.Sprintf("%s unfroze deploys of %s to %s (frozen since %s)", u, in.App, env.Name, fmtTime(held.Since))}
-	if err := e.store.AppendEvents(ctx, held.IncidentRun, ev); err != nil {
+	evs := []Event{ev}
+	if err := e.store.AppendEvents(ctx, held.IncidentRun, evs...); err != nil {
 		e.log.Error().Err(err).Uint64("run", held.IncidentRun).Msg("audit lifting an incident freeze")
 	} else {
-		e.auditAppended(ctx, held.IncidentRun, ev)
+		e.auditAppended(ctx, held.IncidentRun, evs[0]) // numbered by the store
 	}
 	return Reply{Text: fmt.Sprintf("%s is unfrozen in %s by %s (frozen since %s, when %s rolled it back in run #%d).",
 		in.App, env.Name, u, fmtTime(held.Since), held.Holder, held.IncidentRun)}, nil

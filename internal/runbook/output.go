@@ -176,11 +176,11 @@ func (e *Engine) runStep(ctx context.Context, r *Run, name string, fn func(conte
 		detail = name + ": " + err.Error()
 	}
 	if ctx.Err() == nil {
-		ev := e.event(EvStep, nil, detail)
-		if aerr := e.store.AppendEvents(ctx, r.ID, ev); aerr != nil {
+		evs := []Event{e.event(EvStep, nil, detail)}
+		if aerr := e.store.AppendEvents(ctx, r.ID, evs...); aerr != nil {
 			e.log.Warn().Err(aerr).Uint64("run", r.ID).Msg("store step result")
 		} else {
-			e.audit(r, []Event{ev})
+			e.audit(r, evs) // numbered by the store
 		}
 	}
 	_, _, tail = out.take()

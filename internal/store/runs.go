@@ -160,9 +160,10 @@ func (s *Store) appendEvents(tx *bolt.Tx, r *runbook.Run, evs []runbook.Event) e
 	if k := lastWithPrefix(b.Cursor(), prefix); k != nil && bytes.HasPrefix(k, prefix) {
 		seq = binary.BigEndian.Uint64(k[8:])
 	}
-	for _, ev := range evs {
+	for i := range evs {
 		seq++
-		ev.Seq = seq
+		evs[i].Seq = seq // the caller's events learn their place (the audit log shows it)
+		ev := evs[i]
 		if err := putJSON(b, append(u64(id), u64(seq)...), ev); err != nil {
 			return err
 		}

@@ -145,9 +145,10 @@ func (s *Store) eventOps(ops []clientv3.Op, r *runbook.Run, seq uint64, evs []ru
 		return nil, errTooBig
 	}
 	id := r.ID
-	for _, ev := range evs {
+	for i := range evs {
 		seq++
-		ev.Seq = seq
+		evs[i].Seq = seq // the caller's events learn their place (the audit log shows it)
+		ev := evs[i]
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return nil, err
