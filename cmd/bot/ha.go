@@ -30,14 +30,14 @@ func (m *Main) openStore(s *adaptercfg.Settings) (backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &timedStore{backend: st, name: "bbolt", observe: m.metrics.StoreRequest, failed: m.health.StoreError}, nil
+		return &timedStore{backend: st, name: "bbolt", observe: m.metrics.StoreRequest, result: m.health.StoreResult}, nil
 	}
 	st, err := openEtcd(s.Config)
 	if err != nil {
 		return nil, err
 	}
 	m.replicas = &replicas{st: st, name: replicaName(), lease: s.LeaderLease}
-	return &timedStore{backend: st, name: "etcd", observe: m.metrics.StoreRequest, failed: m.health.StoreError}, nil
+	return &timedStore{backend: st, name: "etcd", observe: m.metrics.StoreRequest, result: m.health.StoreResult}, nil
 }
 
 // openEtcd connects to the configured etcd, over TLS with store_tls, with

@@ -15,8 +15,9 @@ type timedStore struct {
 	backend
 	name    string
 	observe func(backend, op string, d time.Duration)
-	// failed counts a request that failed (shipmate_store_errors_total).
-	failed func(backend, op string)
+	// result counts a request, and whether it failed
+	// (shipmate_store_errors_total).
+	result func(backend, op string, fault bool)
 }
 
 var _ backend = (*timedStore)(nil)
@@ -25,8 +26,8 @@ func timed[T any](t *timedStore, op string, f func() (T, error)) (T, error) {
 	began := time.Now()
 	v, err := f()
 	t.observe(t.name, op, time.Since(began))
-	if fault(err) && t.failed != nil {
-		t.failed(t.name, op)
+	if t.result != nil {
+		t.result(t.name, op, fault(err))
 	}
 	return v, err
 }

@@ -51,8 +51,15 @@ func (m *Metrics) RegisterHealth(src HealthSources) *Health {
 	return h
 }
 
-// StoreError counts a failed store request.
-func (h *Health) StoreError(backend, op string) { h.storeErrors.WithLabelValues(backend, op).Inc() }
+// StoreResult counts a store request that failed (fault). Every request
+// makes its backend and operation's count exist, at 0 until one fails, so
+// that a rate over it has data from the start.
+func (h *Health) StoreResult(backend, op string, fault bool) {
+	c := h.storeErrors.WithLabelValues(backend, op)
+	if fault {
+		c.Inc()
+	}
+}
 
 // Describe implements prometheus.Collector.
 func (h *Health) Describe(ch chan<- *prometheus.Desc) {

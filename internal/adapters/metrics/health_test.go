@@ -26,7 +26,9 @@ func TestHealthReadsTheRunsAndPartsWhenScraped(t *testing.T) {
 	var storeErr error
 	m := metrics.New([]string{"demo"})
 	h := m.RegisterHealth(metrics.HealthSources{
-		Components: func() map[string]error { return map[string]error{"store": storeErr, "slack": errors.New("slack: not connected")} },
+		Components: func() map[string]error {
+			return map[string]error{"store": storeErr, "slack": errors.New("slack: not connected")}
+		},
 		Active: func(context.Context) ([]*runbook.Run, error) {
 			if storeErr != nil {
 				return nil, storeErr
@@ -35,7 +37,8 @@ func TestHealthReadsTheRunsAndPartsWhenScraped(t *testing.T) {
 		},
 		Now: func() time.Time { return now },
 	})
-	h.StoreError("bbolt", "save_run")
+	h.StoreResult("bbolt", "save_run", true)
+	h.StoreResult("bbolt", "run", false)
 
 	want := `
 # HELP shipmate_run_state_age_seconds How long the oldest unfinished run in each state has been in it, by environment.
@@ -48,6 +51,7 @@ shipmate_up{component="slack"} 0
 shipmate_up{component="store"} 1
 # HELP shipmate_store_errors_total Store requests that failed (not those refused by design: stale, locked, not found), by backend and operation.
 # TYPE shipmate_store_errors_total counter
+shipmate_store_errors_total{backend="bbolt",op="run"} 0
 shipmate_store_errors_total{backend="bbolt",op="save_run"} 1
 `
 	names := []string{"shipmate_run_state_age_seconds", "shipmate_up", "shipmate_store_errors_total"}

@@ -103,18 +103,31 @@ type Server struct {
 // stopped when the test ends.
 func Start(t testing.TB, services ...*Service) *Server {
 	t.Helper()
+	var targets []string
+	for _, s := range services {
+		targets = append(targets, strings.TrimPrefix(s.URL, "http://"))
+	}
+	return StartWith(t, Config{Jobs: map[string][]string{"app": targets}})
+}
+
+// Config is what a Prometheus for a test scrapes, and the rules it loads.
+type Config struct {
+	// Jobs are the targets (host:port, serving /metrics) of each job.
+	Jobs map[string][]string
+	// RuleFiles are rule files it evaluates every second.
+	RuleFiles []string
+}
+
+// StartWith runs Prometheus as cfg says, scraping every second, and waits
+// until it has scraped every job twice. It is stopped when the test ends.
+func StartWith(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	if _, err := os.Stat(Bin); err != nil {
 		t.Fatalf("%v: these tests run Debian's prometheus package (make deps installs it)", err)
 	}
-	var targets []string
-	for _, s := range services {
-		targets = append(targets, strconv.Quote(strings.TrimPrefix(s.URL, "http://")))
-	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
-	text := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n  - job_name: app\n    static_configs: [{targets: [%s]}]\n",
-		strings.Join(targets, ", "))
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(configText(cfg)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
@@ -131,11 +144,37 @@ func Start(t testing.TB, services ...*Service) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Kill)
-	s.Eventually("Prometheus has scraped the services twice", 20*time.Second, func() bool {
-		return s.instant(`min(count_over_time(up{job="app"}[1m]))`) >= 2
-	})
+	for job := range cfg.Jobs {
+		s.Eventually("Prometheus has scraped job "+job+" twice", 20*time.Second, func() bool {
+			return s.instant(fmt.Sprintf(`min(count_over_time(up{job=%q}[1m]))`, job)) >= 2
+		})
+	}
 	return s
 }
+
+// configText is cfg as Prometheus's configuration file.
+func configText(cfg Config) string {
+	var b strings.Builder
+	b.WriteString("global: {scrape_interval: 1s, evaluation_interval: 1s}\n")
+	if len(cfg.RuleFiles) > 0 {
+		b.WriteString("rule_files:\n")
+		for _, f := range cfg.RuleFiles {
+			fmt.Fprintf(&b, "  - %s\n", strconv.Quote(f))
+		}
+	}
+	b.WriteString("scrape_configs:\n")
+	for job, targets := range cfg.Jobs {
+		quoted := make([]string, len(targets))
+		for i, t := range targets {
+			quoted[i] = strconv.Quote(t)
+		}
+		fmt.Fprintf(&b, "  - job_name: %s\n    static_configs: [{targets: [%s]}]\n", strconv.Quote(job), strings.Join(quoted, ", "))
+	}
+	return b.String()
+}
+
+// API is the Prometheus HTTP API of the server.
+func (s *Server) API() v1.API { return s.api }
 
 // instant is the value of the one series query q gives now, or NaN when
 // there is none.
