@@ -98,9 +98,14 @@ func claimable(c Call, now time.Time, takeOver bool) bool {
 }
 
 // callAside makes r's pending calls in the background, when this engine
-// leads: followers store the calls, and the leader makes them when it sees
-// the change (Changed) or starts (Resume).
+// leads and the run's message is out: followers store the calls, and the
+// leader makes them when it sees the change (Changed) or starts (Resume).
 func (e *Engine) callAside(r *Run, takeOver bool) {
+	if r.Origin.MessageRef == "" {
+		// Calls go under the run's message, or link to it: they wait for
+		// it (storing its reference saves the run, which comes back here).
+		return
+	}
 	now := e.now()
 	if !slices.ContainsFunc(r.Calls, func(c Call) bool { return claimable(c, now, takeOver) }) {
 		return
