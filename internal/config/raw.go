@@ -23,6 +23,9 @@ type rawConfig struct {
 	Environments entries[rawEnv]            `yaml:"environments"`
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
+	// Announce names the channels where each environment's runs are
+	// summarised; apps.<app>.announce overrides it.
+	Announce entries[rawAnnounce] `yaml:"announce"`
 	Jenkins      *Block                     `yaml:"jenkins"`
 
 	// The post-deployment analysis: its checks and their server.
@@ -43,6 +46,8 @@ type rawEnv struct {
 	HealthEvery *time.Duration `yaml:"health_every"`
 	// RollbackProcedure makes rollbacks follow the handbook's procedure.
 	RollbackProcedure bool     `yaml:"rollback_procedure"`
+	// NotifyApprovers is how approvers are called: mention or dm.
+	NotifyApprovers string `yaml:"notify_approvers"`
 	Rollback          []string `yaml:"rollback"`
 
 	Analysis           []string       `yaml:"analysis"`
@@ -95,6 +100,8 @@ type rawApp struct {
 
 	// Analysis, when given, replaces the environments' analysis checks.
 	Analysis *[]string `yaml:"analysis"`
+	// Announce overrides announce: for this app's runs.
+	Announce entries[rawAnnounce] `yaml:"announce"`
 }
 
 // rawCheck is one automated checklist item: exactly one checker's block.
