@@ -26,7 +26,7 @@ type rawConfig struct {
 	// Announce names the channels where each environment's runs are
 	// summarised; apps.<app>.announce overrides it.
 	Announce entries[rawAnnounce] `yaml:"announce"`
-	Jenkins      *Block                     `yaml:"jenkins"`
+	Jenkins  *Block               `yaml:"jenkins"`
 
 	// The post-deployment analysis: its checks and their server.
 	Analysis   entries[rawMetricCheck] `yaml:"analysis"`
@@ -45,10 +45,10 @@ type rawEnv struct {
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
 	// RollbackProcedure makes rollbacks follow the handbook's procedure.
-	RollbackProcedure bool     `yaml:"rollback_procedure"`
+	RollbackProcedure bool `yaml:"rollback_procedure"`
 	// NotifyApprovers is how approvers are called: mention or dm.
-	NotifyApprovers string `yaml:"notify_approvers"`
-	Rollback          []string `yaml:"rollback"`
+	NotifyApprovers string   `yaml:"notify_approvers"`
+	Rollback        []string `yaml:"rollback"`
 
 	Analysis           []string       `yaml:"analysis"`
 	AnalysisEvery      *time.Duration `yaml:"analysis_every"`
