@@ -23,14 +23,15 @@ type rawConfig struct {
 	Environments entries[rawEnv]            `yaml:"environments"`
 	Apps         entries[rawApp]            `yaml:"apps"`
 	Chat         rawChat                    `yaml:"chat"`
-	// Announce names the channels where each environment's runs are
-	// summarised; apps.<app>.announce overrides it.
-	Announce entries[rawAnnounce] `yaml:"announce"`
-	Jenkins  *Block               `yaml:"jenkins"`
+	Jenkins      *Block                     `yaml:"jenkins"`
 
 	// The post-deployment analysis: its checks and their server.
 	Analysis   entries[rawMetricCheck] `yaml:"analysis"`
 	Prometheus *Block                  `yaml:"prometheus"`
+
+	// Announce names the channels where each environment's runs are
+	// summarised; apps.<app>.announce overrides it.
+	Announce entries[rawAnnounce] `yaml:"announce"`
 }
 
 type rawEnv struct {
@@ -45,10 +46,10 @@ type rawEnv struct {
 	Monitor     time.Duration  `yaml:"monitor"`
 	HealthEvery *time.Duration `yaml:"health_every"`
 	// RollbackProcedure makes rollbacks follow the handbook's procedure.
-	RollbackProcedure bool `yaml:"rollback_procedure"`
+	RollbackProcedure bool     `yaml:"rollback_procedure"`
+	Rollback          []string `yaml:"rollback"`
 	// NotifyApprovers is how approvers are called: mention or dm.
-	NotifyApprovers string   `yaml:"notify_approvers"`
-	Rollback        []string `yaml:"rollback"`
+	NotifyApprovers string `yaml:"notify_approvers"`
 
 	Analysis           []string       `yaml:"analysis"`
 	AnalysisEvery      *time.Duration `yaml:"analysis_every"`
