@@ -92,6 +92,7 @@ func TestExample(t *testing.T) {
 			HealthEvery:       runbook.DefaultHealthEvery,
 			Rollback:          []string{"incident-response", "release-manager"},
 			Analysis:          runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
+			NotifyApprovers:   runbook.NotifyMention,
 			RollbackProcedure: true,
 		},
 	}
