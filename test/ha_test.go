@@ -199,12 +199,19 @@ func TestReplicasRequestOnOneApproveOnAnotherLeaderDeploys(t *testing.T) {
 			t.Errorf("%s /metrics: %d %v; want %q and the store's request durations", o.name, code, err, want)
 		}
 	}
-	// Every replica reads the same record.
-	for _, o := range bots {
-		if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(rec.Events) {
-			t.Errorf("%s reads run #%d as %s with %d events, want succeeded with %d", o.name, id, got.Run.State, len(got.Events), len(rec.Events))
+	// Every replica reads the same record, once the leader has recorded
+	// its call to the requester, which follows the run's end.
+	eventually(t, stateTimeout, "every replica to read the same record", func() (bool, string) {
+		want := leader.record(id)
+		for _, o := range bots {
+			if got := o.record(id); got.Run.State != "succeeded" || len(got.Events) != len(want.Events) ||
+				got.Events[len(got.Events)-1].Type != "call" {
+				return false, fmt.Sprintf("%s reads run #%d as %s with %d events, want succeeded with %d, the last a call",
+					o.name, id, got.Run.State, len(got.Events), len(want.Events))
+			}
 		}
-	}
+		return true, ""
+	})
 }
 
 func TestPausedLeaderIsFencedAndDoesNotAct(t *testing.T) {

@@ -110,7 +110,8 @@ func (m *Main) chats(s *adaptercfg.Settings) (chatSet, error) {
 		}
 		c.slack = slack.New(sc.BotToken, opts...)
 		m.slackCh = slackadapter.NewChat(c.slack, slackadapter.ChatOptions{
-			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: s.Policy.Envs[len(s.Policy.Envs)-1].Name, Refs: m.store, Log: m.log,
+			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: s.Policy.Envs[len(s.Policy.Envs)-1].Name,
+			Announce: s.Announce[slackadapter.Platform], Refs: m.store, Log: m.log,
 		})
 		c.dir = slackadapter.NewDirectory(c.slack, 5*time.Minute, m.log)
 		c.chats[slackadapter.Platform] = m.slackCh
@@ -130,7 +131,8 @@ func (m *Main) startAdapters(s *adaptercfg.Settings, c chatSet) error {
 	}
 	if s.Discord != nil {
 		ad, err := discord.New(discord.Options{Config: *s.Discord, Engine: m.engine, Runs: m.store, Deduper: m.store,
-			Apps: s.Policy.AppNames(), Envs: s.Policy.Envs, AnnounceEnv: s.Policy.Envs[len(s.Policy.Envs)-1].Name, Refs: m.store,
+			Apps: s.Policy.AppNames(), Envs: s.Policy.Envs, AnnounceEnv: s.Policy.Envs[len(s.Policy.Envs)-1].Name,
+			Announce: s.Announce[discord.Platform], Refs: m.store,
 			Log: m.log})
 		if err != nil {
 			return fmt.Errorf("discord: %w", err)

@@ -35,8 +35,11 @@ type Options struct {
 	// threads are channels of their own).
 	PaceOutput bool
 	// AnnounceChannel receives a summary of each run in AnnounceEnv,
-	// edited as the run moves on; empty: no announcements.
+	// edited as the run moves on, unless Announce names another channel
+	// for that environment; empty: none.
 	AnnounceChannel, AnnounceEnv string
+	// Announce routes the summaries of runs by environment and app.
+	Announce Announce
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it (nil: in memory only).
 	Refs RefStore
@@ -105,6 +108,7 @@ func New(opt Options) *Chat {
 	if opt.Clock == nil {
 		opt.Clock = realClock{}
 	}
+	opt.Announce = opt.Announce.withDefault(opt.AnnounceEnv, opt.AnnounceChannel)
 	ctx, cancel := context.WithCancel(context.Background())
 	idle := make(chan struct{})
 	close(idle)
@@ -140,8 +144,8 @@ func (c *Chat) Post(ctx context.Context, channel string, m runbook.Message) (str
 		c.startWorker(s)
 	}
 	c.mu.Unlock()
-	if c.announces(channel, m) {
-		c.announce(ctx, m)
+	if to, ok := c.announces(channel, m); ok {
+		c.announce(ctx, to, m)
 	}
 	return id, nil
 }
@@ -162,8 +166,8 @@ func (c *Chat) post(ctx context.Context, channel string, d Drawing) (string, err
 // announce summary, if any, is edited too.
 func (c *Chat) Update(ctx context.Context, channel, ref string, m runbook.Message) error {
 	m = cloneMessage(m)
-	if c.announces(channel, m) {
-		c.restoreSummary(ctx, m.RunID)
+	if to, ok := c.announces(channel, m); ok {
+		c.restoreSummary(ctx, m.RunID, to)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -202,18 +206,18 @@ func (c *Chat) Reply(ctx context.Context, channel, ref string, m runbook.Message
 	return nil
 }
 
-// announces reports whether m, posted to channel, is summarised in the
-// announce channel: a run's message (not a notice) in the announced
-// environment.
-func (c *Chat) announces(channel string, m runbook.Message) bool {
-	return c.opt.AnnounceChannel != "" && c.opt.AnnounceEnv != "" && channel != c.opt.AnnounceChannel &&
-		m.RunID != 0 && m.Status != "" && m.Env == c.opt.AnnounceEnv
+// announces reports whether m, posted to channel, is summarised in an
+// announce channel, and in which: a run's message (not a notice) whose
+// app and environment have one, other than the channel itself.
+func (c *Chat) announces(channel string, m runbook.Message) (string, bool) {
+	to := c.opt.Announce.Channel(m.App, m.Env)
+	return to, to != "" && channel != to && m.RunID != 0 && m.Status != ""
 }
 
-// announce posts m's summary to the announce channel, or queues its edit
-// when the run has one already. A failure is logged: the run goes on.
-func (c *Chat) announce(ctx context.Context, m runbook.Message) {
-	c.restoreSummary(ctx, m.RunID)
+// announce posts m's summary to channel, or queues its edit when the run
+// has one already. A failure is logged: the run goes on.
+func (c *Chat) announce(ctx context.Context, channel string, m runbook.Message) {
+	c.restoreSummary(ctx, m.RunID, channel)
 	c.mu.Lock()
 	if k, ok := c.summaries[m.RunID]; ok {
 		if s := c.slots[k]; s != nil {
@@ -224,7 +228,6 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 	}
 	c.mu.Unlock()
 	d := c.r.Summary(m)
-	channel := c.opt.AnnounceChannel
 	id, err := c.post(ctx, channel, d)
 	if err != nil {
 		c.log.Warn().Str("channel", channel).Uint64("run", m.RunID).Str("error", err.Error()).
@@ -244,14 +247,14 @@ func (c *Chat) announce(ctx context.Context, m runbook.Message) {
 
 // restoreSummary picks up the summary an earlier process posted for run
 // id, once per run, so that a restarted bot edits it.
-func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
+func (c *Chat) restoreSummary(ctx context.Context, id uint64, channel string) {
 	c.mu.Lock()
 	_, known := c.summaries[id]
 	c.mu.Unlock()
 	if known {
 		return
 	}
-	ref, ok, err := c.refs.Restore(ctx, id, c.opt.AnnounceChannel)
+	ref, ok, err := c.refs.Restore(ctx, id, channel)
 	if err != nil {
 		c.log.Warn().Err(err).Uint64("run", id).Msg(c.opt.Platform + ": read a run's summary")
 	}
@@ -261,7 +264,7 @@ func (c *Chat) restoreSummary(ctx context.Context, id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, known := c.summaries[id]; !known {
-		s := c.slotFor(key{c.opt.AnnounceChannel, ref}, id)
+		s := c.slotFor(key{channel, ref}, id)
 		s.summary = true
 		c.summaries[id] = s.key
 	}

@@ -50,6 +50,7 @@ type fake struct {
 	replies map[string][]string // message id → its thread
 	calls   []fakeCall
 	faults  map[string][]error // call → the errors of its next calls
+	in      map[string]string  // message id → its channel
 }
 
 func newFake() *fake {
@@ -90,6 +91,10 @@ func (f *fake) Post(ctx context.Context, channel string, d Drawing) (string, err
 	f.mu.Lock()
 	f.next++
 	id := fmt.Sprintf("M%d", f.next)
+	if f.in == nil {
+		f.in = map[string]string{}
+	}
+	f.in[id] = channel
 	f.mu.Unlock()
 	if err := f.call("post", id, d); err != nil {
 		return "", err

@@ -70,7 +70,7 @@ func build(d *decoder, raw *rawConfig) (*Config, error) {
 		// An unset ${JENKINS_URL} leaves Jenkins off.
 		c.Jenkins = raw.Jenkins
 	}
-	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildAnalysis, buildEnvs, buildApps, buildNotify} {
+	for _, step := range []func(*decoder, *rawConfig, *Config) error{buildPeople, buildRoles, buildChecklist, buildAnalysis, buildEnvs, buildApps, buildNotify, buildAnnounce} {
 		if err := step(d, raw, c); err != nil {
 			return nil, err
 		}
@@ -158,6 +158,9 @@ func buildEnv(d *decoder, c *Config, earlier entries[rawEnv], name string, raw *
 
 	if len(raw.Deployers) == 0 {
 		return env, d.errorf(join(path, "deployers"), "at least one role is required")
+	}
+	if err := buildNotifyApprovers(d, path, raw.NotifyApprovers, &env); err != nil {
+		return env, err
 	}
 	if err := checkRoles(d, c, join(path, "deployers"), raw.Deployers, false); err != nil {
 		return env, err

@@ -23,6 +23,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
 )
 
@@ -71,6 +72,11 @@ type Config struct {
 	Apps map[string]AppConfig
 	// Chat configures the chat platforms.
 	Chat ChatConfig
+	// Announce routes the summaries of runs on each chat platform
+	// ("slack", "discord") by environment and app, from announce: and
+	// apps.<app>.announce. A platform's announce_channel is the default
+	// of the last environment.
+	Announce map[string]chat.Announce
 	// Jenkins is the jenkins: block, the server apps and checks use (nil:
 	// none, or its url unset).
 	Jenkins *Block

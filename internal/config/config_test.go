@@ -92,6 +92,7 @@ func TestExample(t *testing.T) {
 			HealthEvery:       runbook.DefaultHealthEvery,
 			Rollback:          []string{"incident-response", "release-manager"},
 			Analysis:          runbook.AnalysisRule{Checks: []string{"errors", "latency"}, Every: time.Minute, FailuresToRollback: 3},
+			NotifyApprovers:   runbook.NotifyMention,
 			RollbackProcedure: true,
 		},
 	}
@@ -318,7 +319,7 @@ func TestExpand(t *testing.T) {
 listen: ${ADDR}
 store: "${MISSING}/db-$${ID}-${ID}-$HOME"
 roles:
-  dev: {web: ["${YAML}"], slack: ["${ID}", "${ID}x"]}
+  dev: {web: ["${YAML}"], slack: ["${ID}", "${ID}X"]}
 environments:
   staging:
     deployers: [dev]
@@ -339,7 +340,7 @@ chat:
 		{"listen", c.Listen, "0.0.0.0:9090"},
 		{"store", c.Store, "/db-${ID}-U123-$HOME"},
 		{"YAML-looking value", c.Policy.Roles["dev"].Members["web"], []string{"a: [b]"}},
-		{"slack ids", c.Policy.Roles["dev"].Members["slack"], []string{"U123", "U123x"}},
+		{"slack ids", c.Policy.Roles["dev"].Members["slack"], []string{"U123", "U123X"}},
 		{"count", c.Policy.Envs[0].Approval.Count, 2},
 		{"approval none", c.Policy.Envs[1].Approval, runbook.ApprovalRule{}},
 		{"user_header", c.Chat.Web.UserHeader, "X-Forwarded-User"},

@@ -41,6 +41,9 @@ func buildPeople(d *decoder, raw *rawConfig, c *Config) error {
 				if strings.TrimSpace(id) == "" {
 					return d.errorf(ipath, "must not be empty")
 				}
+				if err := checkChatID(d, ipath, ids.Key, id, false); err != nil {
+					return err
+				}
 				k := ids.Key + " " + id
 				if other, taken := owner[k]; taken {
 					return d.errorf(ipath, "%s id %q is also given at %s: one identity is one person", ids.Key, id, other)
@@ -87,6 +90,9 @@ func buildRoles(d *decoder, raw *rawConfig, c *Config) error {
 			for i, id := range p.Value {
 				if id == "" {
 					return d.errorf(index(kpath, i), "must not be empty")
+				}
+				if err := checkChatID(d, index(kpath, i), platform, id, isGroups); err != nil {
+					return err
 				}
 			}
 			if isGroups {

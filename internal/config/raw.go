@@ -31,6 +31,9 @@ type rawConfig struct {
 
 	// The outgoing webhooks.
 	Notify []rawNotify `yaml:"notify"`
+	// Announce names the channels where each environment's runs are
+	// summarised; apps.<app>.announce overrides it.
+	Announce entries[rawAnnounce] `yaml:"announce"`
 }
 
 type rawEnv struct {
@@ -47,6 +50,8 @@ type rawEnv struct {
 	// RollbackProcedure makes rollbacks follow the handbook's procedure.
 	RollbackProcedure bool     `yaml:"rollback_procedure"`
 	Rollback          []string `yaml:"rollback"`
+	// NotifyApprovers is how approvers are called: mention or dm.
+	NotifyApprovers string `yaml:"notify_approvers"`
 
 	Analysis           []string       `yaml:"analysis"`
 	AnalysisEvery      *time.Duration `yaml:"analysis_every"`
@@ -98,6 +103,8 @@ type rawApp struct {
 
 	// Analysis, when given, replaces the environments' analysis checks.
 	Analysis *[]string `yaml:"analysis"`
+	// Announce overrides announce: for this app's runs.
+	Announce entries[rawAnnounce] `yaml:"announce"`
 }
 
 // rawCheck is one automated checklist item: exactly one checker's block.

@@ -194,6 +194,12 @@ const maxUpdateTries = 50
 // nothing but decide, since it may run more than once. fn returning an
 // error saves nothing. The run's message is refreshed after.
 func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event, error)) (*Run, error) {
+	return e.change(ctx, id, true, fn)
+}
+
+// change is update, refreshing the run's message only when refresh is
+// set: bookkeeping the message does not show leaves it alone.
+func (e *Engine) change(ctx context.Context, id uint64, refresh bool, fn func(r *Run) ([]Event, error)) (*Run, error) {
 	for try := 1; ; try++ {
 		r, err := e.store.Run(ctx, id)
 		if err != nil {
@@ -203,7 +209,7 @@ func (e *Engine) update(ctx context.Context, id uint64, fn func(r *Run) ([]Event
 		if err != nil {
 			return r, err
 		}
-		err = e.save(ctx, r, true, evs...)
+		err = e.save(ctx, r, refresh, evs...)
 		if errors.Is(err, ErrStale) && try < maxUpdateTries {
 			continue
 		}
@@ -221,10 +227,14 @@ func (e *Engine) save(ctx context.Context, r *Run, refresh bool, evs ...Event) e
 	if r.State.Terminal() && r.FinishedAt.IsZero() {
 		r.FinishedAt = r.UpdatedAt
 	}
+	// The calls a change calls for are stored with it, so none is lost.
+	env, _ := e.policy.Env(r.Env)
+	r.Calls = append(r.Calls, newCalls(r, env, evs)...)
 	if err := e.store.SaveRun(ctx, r, evs...); err != nil {
 		return err
 	}
 	e.audit(r, evs)
+	e.callAside(r, false)
 	for _, ev := range evs {
 		if ev.Type != EvTransition {
 			continue
@@ -400,8 +410,9 @@ func (e *Engine) Resume(ctx context.Context) error {
 		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
 		e.obs.Transition(r.App, r.Env, "", r.State)
 		e.kick(r.ID, true)
+		e.callAside(r, true)
 	}
-	return nil
+	return e.resumeCalls(ctx)
 }
 
 func (e *Engine) env(name string) (*Environment, error) {

@@ -94,7 +94,11 @@ func (e *Engine) Changed(ctx context.Context, id uint64) {
 			e.log.Warn().Err(err).Uint64("run", id).Msg("chat: show changed run")
 		}
 	}
-	if r.State.Terminal() || !e.Leading() {
+	if !e.Leading() {
+		return
+	}
+	e.callAside(r, false) // a call another replica stored with its change
+	if r.State.Terminal() {
 		return
 	}
 	if r.StopRequestedBy != nil {

@@ -72,6 +72,9 @@ type Environment struct {
 	Rollback    []string // rollback owners: roles, or RoleRequester
 	// Analysis is the metric analysis of monitored deployments.
 	Analysis AnalysisRule
+	// NotifyApprovers is how a run waiting for approval calls its
+	// approvers: NotifyMention (the default, also for "") or NotifyDM.
+	NotifyApprovers string
 	// RollbackProcedure makes /rollback and the Roll back button follow
 	// the handbook's rollback procedure instead of rolling back at once.
 	RollbackProcedure bool

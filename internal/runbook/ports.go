@@ -71,6 +71,17 @@ type Threader interface {
 	Reply(ctx context.Context, channel, ref string, m Message) error
 }
 
+// DirectMessenger is implemented by chats that can message one user
+// privately (a Slack or Discord direct message). The engine tells a
+// requester how their run ended this way, and the approvers with
+// notify_approvers: dm; on a chat without it, they are mentioned in the
+// run's thread or channel instead.
+type DirectMessenger interface {
+	// Direct sends m to user alone. m.Related is the run's message, which
+	// the direct message links to.
+	Direct(ctx context.Context, user string, m Message) error
+}
+
 // Job is what an executor is asked to do.
 type Job struct {
 	RunID   uint64

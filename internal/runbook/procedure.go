@@ -291,26 +291,35 @@ func lastLine(tail []string, def string) string {
 }
 
 // commanders are the incident commanders as the run's chat can call on
-// them: the people of the role and its members with an identity on that
-// chat, and its groups there, as mentions; the role's people with no
-// identity there by name.
+// them (see roleMentions).
 func (e *Engine) commanders(r *Run) (ms []Mention, names []string) {
-	ro := e.policy.Roles[RoleIncidentCommander]
-	platform := r.Origin.Platform
+	return e.roleMentions([]string{RoleIncidentCommander}, r.Origin.Platform, nil)
+}
+
+// roleMentions are the holders of roles as the chat of platform can call
+// on them: the roles' people and members with an identity on that chat,
+// and their groups there, as mentions; the roles' people with no identity
+// there by name. Identities skip leaves out (the requester, who may not
+// approve their own run); nil skips no one.
+func (e *Engine) roleMentions(roles []string, platform string, skip func(Mention) bool) (ms []Mention, names []string) {
 	seen := map[Mention]bool{}
 	mention := func(m Mention) {
-		if !seen[m] {
+		if !seen[m] && (skip == nil || !skip(m)) {
 			seen[m] = true
 			ms = append(ms, m)
 		}
 	}
-	persons := slices.Clone(ro.People)
-	// A member named by an identity on another chat is still the person
-	// the policy says it is, and may be known on this one.
-	for p, ids := range ro.Members {
-		for _, id := range ids {
-			if name := e.people[identity{p, id}]; name != "" && p != platform {
-				persons = append(persons, name)
+	var persons []string
+	for _, role := range roles {
+		ro := e.policy.Roles[role]
+		persons = append(persons, ro.People...)
+		// A member named by an identity on another chat is still the
+		// person the policy says it is, and may be known on this one.
+		for p, ids := range ro.Members {
+			for _, id := range ids {
+				if name := e.people[identity{p, id}]; name != "" && p != platform {
+					persons = append(persons, name)
+				}
 			}
 		}
 	}
@@ -323,11 +332,14 @@ func (e *Engine) commanders(r *Run) (ms []Mention, names []string) {
 			mention(Mention{Platform: platform, ID: id, Name: name})
 		}
 	}
-	for _, id := range ro.Members[platform] {
-		mention(Mention{Platform: platform, ID: id, Name: cmp.Or(e.people[identity{platform, id}], id)})
-	}
-	for _, g := range ro.Groups[platform] {
-		mention(Mention{Platform: platform, ID: g, Group: true, Name: RoleIncidentCommander + " group " + g})
+	for _, role := range roles {
+		ro := e.policy.Roles[role]
+		for _, id := range ro.Members[platform] {
+			mention(Mention{Platform: platform, ID: id, Name: cmp.Or(e.people[identity{platform, id}], id)})
+		}
+		for _, g := range ro.Groups[platform] {
+			mention(Mention{Platform: platform, ID: g, Group: true, Name: role + " group " + g})
+		}
 	}
 	return ms, names
 }

@@ -182,6 +182,10 @@ type Run struct {
 	// Procedure is the handbook's rollback procedure of a rollback run in
 	// an environment that follows it (rollback_procedure), in its order.
 	Procedure []CheckItem `json:"procedure,omitempty"`
+	// Calls are the occasions on which Shipmate calls people about the
+	// run (its approvers, its requester), each recorded with the change
+	// that calls for it and marked done once made (calls.go).
+	Calls []Call `json:"calls,omitempty"`
 	// AwaitingValidation is set when the monitoring window ended with
 	// validation items open (the channel was told once).
 	AwaitingValidation bool `json:"awaiting_validation,omitempty"`
@@ -286,6 +290,7 @@ const (
 	EvVoided     = "approvals_voided"
 	EvNote       = "note"
 	EvCheck      = "automated_check"
+	EvCall       = "call"
 )
 
 // Lock is an explicit hold on an app in an environment (or on every app,

@@ -27,6 +27,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 	now := e.now()
 	var errs []error
 	for _, r := range runs {
+		e.callAside(r, false) // calls a stopped attempt left claimed
 		switch r.State {
 		case StateRequested, StateApproved:
 			e.kick(r.ID, false)
@@ -85,30 +86,18 @@ func itemLabels(items []CheckItem) string {
 	return strings.Join(labels, "; ")
 }
 
-// remind posts the one reminder of a pending approval.
+// remind records the one reminder of a pending approval; its call
+// (calls.go) posts it, mentioning the approvers.
 func (e *Engine) remind(ctx context.Context, id uint64) error {
-	r, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
+	_, err := e.update(ctx, id, func(r *Run) ([]Event, error) {
 		if r.RemindAt.IsZero() || (r.State != StateChecklist && r.State != StateAwaitingApproval) {
 			return nil, errMovedOn
 		}
 		r.RemindAt = time.Time{}
 		return []Event{e.event(EvReminder, nil, "reminder posted")}, nil
 	})
-	if err != nil {
-		return err
-	}
-	env, _ := e.policy.Env(r.Env)
-	who := "its approvers"
-	if env != nil && len(env.Approval.Roles) > 0 {
-		who = roleList(env.Approval.Roles)
-	}
-	what := "approval"
-	if r.State == StateChecklist {
-		what = fmt.Sprintf("its checklist (%d open) and approval", len(r.OpenItems()))
-	}
-	e.notifyAside(r, fmt.Sprintf("Reminder: run %s (%s, requested by %s) still needs %s by %s. It expires at %s.",
-		r.Ref(), r.Title(), r.Requester, what, who, fmtTime(r.ExpiresAt)))
-	return nil
+	// The reminder itself is a call, stored with the event above.
+	return err
 }
 
 // monitor ends a monitoring window that is over, or runs a due health

@@ -40,6 +40,9 @@ type Options struct {
 	// configured announce channel (the bot passes the last one,
 	// production).
 	AnnounceEnv string
+	// Announce routes summaries per environment and app; the configured
+	// announce channel is the default of AnnounceEnv.
+	Announce chat.Announce
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it (nil: in memory only).
 	Refs  chat.RefStore
@@ -118,7 +121,7 @@ func New(opt Options) (*Adapter, error) {
 	discordgoLogger(opt.Log)
 	a := &Adapter{opt: opt, s: s, slots: make(chan struct{}, maxInteractions), chat: newChat(s, opt.Log, chatOptions{
 		minInterval: opt.MinEditInterval, announceChannel: opt.Config.AnnounceChannel, announceEnv: opt.AnnounceEnv,
-		guildID: opt.Config.GuildID, refs: opt.Refs}),
+		announce: opt.Announce, guildID: opt.Config.GuildID, refs: opt.Refs}),
 		h: &chat.Handler{Platform: Platform, Engine: opt.Engine, Runs: opt.Runs, Deduper: opt.Deduper, Now: opt.Clock, Log: opt.Log}}
 	if opt.Config.PublicKey != "" {
 		a.pubKey = mustHex(opt.Config.PublicKey)

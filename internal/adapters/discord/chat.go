@@ -21,9 +21,10 @@ type chatOptions struct {
 	// minInterval is the least time between two edits of one message
 	// (default 1s): Discord allows about five edits per 5 s per channel.
 	minInterval time.Duration
-	// announceChannel receives a summary of each run in announceEnv;
-	// empty: no announcements.
+	// announceChannel receives a summary of each run in announceEnv,
+	// unless announce names another for it; empty: none.
 	announceChannel, announceEnv string
+	announce                     chat.Announce
 	// guildID, when known, makes links to messages.
 	guildID string
 	// refs keeps where each run's summary is across restarts (nil: in
@@ -39,7 +40,7 @@ func newChat(s *discordgo.Session, log zerolog.Logger, opt chatOptions) *chat.Ch
 	w := &wire{s: s, log: log, guildID: opt.guildID}
 	return chat.New(chat.Options{
 		Platform: Platform, Sender: w, Renderer: w, Interval: opt.minInterval,
-		AnnounceChannel: opt.announceChannel, AnnounceEnv: opt.announceEnv, Refs: opt.refs, Log: log,
+		AnnounceChannel: opt.announceChannel, AnnounceEnv: opt.announceEnv, Announce: opt.announce, Refs: opt.refs, Log: log,
 	})
 }
 
@@ -177,11 +178,29 @@ func (w *wire) Summary(m runbook.Message) chat.Drawing { return renderSummary(m)
 // Note draws a note for a run's thread: an embed, with a link to the
 // Discord message in another channel it relates to.
 func (w *wire) Note(ctx context.Context, channel string, m runbook.Message) chat.Drawing {
-	text := m.Text
+	out := render(runbook.Message{Title: m.Title, Status: m.Status, Tone: m.Tone, Text: m.Text, Fields: m.Fields, Mentions: m.Mentions})
 	if link := w.relatedLink(channel, m.Related); link != "" {
-		text = strings.TrimSpace(text + "\n" + link)
+		// The link is Shipmate's own markdown: added after the text is
+		// escaped, so that the channel and the message show as links.
+		e := out.Embeds[0]
+		e.Description = clip(strings.TrimSpace(e.Description+"\n"+link), maxDescription)
 	}
-	return render(runbook.Message{Title: m.Title, Status: m.Status, Tone: m.Tone, Text: text, Fields: m.Fields})
+	return out
+}
+
+// Direct sends d to user in a direct message: create the DM channel
+// (POST /users/@me/channels), then post d in it, pinging no one.
+func (w *wire) Direct(ctx context.Context, user string, d chat.Drawing) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	ch, err := w.s.UserChannelCreate(user, discordgo.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("create a direct message channel: %w", err)
+	}
+	r := d.(rendered)
+	_, err = w.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: r.Content, Embeds: r.Embeds,
+		AllowedMentions: r.allowedMentions()}, discordgo.WithContext(ctx))
+	return err
 }
 
 // Output draws the next reply of output: a code block of as many lines as

@@ -23,6 +23,9 @@ type ChatOptions struct {
 	// AnnounceEnv is the environment whose runs are announced (the last
 	// one, production).
 	AnnounceEnv string
+	// Announce routes summaries per environment and app; AnnounceChannel
+	// is the default of AnnounceEnv.
+	Announce chat.Announce
 	// Refs remembers where each run's summary is, so that a restarted bot
 	// goes on editing it, and marks each post of a run's message, so that
 	// a bot stopped before the engine stored the message finds it rather
@@ -65,7 +68,7 @@ func NewChat(api *slack.Client, opt ChatOptions) *Chat {
 	w := &wire{api: api, log: opt.Log, once: newPoster(api, opt.Refs, now, opt.Log)}
 	return &Chat{api: api, Chat: chat.New(chat.Options{
 		Platform: Platform, Sender: w, Renderer: w, Interval: opt.MinInterval, PaceOutput: true,
-		AnnounceChannel: opt.AnnounceChannel, AnnounceEnv: opt.AnnounceEnv, Refs: opt.Refs,
+		AnnounceChannel: opt.AnnounceChannel, AnnounceEnv: opt.AnnounceEnv, Announce: opt.Announce, Refs: opt.Refs,
 		Clock: opt.Clock, Log: opt.Log,
 	})}
 }
@@ -92,6 +95,9 @@ type drawing struct {
 	// runID is its run's.
 	postKey string
 	runID   uint64
+	// related is the Slack channel of the message a note relates to,
+	// where a direct message that cannot be sent is shown instead.
+	related string
 }
 
 // Key identifies what d shows (the post key is not shown).
@@ -159,6 +165,9 @@ func (w *wire) Summary(m runbook.Message) chat.Drawing { return drawing{text: re
 // permalink.
 func (w *wire) Note(ctx context.Context, channel string, m runbook.Message) chat.Drawing {
 	d := drawing{blocks: renderBlocks(m), withBlocks: true, text: renderText(m)}
+	if o := m.Related; o != nil && o.Platform == Platform && slackID(o.Channel) {
+		d.related = o.Channel
+	}
 	if link := w.relatedLink(ctx, m.Related); link != "" {
 		d.blocks = append(d.blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, link, false, false)))
 		d.text += " (" + link + ")"

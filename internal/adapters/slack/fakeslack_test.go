@@ -43,7 +43,7 @@ import (
 //
 // Web API methods served: auth.test, chat.postMessage, chat.update,
 // chat.postEphemeral, chat.getPermalink, conversations.history (see
-// fakehistory_test.go), users.info and usergroups.users.list. Add or replace others with HandleMethod (faults,
+// fakehistory_test.go), conversations.open (direct_test.go), users.info and usergroups.users.list. Add or replace others with HandleMethod (faults,
 // delays and call counts still apply), and serve non-API paths (a Socket
 // Mode /ws endpoint) with Handle.
 //
@@ -373,6 +373,8 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.permalink(w, r)
 	case "conversations.history":
 		f.history(w, r)
+	case "conversations.open":
+		f.openConversation(w, r)
 	case "users.info":
 		f.userInfo(w, r)
 	case "usergroups.users.list":

@@ -583,6 +583,17 @@ func TestStagingChecklistApprovalAndRefusals(t *testing.T) {
 	if diff := cmp.Diff(wantItems, items(c.entry(t, "run-1").Message)); diff != "" {
 		t.Errorf("timeline checklist (-want +got):\n%s", diff)
 	}
+	// The console has no threads: the run's approvers are called in the
+	// channel, by name.
+	for {
+		ev := s.next(t)
+		if m := ev.entry(t).Message; ev.Name == "message" && strings.Contains(m.Text, "needs approval by tech-lead") {
+			if !strings.HasPrefix(m.Text, "@alice Run #1") {
+				t.Errorf("the approvers' call %q names no one, want @alice first", m.Text)
+			}
+			break
+		}
+	}
 	s.settle(t)
 
 	// Ticking an unknown item, and bob approving, by button or by command:

@@ -170,6 +170,7 @@ func Fixtures(platform string) []Fixture {
 
 	addMonitored(add, platform)
 	addProcedure(add, platform)
+	addCalls(add)(platform)
 
 	r = FixtureRun(platform, runbook.StateFailed)
 	r.Checklist = nil

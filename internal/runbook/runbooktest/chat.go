@@ -103,3 +103,43 @@ func (c *Chat) Message(ref string) runbook.Message {
 	defer c.mu.Unlock()
 	return c.msgs[ref]
 }
+
+// DMChat is a Chat with direct messages (runbook.DirectMessenger); Fail
+// makes them fail.
+type DMChat struct {
+	Chat
+	dmu  sync.Mutex
+	dms  []DM
+	fail error
+}
+
+// DM is a direct message sent to User.
+type DM struct {
+	User string
+	M    runbook.Message
+}
+
+// Direct implements runbook.DirectMessenger.
+func (c *DMChat) Direct(_ context.Context, user string, m runbook.Message) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.fail != nil {
+		return c.fail
+	}
+	c.dms = append(c.dms, DM{user, m})
+	return nil
+}
+
+// Fail makes the next direct messages fail with err (nil: succeed).
+func (c *DMChat) Fail(err error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.fail = err
+}
+
+// DMs returns the direct messages sent, in order.
+func (c *DMChat) DMs() []DM {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return append([]DM(nil), c.dms...)
+}

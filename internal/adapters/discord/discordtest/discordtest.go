@@ -1,7 +1,7 @@
 // Package discordtest is a fake of the part of Discord's REST API Shipmate
 // calls, speaking its JSON, for tests of the adapter and of the built bot:
 // command registration, channel messages and their edits, threads,
-// interaction callbacks and follow-ups. It records every call, and can
+// interaction callbacks and follow-ups, direct message channels. It records every call, and can
 // answer a share of them with a rate limit or a server error.
 package discordtest
 
@@ -161,6 +161,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "threads":
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id":%q,"type":11,"parent_id":%q}`, parts[3], parts[1])
+	case r.Method == http.MethodPost && path == "/users/@me/channels":
+		// Create DM: the direct channel with recipient_id, one per user.
+		var dm struct {
+			RecipientID string `json:"recipient_id"`
+		}
+		if json.Unmarshal(body, &dm) != nil || dm.RecipientID == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"message":"Invalid Form Body","code":50035}`)
+			break
+		}
+		fmt.Fprintf(w, `{"id":%q,"type":1,"recipients":[{"id":%q}]}`, "D"+dm.RecipientID, dm.RecipientID)
 	case r.Method == http.MethodPost && parts[0] == "interactions":
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPost && parts[0] == "webhooks":
