@@ -2,7 +2,7 @@
 //
 //	bot [--config FILE] [--listen ADDR] [--log-level LEVEL]   run the bot
 //	bot export [--config FILE] ID             print one run's record as JSON
-//	bot check [--config FILE]                 check the configuration and exit
+//	bot check [--config FILE] [--online]      check the configuration (and try each service) and exit
 //	bot runs [--app A] [--env E] [--state S] [--since 7d] [--json]   list runs
 //	bot migrate --from SRC --to DST           copy a store (bbolt file, etcd URL) into an empty one
 package main
@@ -52,13 +52,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
 	listen := fs.String("listen", "", "listen address, overriding the configuration's listen (host:port; port 0 picks one)")
-	var incident *bool
+	var incident, online *bool
 	var runs *runsFlags
 	switch sub {
 	case "export":
 		incident = fs.Bool("incident", false, "print the rollback run's incident record as Markdown instead of the JSON record")
 	case "runs":
 		runs = addRunsFlags(fs)
+	case "check":
+		online = fs.Bool("online", false, "also try each configured service (Slack, Discord, Jenkins, Kubernetes, Prometheus); exit 1 if any fails")
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -81,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if runs != nil {
 			return runsCommand(fs, cfg.Config, runs, stdout, stderr)
+		}
+		if online != nil && *online {
+			sub = "check-online"
 		}
 		return subcommand(sub, fs, cfg, source, *level, stdout, stderr)
 	}
@@ -126,10 +131,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 // subcommand runs bot check or bot export.
 func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source, level string, stdout, stderr io.Writer) int {
 	switch sub {
-	case "check":
+	case "check", "check-online":
 		if fs.NArg() != 0 {
-			fmt.Fprintln(stderr, "usage: bot check [--config FILE]")
+			fmt.Fprintln(stderr, "usage: bot check [--config FILE] [--online]")
 			return exitConfig
+		}
+		if sub == "check-online" {
+			return checkOnline(cfg, source, stdout, stderr)
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
 		return exitOK

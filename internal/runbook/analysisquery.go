@@ -19,6 +19,13 @@ func CheckQuery(q string) error {
 	return err
 }
 
+// ExpandQuery is q as the analysis evaluates it for app in env running
+// version: each placeholder replaced by its value, escaped (see
+// expandQuery).
+func ExpandQuery(q, app, env, version string) (string, error) {
+	return expandQuery(q, queryVars(app, env, version))
+}
+
 // expandQuery replaces the placeholders of q by vars' values, escaped for
 // the string they sit in: quotes and backslashes for "…" and '…', and
 // regular expression characters as well when the string is the value of a

@@ -58,6 +58,7 @@ type Server struct {
 	limits            int               // answer this many edits with 429 first
 	failRegistrations int               // answer this many registrations with 503 first
 	noThread          bool              // refuse to start threads
+	app               *application      // GET /applications/@me, for its bot token
 	faults            Faults
 	rnd               *rand.Rand
 	rateLimited       int // calls answered 429 by the injected faults
@@ -78,6 +79,16 @@ func (s *Server) RateLimitEdits(n int) { s.set(func() { s.limits = n }) }
 
 // FailRegistrations answers the next n command registrations with 503.
 func (s *Server) FailRegistrations(n int) { s.set(func() { s.failRegistrations = n }) }
+
+// application is the app whose bot token the fake knows.
+type application struct{ token, id, name string }
+
+// SetApplication makes GET /applications/@me answer the application id,
+// name to a request with the bot token token, and 401 as Discord does to
+// any other. Without it the path is unknown (404).
+func (s *Server) SetApplication(token, id, name string) {
+	s.set(func() { s.app = &application{token: token, id: id, name: name} })
+}
 
 // RefuseThreads makes starting a thread fail as without the permission.
 func (s *Server) RefuseThreads(refuse bool) { s.set(func() { s.noThread = refuse }) }
@@ -172,6 +183,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		fmt.Fprintf(w, `{"id":%q,"type":1,"recipients":[{"id":%q}]}`, "D"+dm.RecipientID, dm.RecipientID)
+	case r.Method == http.MethodGet && path == "/applications/@me" && s.app != nil:
+		s.application(w, r)
 	case r.Method == http.MethodPost && parts[0] == "interactions":
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPost && parts[0] == "webhooks":
@@ -180,6 +193,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"message":"Unknown","code":0}`)
 	}
+}
+
+// application answers GET /applications/@me with the fields of Discord's
+// application object that a bot sees of its own app.
+func (s *Server) application(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bot "+s.app.token {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"message": "401: Unauthorized", "code": 0}`)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"id": s.app.id, "name": s.app.name, "icon": nil, "description": "", "summary": "",
+		"type": nil, "bot_public": false, "bot_require_code_grant": false, "verify_key": strings.Repeat("0", 64),
+		"flags": 0, "hook": true, "is_monetized": false, "team": nil,
+		"bot": map[string]any{"id": s.app.id, "username": s.app.name, "discriminator": "0", "bot": true},
+	})
 }
 
 // fault answers the call with an injected fault, if the dice say so.

@@ -46,6 +46,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case slices.Equal(segs, []string{"api", "json"}):
 		s.root(w)
+	case slices.Equal(segs, []string{"me", "api", "json"}):
+		// hudson.model.User, as /me shows the logged-in user.
+		s.json(w, map[string]any{"_class": "hudson.model.User", "absoluteUrl": s.url("/user/" + url.PathEscape(s.user)),
+			"description": nil, "fullName": s.user, "id": s.user, "property": []any{}})
 	case slices.Equal(segs, []string{"crumbIssuer", "api", "json"}):
 		// No crumb issuer answers for API-token users.
 		notFound(w)
