@@ -380,7 +380,7 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "usergroups.users.list":
 		f.groupMembers(w, r)
 	default:
-		f.t.Logf("fakeslack: unknown method %s", method)
+		f.t.Errorf("fakeslack: Shipmate called %s, a method this fake does not serve (and deploy/slack's manifests may lack the scope of)", method)
 		writeFakeError(w, "unknown_method")
 	}
 }
@@ -391,6 +391,7 @@ func (f *fakeSlack) begin(method string) (fakeFault, bool, time.Duration, http.H
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[method]++
+	calledMethods.Store(method, true)
 	ft, faulted := f.always[method]
 	if q := f.faults[method]; !faulted && len(q) > 0 {
 		ft, faulted = q[0], true
