@@ -158,6 +158,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	}
 	a.ready.Store(true)
 	a.opt.Log.Info().Str("guild", a.opt.Config.GuildID).Bool("gateway", a.pubKey == nil).Msg("discord: commands registered")
+	a.opt.Log.Info().Str("invite", InviteURL(a.opt.Config.ApplicationID)).Msg("discord: add the bot to a server with this link")
 	return nil
 }
 

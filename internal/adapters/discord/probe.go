@@ -33,7 +33,10 @@ func Probe(ctx context.Context, cfg Config, client *http.Client) []probe.Result 
 	if app.ID != cfg.ApplicationID {
 		return []probe.Result{probe.Fail(Platform, target, fmt.Errorf("the bot token is %q (%s)'s, but application_id is %s", app.Name, app.ID, cfg.ApplicationID))}
 	}
-	return []probe.Result{probe.Pass(Platform, target, fmt.Sprintf("%q (%s)", app.Name, app.ID))}
+	return []probe.Result{
+		probe.Pass(Platform, target, fmt.Sprintf("%q (%s)", app.Name, app.ID)),
+		probe.Pass(Platform, "invite", InviteURL(app.ID)),
+	}
 }
 
 // application asks Discord which application the bot token belongs to.

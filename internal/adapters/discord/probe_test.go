@@ -2,9 +2,12 @@ package discord
 
 import (
 	"context"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-cmp/cmp"
 
 	"shipmate/internal/adapters/discord/discordtest"
@@ -18,7 +21,10 @@ func TestProbe(t *testing.T) {
 	cfg := Config{BotToken: token, ApplicationID: "111111111111111111", APIURL: api.URL}
 
 	got := Probe(context.Background(), cfg, nil)
-	want := []probe.Result{{Service: "discord", Target: "application", OK: true, Detail: `"Shipmate" (111111111111111111)`}}
+	want := []probe.Result{
+		{Service: "discord", Target: "application", OK: true, Detail: `"Shipmate" (111111111111111111)`},
+		{Service: "discord", Target: "invite", OK: true, Detail: InviteURL("111111111111111111")},
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -42,5 +48,36 @@ func TestProbe(t *testing.T) {
 	}
 	if strings.Contains(got[0].Detail, revoked.BotToken) {
 		t.Errorf("the token is shown: %q", got[0].Detail)
+	}
+}
+
+// The invite asks for the bot and its commands, with exactly the
+// permissions Shipmate uses: nothing like Administrator or Manage Messages.
+func TestInviteURLAsksForWhatShipmateUses(t *testing.T) {
+	u, err := url.Parse(InviteURL("111111111111111111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Host != "discord.com" || u.Path != "/oauth2/authorize" || q.Get("client_id") != "111111111111111111" || q.Get("scope") != "bot applications.commands" {
+		t.Errorf("invite %s", u)
+	}
+	perms, err := strconv.ParseInt(q.Get("permissions"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]int64{
+		"View Channel": discordgo.PermissionViewChannel, "Send Messages": discordgo.PermissionSendMessages,
+		"Embed Links": discordgo.PermissionEmbedLinks, "Read Message History": discordgo.PermissionReadMessageHistory,
+		"Create Public Threads": discordgo.PermissionCreatePublicThreads, "Send Messages in Threads": discordgo.PermissionSendMessagesInThreads,
+	}
+	for name, bit := range named {
+		if perms&bit == 0 {
+			t.Errorf("the invite lacks %s", name)
+		}
+		perms &^= bit
+	}
+	if perms != 0 {
+		t.Errorf("the invite asks for more: permission bits %b", perms)
 	}
 }
