@@ -162,6 +162,22 @@ func (c console) privateSays(text string) {
 	}
 }
 
+// privateSaysOneOf waits until the reply only this user sees contains one
+// of texts.
+func (c console) privateSaysOneOf(texts ...string) {
+	c.t.Helper()
+	var conds []string
+	for _, text := range texts {
+		conds = append(conds, fmt.Sprintf(`document.querySelector("#private").textContent.includes(%q)`, text))
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](strings.Join(conds, " || "), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		got, _ := chromedp.Run(c.ctx, chromedp.TextContent(chromedp.ID("private")))
+		c.t.Fatalf("private reply: want one of %q, got %q (%v)", texts, got, err)
+	}
+}
+
 // waitFor waits until the page shows selector.
 func (c console) waitFor(what, selector string) {
 	c.t.Helper()
