@@ -35,27 +35,7 @@ type analysedRun struct {
 // rolls the next one back.
 func TestAnalysisThroughPrometheus(t *testing.T) {
 	t.Parallel()
-	svc := promtest.NewService(t, "demo", "canary")
-	prom := promtest.Start(t, svc)
-
-	f := newFixture(t)
-	f.top = fmt.Sprintf(`validation:
-  errors: "No error spikes in logs"
-prometheus: {url: %q}
-analysis:
-  errors:
-    query: 'sum(rate(http_requests_total{app="{app}",env="{env}",code=~"5.."}[5s])) / sum(rate(http_requests_total{app="{app}",env="{env}"}[5s]))'
-    max: 0.05
-    max_vs_baseline: 3
-    format: percent
-`, prom.URL)
-	text := f.configText()
-	const canary = "    monitor: 1h\n"
-	if !strings.Contains(text, canary) {
-		t.Fatalf("the fixture's configuration has no %q", canary)
-	}
-	f.write("config.yaml", strings.Replace(text, canary,
-		"    monitor: 4s\n    validation: [errors]\n    analysis: [errors]\n    analysis_every: 1s\n    failures_to_rollback: 2\n", 1))
+	f, svc, prom := analysedFixture(t)
 	b := f.start()
 
 	read := func(id uint64) analysedRun {
@@ -97,6 +77,35 @@ analysis:
 	if !strings.Contains(failed, "monitoring failed: analysis: errors") || !strings.Contains(failed, "above its max of 5% in 2 conclusive measurements in a row") {
 		t.Errorf("failure %q, want the figures", failed)
 	}
+}
+
+// analysedFixture is a bot's world whose canary deploys are watched by the
+// post-deployment analysis on a real Prometheus, which scrapes a service
+// whose errors the test sets: canary monitors for 4 seconds, measuring its
+// error ratio every second, 2 failures in a row rolling back.
+func analysedFixture(t *testing.T) (*fixture, *promtest.Service, *promtest.Server) {
+	t.Helper()
+	svc := promtest.NewService(t, "demo", "canary")
+	prom := promtest.Start(t, svc)
+	f := newFixture(t)
+	f.top = fmt.Sprintf(`validation:
+  errors: "No error spikes in logs"
+prometheus: {url: %q}
+analysis:
+  errors:
+    query: 'sum(rate(http_requests_total{app="{app}",env="{env}",code=~"5.."}[5s])) / sum(rate(http_requests_total{app="{app}",env="{env}"}[5s]))'
+    max: 0.05
+    max_vs_baseline: 3
+    format: percent
+`, prom.URL)
+	text := f.configText()
+	const canary = "    monitor: 1h\n"
+	if !strings.Contains(text, canary) {
+		t.Fatalf("the fixture's configuration has no %q", canary)
+	}
+	f.write("config.yaml", strings.Replace(text, canary,
+		"    monitor: 4s\n    validation: [errors]\n    analysis: [errors]\n    analysis_every: 1s\n    failures_to_rollback: 2\n", 1))
+	return f, svc, prom
 }
 
 // analysisLine is the Analysis field of run id's message on the console.

@@ -178,6 +178,17 @@ func (c console) privateSaysOneOf(texts ...string) {
 	}
 }
 
+// pollPage waits until the script js, run in the page, is true.
+func (c console) pollPage(what, js string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, stateTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		html, _ := chromedp.Run(c.ctx, chromedp.OuterHTML(chromedp.ID("timeline")))
+		c.t.Fatalf("%s: not shown (%v); timeline:\n%s", what, err, html)
+	}
+}
+
 // waitFor waits until the page shows selector.
 func (c console) waitFor(what, selector string) {
 	c.t.Helper()
