@@ -90,6 +90,7 @@ func TestCheckOnline(t *testing.T) {
 	want := []string{
 		"ok    slack       auth.test: team Acme, bot @shipmate (U0BOT)",
 		`ok    discord     application: "Shipmate" (` + dcApp + ")",
+		"ok    discord     invite: https://discord.com/oauth2/authorize?client_id=" + dcApp + "&permissions=309237730304&scope=bot+applications.commands",
 		"ok    jenkins     whoami: user shipmate on Jenkins 2.440 at " + jk.URL,
 		"ok    jenkins     job deploy/billing: found, buildable, parameters ACTION, APP, RUN, VERSION",
 	}
