@@ -442,27 +442,6 @@ func job(r *Run) Job {
 	return j
 }
 
-func roleList(roles []string) string {
-	out := ""
-	for i, r := range roles {
-		if i > 0 {
-			out += " or "
-		}
-		out += r
-	}
-	return out
-}
-
-// grantedBy says where the configuration grants roles: "(roles.deployer
-// in Shipmate's configuration)".
-func grantedBy(roles ...string) string {
-	keys := make([]string, len(roles))
-	for i, r := range roles {
-		keys[i] = "roles." + r
-	}
-	return " (" + roleList(keys) + " in Shipmate's configuration)"
-}
-
 func fmtTime(t time.Time) string { return t.UTC().Format("Mon 2006-01-02 15:04 UTC") }
 
 func isCancelled(err error) bool { return errors.Is(err, context.Canceled) }
