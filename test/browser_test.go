@@ -189,6 +189,39 @@ func (c console) pollPage(what, js string) {
 	}
 }
 
+// tickAll ticks items of run id's list, each once the server recorded the
+// one before (a box shows ticked as soon as it is clicked).
+func (c console) tickAll(id int, items ...string) {
+	c.t.Helper()
+	for _, item := range items {
+		c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
+		c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
+	}
+}
+
+// openConsole starts the bot in a folder where configs/ is the
+// repository's (its demo scripts are named relative to it) on config, and
+// opens its console in a browser. A config of more than one line is the
+// configuration's text.
+func openConsole(t *testing.T, config string) (*bot, console) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(repoRoot, "configs"), filepath.Join(dir, "configs")); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(config, "\n") {
+		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		config = "config.yaml"
+	}
+	b := startBot(t, "bot", dir, config, "--listen", "127.0.0.1:0")
+	c := console{t: t, ctx: browser(t)}
+	c.run("open the console", chromedp.Navigate("http://"+b.addr+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+	return b, c
+}
+
 // waitFor waits until the page shows selector.
 func (c console) waitFor(what, selector string) {
 	c.t.Helper()
@@ -293,10 +326,6 @@ func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
 // the window's end leaves it monitored with a notice saying what is open,
 // and confirming the last item makes it a success.
 func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join(repoRoot, "configs"), filepath.Join(dir, "configs")); err != nil {
-		t.Fatal(err)
-	}
 	example, err := os.ReadFile(filepath.Join(repoRoot, "configs", "example.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -312,25 +341,11 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 		}
 		text = strings.Replace(text, old, repl, 1)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b := startBot(t, "bot", dir, "config.yaml", "--listen", "127.0.0.1:0")
-	c := console{t: t, ctx: browser(t)}
-	c.run("open the console", chromedp.Navigate("http://"+b.addr+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
-
-	tickAll := func(id int, items ...string) {
-		t.Helper()
-		for _, item := range items {
-			c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
-			c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
-		}
-	}
+	_, c := openConsole(t, text)
 	c.as("bob")
 	c.say("/deploy demo v3.0.0 staging")
 	c.as("alice")
-	tickAll(1, "merged", "tests", "artifact", "plan")
+	c.tickAll(1, "merged", "tests", "artifact", "plan")
 	// A box shows ticked as soon as it is clicked: wait for the server.
 	c.waitFor("staging awaiting approval", runSel(1, `[data-state="awaiting_approval"]`))
 	c.click("alice approves staging", runSel(1, ` button[data-action="approve"]`))
@@ -339,7 +354,7 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 	c.as("bob")
 	c.say("/deploy demo v3.0.0 production")
 	c.as("rita")
-	tickAll(2, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
+	c.tickAll(2, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
 	c.waitFor("production awaiting approval", runSel(2, `[data-state="awaiting_approval"]`))
 	c.click("rita approves production", runSel(2, ` button[data-action="approve"]`))
 	c.waitFor("monitoring with the validation", runSel(2, `[data-state="monitoring"] .checklist input[data-item="features"]:not(:checked):not(:disabled)`))
@@ -347,7 +362,7 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 		t.Fatalf("the monitored run's list is titled %q", got)
 	}
 	validation := []string{"health", "errors", "latency", "database", "integrations", "flags", "features"}
-	tickAll(2, validation[:6]...)
+	c.tickAll(2, validation[:6]...)
 
 	// The two-second window ends with one item open: still monitored, and
 	// the channel is told what is missing.
@@ -359,7 +374,7 @@ func TestConsoleConfirmsPostDeploymentValidation(t *testing.T) {
 	}
 	c.waitFor("still monitoring", runSel(2, `[data-state="monitoring"]`))
 
-	tickAll(2, "features")
+	c.tickAll(2, "features")
 	c.waitFor("production run", runSel(2, `[data-state="succeeded"]`))
 	if note := c.text("read the note", runSel(2, " .note")); !strings.Contains(note, "its post-deployment validation is complete; validated by rita") {
 		t.Fatalf("note %q", note)

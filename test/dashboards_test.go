@@ -3,9 +3,7 @@ package test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,16 +44,8 @@ var metricName = regexp.MustCompile(`\bshipmate_[a-z_]+\b`)
 func TestDashboardAndAlertsQueryWhatTheBotExports(t *testing.T) {
 	t.Parallel()
 	rcv := &hookReceiver{secret: "dash-secret", up: true}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rcv}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
 	f := newFixture(t)
-	f.top = fmt.Sprintf("notify:\n  - {url: %q, secret: %q}\n", "http://"+ln.Addr().String()+"/hooks", rcv.secret)
+	f.top = rcv.serve(t, "/hooks")
 	f.writeConfig()
 	b := f.start()
 	// A failure and its restore: the DORA keys, published at start, have
@@ -69,8 +59,10 @@ func TestDashboardAndAlertsQueryWhatTheBotExports(t *testing.T) {
 	b = f.start()
 	// An approval waited for, and a run left waiting.
 	id := b.request("bob", "/deploy demo v3 staging")
+	b.waitState(id, "checklist")
 	b.mustAct(id, "bob", "tick", "merged")
 	b.mustAct(id, "bob", "tick", "tests")
+	b.waitState(id, "awaiting_approval")
 	b.mustAct(id, "alice", "approve", "")
 	b.waitState(id, "succeeded")
 	b.waitState(b.request("bob", "/deploy demo v4 qa"), "awaiting_approval")

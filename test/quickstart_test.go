@@ -16,30 +16,15 @@ import (
 // it is open — and taken there by dan, who holds break-glass, with
 // --emergency, approved by the release manager, validated and ended.
 func TestQuickStartReachesProduction(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join(repoRoot, "configs"), filepath.Join(dir, "configs")); err != nil {
-		t.Fatal(err)
-	}
 	// What `go run ./cmd/bot` reads in the repository.
-	b := startBot(t, "bot", dir, "configs/shipmate.yaml", "--listen", "127.0.0.1:0")
-	c := console{t: t, ctx: browser(t)}
-	c.run("open the console", chromedp.Navigate("http://"+b.addr+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
-	tickAll := func(id int, items ...string) {
-		t.Helper()
-		for _, item := range items {
-			c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
-			c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
-		}
-	}
-
+	_, c := openConsole(t, "configs/shipmate.yaml")
 	c.as("bob")
 	c.say("/deploy demo v1.0.0 dev")
 	c.waitFor("development run", runSel(1, `[data-state="succeeded"]`))
 
 	c.say("/deploy demo v1.0.0 staging")
 	c.as("alice")
-	tickAll(2, "merged", "tests", "artifact", "plan")
+	c.tickAll(2, "merged", "tests", "artifact", "plan")
 	c.waitFor("staging awaiting approval", runSel(2, `[data-state="awaiting_approval"]`))
 	c.click("alice approves staging", runSel(2, ` button[data-action="approve"]`))
 	c.waitFor("staging run", runSel(2, `[data-state="succeeded"]`))
@@ -66,11 +51,11 @@ func TestQuickStartReachesProduction(t *testing.T) {
 	c.as("dan")
 	c.say("/deploy demo v1.0.0 production --emergency --reason \"quick start\"")
 	c.as("rita")
-	tickAll(id, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
+	c.tickAll(id, "merged", "tests", "artifact", "plan", "rollback", "notified", "change", "migrations")
 	c.waitFor("production awaiting approval", runSel(id, `[data-state="awaiting_approval"]`))
 	c.click("rita approves production", runSel(id, ` button[data-action="approve"]`))
 	c.waitFor("monitored with its validation", runSel(id, `[data-state="monitoring"] .checklist input[data-item="features"]:not(:checked):not(:disabled)`))
-	tickAll(id, "health", "errors", "latency", "database", "integrations", "flags", "features")
+	c.tickAll(id, "health", "errors", "latency", "database", "integrations", "flags", "features")
 	c.click("rita ends monitoring", runSel(id, ` button[data-action="cancel"]`))
 	c.waitFor("production run", runSel(id, `[data-state="succeeded"]`))
 	shot := get(c, "screenshot", chromedp.CaptureScreenshot())

@@ -60,6 +60,20 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// serve starts serving h until the test ends, and returns the notify:
+// block that sends a bot's events to it at path.
+func (h *hookReceiver) serve(t *testing.T, path string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return fmt.Sprintf("notify:\n  - {url: %q, secret: %q}\n", "http://"+ln.Addr().String()+path, h.secret)
+}
+
 func (h *hookReceiver) state() (up bool, tries int, got []hookDelivery, bad []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -79,16 +93,8 @@ func (h *hookReceiver) setUp() {
 func TestWebhookReceiverDownAcrossKill9(t *testing.T) {
 	t.Parallel()
 	rcv := &hookReceiver{secret: "e2e-secret"}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rcv}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
 	f := newFixture(t)
-	f.top = fmt.Sprintf("notify:\n  - {url: %q, secret: %q}\n", "http://"+ln.Addr().String()+"/hooks/shipmate", rcv.secret)
+	f.top = rcv.serve(t, "/hooks/shipmate")
 	f.writeConfig()
 	b := f.start()
 	id := b.request("bob", "/deploy demo v1 dev")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 
 	"shipmate/internal/adaptercfg"
 	"shipmate/internal/adapters/discord"
@@ -53,14 +52,7 @@ func checkOnline(s *adaptercfg.Settings, source string, stdout, stderr io.Writer
 func onlineChecks(s *adaptercfg.Settings) []probe.Check {
 	var checks []probe.Check
 	if sc := s.Chat.Slack; sc.Enabled() {
-		var opts []slack.Option
-		if sc.APIURL != "" {
-			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
-		}
-		if sc.AppToken != "" {
-			opts = append(opts, slack.OptionAppLevelToken(sc.AppToken))
-		}
-		api := slack.New(sc.BotToken, opts...)
+		api := slackClient(sc)
 		checks = append(checks, probe.Check{Service: slackadapter.Platform, Run: func(ctx context.Context) []probe.Result {
 			return slackadapter.Probe(ctx, api, sc.AppToken != "")
 		}})

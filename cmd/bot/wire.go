@@ -2,17 +2,18 @@ package main
 
 import (
 	"fmt"
-	"shipmate/internal/adaptercfg"
 	"time"
 
 	"github.com/slack-go/slack"
 
+	"shipmate/internal/adaptercfg"
 	"shipmate/internal/adapters/discord"
 	"shipmate/internal/adapters/exec"
 	"shipmate/internal/adapters/jenkins"
 	kube "shipmate/internal/adapters/kubernetes"
 	slackadapter "shipmate/internal/adapters/slack"
 	"shipmate/internal/adapters/web"
+	"shipmate/internal/config"
 	"shipmate/internal/runbook"
 )
 
@@ -101,14 +102,7 @@ func (m *Main) chats(s *adaptercfg.Settings) (chatSet, error) {
 		c.chats[web.Platform] = c.web
 	}
 	if sc := s.Chat.Slack; sc.Enabled() {
-		var opts []slack.Option
-		if sc.APIURL != "" {
-			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
-		}
-		if sc.AppToken != "" {
-			opts = append(opts, slack.OptionAppLevelToken(sc.AppToken))
-		}
-		c.slack = slack.New(sc.BotToken, opts...)
+		c.slack = slackClient(sc)
 		m.slackCh = slackadapter.NewChat(c.slack, slackadapter.ChatOptions{
 			AnnounceChannel: sc.AnnounceChannel, AnnounceEnv: s.Policy.Envs[len(s.Policy.Envs)-1].Name,
 			Announce: s.Announce[slackadapter.Platform], Refs: m.store, Log: m.log,
@@ -141,4 +135,17 @@ func (m *Main) startAdapters(s *adaptercfg.Settings, c chatSet) error {
 		m.engine.AttachChat(discord.Platform, ad.Chat())
 	}
 	return nil
+}
+
+// slackClient is the Slack Web API client of sc: its bot token, its app
+// token for Socket Mode, and its API URL when set (a test's fake).
+func slackClient(sc config.SlackConfig) *slack.Client {
+	var opts []slack.Option
+	if sc.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(sc.APIURL))
+	}
+	if sc.AppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(sc.AppToken))
+	}
+	return slack.New(sc.BotToken, opts...)
 }
