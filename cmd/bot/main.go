@@ -1,25 +1,30 @@
 // Command bot runs Shipmate, the ChatOps deployment bot.
 //
-//	bot [--config FILE] [--listen ADDR] [--log-level LEVEL]   run the bot
-//	bot export [--config FILE] ID             print one run's record as JSON
+//	bot [serve] [--config FILE] [--listen ADDR] [--log-level LEVEL] [--tick DURATION]   run the bot
 //	bot check [--config FILE] [--online]      check the configuration (and try each service) and exit
-//	bot runs [--app A] [--env E] [--state S] [--since 7d] [--json]   list runs
+//	bot export [--config FILE] [--incident] ID   print one run's record as JSON
+//	bot runs [--app A] [--env E] [--state S] [--since 7d] [--limit N] [--json]   list runs
 //	bot migrate --from SRC --to DST           copy a store (bbolt file, etcd URL) into an empty one
+//	bot version                               print the version, commit, Go version and platform
+//	bot completion bash|zsh|fish|powershell   print a shell completion script
+//	bot help [COMMAND]                        help about a command
+//
+// Every flag is also read from SHIPMATE_<FLAG> (--log-level: SHIPMATE_LOG_LEVEL).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"shipmate/internal/adaptercfg"
 	"syscall"
+	"time"
 	_ "time/tzdata" // deployment windows may name IANA zones: carry the zone database
 
 	"shipmate/configs"
+	"shipmate/internal/adaptercfg"
 	"shipmate/internal/config"
 )
 
@@ -27,7 +32,7 @@ import (
 const (
 	exitOK     = 0
 	exitFail   = 1
-	exitConfig = 2
+	exitConfig = 2 // a usage or configuration error
 )
 
 // defaultConfig is the file used when --config is not given; when it does
@@ -38,69 +43,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args with the process's environment and
+// returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "migrate" {
-		return migrateCommand(args[1:], stdout, stderr)
-	}
-	sub := ""
-	if len(args) > 0 && (args[0] == "export" || args[0] == "check" || args[0] == "runs") {
-		sub, args = args[0], args[1:]
-	}
-	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file (YAML)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	tick := fs.Duration("tick", defaultTick, "how often timers (expiry, windows, monitoring) are checked")
-	listen := fs.String("listen", "", "listen address, overriding the configuration's listen (host:port; port 0 picks one)")
-	var incident, online *bool
-	var runs *runsFlags
-	switch sub {
-	case "export":
-		incident = fs.Bool("incident", false, "print the rollback run's incident record as Markdown instead of the JSON record")
-	case "runs":
-		runs = addRunsFlags(fs)
-	case "check":
-		online = fs.Bool("online", false, "also try each configured service (Slack, Discord, Jenkins, Kubernetes, Prometheus); exit 1 if any fails")
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	return execute(args, os.LookupEnv, stdout, stderr)
+}
 
-	cfg, source, err := loadConfig(*cfgPath, explicit)
-	if err != nil {
-		fmt.Fprintf(stderr, "shipmate: %v\n", err)
-		return exitConfig
-	}
-	if err := overrideListen(cfg.Config, *listen); err != nil {
-		fmt.Fprintf(stderr, "shipmate: %v\n", err)
-		return exitConfig
-	}
-	if sub != "" {
-		if incident != nil && *incident {
-			sub = "export-incident"
-		}
-		if runs != nil {
-			return runsCommand(fs, cfg.Config, runs, stdout, stderr)
-		}
-		if online != nil && *online {
-			sub = "check-online"
-		}
-		return subcommand(sub, fs, cfg, source, *level, stdout, stderr)
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "shipmate: unexpected argument %q (commands: export, runs, check, migrate)\n", fs.Arg(0))
-		return exitConfig
-	}
-	log, err := newLogger(*level, stderr)
+// serve runs the bot on cfg until a signal drains it.
+func serve(cfg *adaptercfg.Settings, source, level string, tick time.Duration, stderr io.Writer) int {
+	log, err := newLogger(level, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitConfig
 	}
 	log.Info().Str("config", source).Msg("configuration loaded")
 
-	m, err := NewMain(cfg, log, *tick)
+	m, err := NewMain(cfg, log, tick)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
@@ -128,53 +86,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// subcommand runs bot check or bot export.
-func subcommand(sub string, fs *flag.FlagSet, cfg *adaptercfg.Settings, source, level string, stdout, stderr io.Writer) int {
-	switch sub {
-	case "check", "check-online":
-		if fs.NArg() != 0 {
-			fmt.Fprintln(stderr, "usage: bot check [--config FILE] [--online]")
-			return exitConfig
-		}
-		if sub == "check-online" {
-			return checkOnline(cfg, source, stdout, stderr)
-		}
-		fmt.Fprintf(stdout, "%s: ok (%d environments, %d apps)\n", source, len(cfg.Policy.Envs), len(cfg.Apps))
-		return exitOK
-	case "export", "export-incident":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "usage: bot export [--config FILE] [--incident] RUN-ID")
-			return exitConfig
-		}
-		do := export
-		if sub == "export-incident" {
-			do = exportIncident
-		}
-		log, err := newLogger(level, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "shipmate: %v\n", err)
-			return exitConfig
-		}
-		if err := do(cfg.Config, fs.Arg(0), stdout, log); err != nil {
-			fmt.Fprintf(stderr, "shipmate: %v\n", err)
-			return exitFail
-		}
-		return exitOK
+// exportRun is bot export: the run id's record as JSON, or with incident
+// its incident record as Markdown.
+func exportRun(cfg *config.Config, id string, incident bool, level string, stdout, stderr io.Writer) int {
+	do := export
+	if incident {
+		do = exportIncident
 	}
-	return exitConfig
+	log, err := newLogger(level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitConfig
+	}
+	if err := do(cfg, id, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "shipmate: %v\n", err)
+		return exitFail
+	}
+	return exitOK
 }
 
-// overrideListen moves the main listener to listen (--listen), when set. A
-// local console that comes along, having no listener of its own, must
-// stay on loopback.
-func overrideListen(cfg *config.Config, listen string) error {
+// overrideListen moves the main listener to listen, when set; name is
+// where it was given (--listen or its variable). A local console that
+// comes along, having no listener of its own, must stay on loopback.
+func overrideListen(cfg *config.Config, listen, name string) error {
 	if listen == "" {
 		return nil
 	}
 	cfg.Listen = listen
 	if cfg.Chat.Web.Enabled && cfg.Chat.Web.Listen == "" {
 		if err := config.CheckConsoleListen(cfg.Listen, cfg.Chat.Web.UserHeader); err != nil {
-			return fmt.Errorf("--listen: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,10 +20,8 @@ import (
 	etcdstore "shipmate/internal/store/etcd"
 )
 
-// migrateHelp is bot migrate's help, before its flags.
-const migrateHelp = `usage: bot migrate --from SRC --to DST
-
-Copies a whole Shipmate store into an empty one, then reads both back and
+// migrateHelp is bot migrate's help, before its usage.
+const migrateHelp = `Copies a whole Shipmate store into an empty one, then reads both back and
 compares them run for run. SRC and DST are each a bbolt file (such as
 data/shipmate.db) or an etcd URL (etcd://host1:2379,host2:2379/prefix);
 either way round works.
@@ -40,10 +37,9 @@ keys that drop a chat platform's repeated deliveries, which matter for
 minutes only.
 
 The destination must be empty: a bbolt file that does not exist yet (it
-is created) or holds nothing, or an etcd prefix with nothing under it. etcd's credentials are read from SHIPMATE_ETCD_USERNAME and
-SHIPMATE_ETCD_PASSWORD when they are set.
-
-`
+is created) or holds nothing, or an etcd prefix with nothing under it.
+etcd's credentials are read from SHIPMATE_ETCD_USERNAME and
+SHIPMATE_ETCD_PASSWORD when they are set.`
 
 // migrateStore is what bot migrate uses of each store.
 type migrateStore interface {
@@ -52,30 +48,19 @@ type migrateStore interface {
 	Close() error
 }
 
-// migrateCommand runs bot migrate with args (what follows "migrate").
-func migrateCommand(args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("bot migrate", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprint(stderr, migrateHelp)
-		fl.PrintDefaults()
-	}
-	from := fl.String("from", "", "the store to copy: a bbolt file or an etcd:// URL")
-	to := fl.String("to", "", "the empty store to copy into: a bbolt file or an etcd:// URL")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitConfig
-	}
-	if *from == "" || *to == "" || fl.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: bot migrate --from SRC --to DST (bot migrate -h says more)")
+// migrateUsage is bot migrate's usage line.
+const migrateUsage = "usage: bot migrate --from SRC --to DST (bot migrate -h says more)"
+
+// migrateCommand runs bot migrate --from from --to to.
+func migrateCommand(from, to string, stdout, stderr io.Writer) int {
+	if from == "" || to == "" {
+		fmt.Fprintln(stderr, migrateUsage)
 		return exitConfig
 	}
 	// Interrupting stops the copy between two transactions.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	summary, err := migrate(ctx, *from, *to, stderr)
+	summary, err := migrate(ctx, from, to, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "shipmate: migrate: %v\n", err)
 		return exitFail

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"shipmate/internal/adapters/web"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
@@ -20,35 +21,44 @@ import (
 
 // runsFlags are bot runs' own flags.
 type runsFlags struct {
-	app, env, state, since *string
-	limit                  *int
-	json                   *bool
+	app, env, state, since string
+	limit                  int
+	json                   bool
+	// name names a flag as it was given: the flag, or the variable it
+	// was read from.
+	name func(flag string) string
 }
 
-func addRunsFlags(fs *flag.FlagSet) *runsFlags {
-	return &runsFlags{
-		app:   fs.String("app", "", "only runs of this app"),
-		env:   fs.String("env", "", "only runs in this environment"),
-		state: fs.String("state", "", "only runs in these states (comma-separated: failed,rolled_back)"),
-		since: fs.String("since", "", "only runs requested since then: 7d, 36h, 90m, or a date (2026-12-01)"),
-		limit: fs.Int("limit", 50, "at most this many runs, newest first"),
-		json:  fs.Bool("json", false, "print the runs as JSON"),
-	}
+func (f *runsFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.app, "app", "", "only runs of this `APP`")
+	fs.StringVar(&f.env, "env", "", "only runs in this environment (`ENV`)")
+	fs.StringVar(&f.state, "state", "", "only runs in these `STATES` (comma-separated: failed,rolled_back)")
+	fs.StringVar(&f.since, "since", "", "only runs requested since `AGE`: 7d, 36h, 90m, or a date (2026-12-01)")
+	fs.IntVar(&f.limit, "limit", 50, "at most `N` runs, newest first")
+	fs.BoolVar(&f.json, "json", false, "print the runs as JSON")
 }
 
 // filter reads the flags as a filter, at now.
 func (f *runsFlags) filter(now time.Time) (runbook.RunFilter, error) {
-	rf := runbook.RunFilter{App: *f.app, Env: *f.env, Limit: *f.limit}
+	name := f.name
+	if name == nil {
+		name = func(flag string) string { return "--" + flag }
+	}
+	rf := runbook.RunFilter{App: f.app, Env: f.env, Limit: f.limit}
 	var err error
-	if rf.States, err = runbook.ParseStates(*f.state); err != nil {
-		return rf, fmt.Errorf("--state: %w", err)
+	if rf.States, err = runbook.ParseStates(f.state); err != nil {
+		return rf, fmt.Errorf("%s: %w", name("state"), err)
 	}
-	if *f.limit < 1 || *f.limit > 1000 {
-		return rf, fmt.Errorf("--limit %d: want a number from 1 to 1000", *f.limit)
+	if f.limit < 1 || f.limit > 1000 {
+		given := name("limit") + " " // --limit 0, or SHIPMATE_LIMIT=0
+		if !strings.HasPrefix(given, "-") {
+			given = strings.TrimSuffix(given, " ") + "="
+		}
+		return rf, fmt.Errorf("%s%d: want a number from 1 to 1000", given, f.limit)
 	}
-	if *f.since != "" {
-		if rf.Since, err = parseSince(*f.since, now); err != nil {
-			return rf, fmt.Errorf("--since: %w", err)
+	if f.since != "" {
+		if rf.Since, err = parseSince(f.since, now); err != nil {
+			return rf, fmt.Errorf("%s: %w", name("since"), err)
 		}
 	}
 	return rf, nil
@@ -73,11 +83,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 // runsCommand runs bot runs.
-func runsCommand(fs *flag.FlagSet, cfg *config.Config, f *runsFlags, stdout, stderr io.Writer) int {
-	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: bot runs [--config FILE] [--app APP] [--env ENV] [--state STATES] [--since AGE] [--limit N] [--json]")
-		return exitConfig
-	}
+func runsCommand(cfg *config.Config, f *runsFlags, stdout, stderr io.Writer) int {
 	if err := listRuns(cfg, f, stdout); err != nil {
 		fmt.Fprintf(stderr, "shipmate: %v\n", strings.TrimPrefix(err.Error(), "usage\n"))
 		if errors.Is(err, errUsage) {
@@ -105,7 +111,7 @@ func listRuns(cfg *config.Config, f *runsFlags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *f.json {
+	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		if runs == nil {
