@@ -81,7 +81,8 @@ type (
 	procRow struct {
 		target     string
 		ready      time.Duration
-		idle, peak float64
+		idle, file float64 // file: pages of the binary and the store
+		peak       float64
 	}
 )
 
@@ -165,7 +166,7 @@ func (rep *report) bot(opt options, label, path, slackAPI string, apps int, conn
 // measure reads p's idle memory, loads it with every script at every
 // number of connections, and reads its peak.
 func (rep *report) measure(opt options, label string, p *proc, conns []int, scripts map[string]script) error {
-	idle, err := p.idle(opt.settle)
+	idle, file, err := p.idle(opt.settle)
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (rep *report) measure(opt options, label string, p *proc, conns []int, scri
 	if err != nil {
 		return err
 	}
-	rep.procs = append(rep.procs, procRow{target: label, ready: p.ready, idle: idle, peak: peak})
+	rep.procs = append(rep.procs, procRow{target: label, ready: p.ready, idle: idle, file: file, peak: peak})
 	return nil
 }
 
@@ -201,10 +202,10 @@ func (rep *report) print(opt options) {
 			ms(r.res.p50), ms(r.res.p99), r.res.errors+r.res.refused)
 	}
 	fmt.Println()
-	fmt.Println("| target | spawn → first 200, ms | idle RSS, MiB | peak RSS, MiB |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| target | spawn → first 200, ms | idle RSS, MiB | of which file pages | peak RSS, MiB |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, p := range rep.procs {
-		fmt.Printf("| %s | %.1f | %.1f | %.1f |\n", p.target, ms(p.ready), p.idle, p.peak)
+		fmt.Printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", p.target, ms(p.ready), p.idle, p.file, p.peak)
 	}
 }
 

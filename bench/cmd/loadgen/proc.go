@@ -82,11 +82,25 @@ func (p *proc) stop() {
 // memory reads the process's resident set now (VmRSS) and its peak
 // (VmHWM), in MiB.
 func (p *proc) memory() (rss, peak float64, err error) {
+	m, err := p.status()
+	return m["VmRSS"], m["VmHWM"], err
+}
+
+// file is how much of the resident set is file pages (RssFile, in MiB):
+// the binary's and the store's, which bbolt maps into memory.
+func (p *proc) file() float64 {
+	m, _ := p.status()
+	return m["RssFile"]
+}
+
+// status reads the kB fields of /proc/<pid>/status, in MiB.
+func (p *proc) status() (map[string]float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer f.Close()
+	m := map[string]float64{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		name, value, _ := strings.Cut(sc.Text(), ":")
@@ -95,24 +109,20 @@ func (p *proc) memory() (rss, peak float64, err error) {
 			continue
 		}
 		kb, _ := strconv.ParseFloat(fields[0], 64)
-		switch name {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			peak = kb / 1024
-		}
+		m[name] = kb / 1024
 	}
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc status")
+	if m["VmRSS"] == 0 {
+		return nil, errors.New("no VmRSS in /proc status")
 	}
-	return rss, peak, sc.Err()
+	return m, sc.Err()
 }
 
-// idle waits for the process to settle, then reads its resident set.
-func (p *proc) idle(settle time.Duration) (float64, error) {
+// idle waits for the process to settle, then reads its resident set and
+// how much of it is file pages.
+func (p *proc) idle(settle time.Duration) (rss, file float64, err error) {
 	time.Sleep(settle)
-	rss, _, err := p.memory()
-	return rss, err
+	rss, _, err = p.memory()
+	return rss, p.file(), err
 }
 
 // slackStub answers every Slack Web API method the bot may call with ok
