@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: run test deps check-format vet unit kube fuzz bench soak stress
+.PHONY: run test deps check-format vet unit kube fuzz bench bench-load soak stress
 
 run:
 	$(GO) run ./cmd/bot
@@ -53,6 +53,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/store/etcd/ ./internal/runbook/
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./test/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# The built bot as a process under closed-loop load of signed Slack slash
+# commands, beside a bare Go handler that only checks the signature:
+# req/s, p50/p99, idle and peak RSS, spawn to first 200 with an empty store
+# and with 100,000 runs (built once, kept in $TMPDIR/shipmate-bench).
+# `make bench-load LOADGEN_FLAGS="-conns 1,50 -duration 20s"` to change it.
+LOADGEN_FLAGS ?=
+bench-load:
+	$(GO) run ./bench/cmd/loadgen $(LOADGEN_FLAGS)
 
 # A few minutes of deployments through the built bot while it is killed
 # with SIGKILL and restarted, Discord answers 429s and 500s and slow

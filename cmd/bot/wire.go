@@ -58,9 +58,10 @@ func (m *Main) executors(s *adaptercfg.Settings) (map[string]runbook.Executor, m
 }
 
 // kubernetes builds a Kubernetes executor, sharing one cluster client per
-// kubeconfig and context. A cluster that cannot be reached leaves the app
-// with an executor that fails each step with the reason (and /readyz says
-// so): the other apps and the chats still work.
+// kubeconfig and context, built when an app first needs it. A cluster that
+// cannot be reached leaves the app with an executor that fails each step
+// with the reason (and /readyz says so): the other apps and the chats
+// still work.
 func (m *Main) kubernetes(name string, a adaptercfg.App, clusters map[[2]string]*kube.Cluster) (runbook.Executor, error) {
 	if err := kube.RegisterMetrics(m.metrics.Registry()); err != nil {
 		return nil, err
@@ -69,15 +70,15 @@ func (m *Main) kubernetes(name string, a adaptercfg.App, clusters map[[2]string]
 	key := [2]string{k.Kubeconfig, k.Context}
 	cl, ok := clusters[key]
 	if !ok {
+		// The configuration is read now, so that /readyz tells of a
+		// missing one at once; the client is built when a step needs it.
 		rc, err := kube.RESTConfig(k.Kubeconfig, k.Context)
-		if err == nil {
-			cl, err = kube.NewCluster(rc)
-		}
 		if err != nil {
 			m.log.Error().Err(err).Str("app", name).Msg("kubernetes: no cluster")
 			m.problems = append(m.problems, fmt.Sprintf("apps.%s: %v", name, err))
 			return unavailable{err: fmt.Errorf("apps.%s: %w", name, err)}, nil
 		}
+		cl = kube.NewLazyCluster(rc)
 		clusters[key] = cl
 		m.onStop = append(m.onStop, cl.Close)
 	}

@@ -18,8 +18,7 @@ import (
 
 // These benchmarks write to a real file in a temporary folder with fsync on,
 // as the bot does, and with default Options. A lone write commits at once;
-// concurrent writes join a bbolt batch (waiting up to DefaultBatchDelay for
-// company) and share its transaction and fsync.
+// writes arriving during a commit share the next one (groupCommit).
 
 // realisticRun is a run of the size the engine stores mid-deployment: a
 // checklist, approvals and the last lines of output (the engine keeps 12).
@@ -61,7 +60,7 @@ func trail(end runbook.State) []runbook.Event {
 }
 
 // createMany stores runs through the store's API from many goroutines at
-// once, so that db.Batch packs up to MaxBatchSize of them into each commit.
+// once, so that each commit carries up to maxGroup of them.
 func createMany(tb testing.TB, s *Store, runs []*runbook.Run, evs func(*runbook.Run) []runbook.Event) {
 	tb.Helper()
 	const workers = 1000

@@ -308,7 +308,7 @@ func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed
 
 // Hold implements runbook.Store.
 func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		holds := tx.Bucket(bHolds)
 		var cur runbook.Lock
 		if ok, err := getJSON(holds, key(l.App, l.Env), &cur); err != nil {
@@ -330,7 +330,8 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
 	var l runbook.Lock
 	var ok bool
-	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+	err := s.write(func(tx *bolt.Tx) (err error) {
+		l, ok = runbook.Lock{}, false
 		holds := tx.Bucket(bHolds)
 		if ok, err = getJSON(holds, key(app, env), &l); err != nil || !ok {
 			return err

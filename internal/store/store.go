@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,9 +52,8 @@ var ErrInUse = errors.New("store is in use by another process")
 type Store struct {
 	db   *bolt.DB
 	path string
-	// writers counts writes in flight, to choose between committing at
-	// once and joining a batch.
-	writers atomic.Int32
+	// commits shares transactions and fsyncs between concurrent writes.
+	commits *groupCommit
 	// outbox makes every change write its audit entries to the outbox.
 	outbox bool
 }
@@ -68,18 +66,10 @@ type Options struct {
 	Timeout time.Duration
 	// ReadOnly opens the file for reading only (a shared lock).
 	ReadOnly bool
-	// BatchDelay is how long a write waits for others to share its
-	// transaction and fsync (default DefaultBatchDelay).
-	BatchDelay time.Duration
 	// Outbox makes every change also write its audit entries to the
 	// outbox, for the webhooks; without it the outbox does not grow.
 	Outbox bool
 }
-
-// DefaultBatchDelay keeps a lone write's latency near one fsync while
-// still letting a burst of clicks share transactions. bbolt's own default,
-// 10ms, would make every lone command wait that long.
-const DefaultBatchDelay = time.Millisecond
 
 // Open opens (creating it and its folder if needed) the store at path.
 func Open(path string, opt Options) (*Store, error) {
@@ -98,11 +88,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opt.BatchDelay
-	if db.MaxBatchDelay <= 0 {
-		db.MaxBatchDelay = DefaultBatchDelay
-	}
-	s := &Store{db: db, path: path, outbox: opt.Outbox}
+	s := &Store{db: db, path: path, outbox: opt.Outbox, commits: &groupCommit{db: db}}
 	if opt.ReadOnly {
 		err = db.View(s.checkSchema)
 	} else {
@@ -218,18 +204,12 @@ func (s *Store) schemaOf(v []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// write commits fn. A write with no other in flight commits at once; under
-// concurrent writes, fn joins a bbolt batch so that many share one
-// transaction and one fsync. Either way fn may run more than once (a batch
-// re-runs its functions one by one when one fails), so it must compute
-// everything afresh from tx.
+// write commits fn with fsync. A write with no commit in flight commits at
+// once; writes arriving during a commit share the next one (groupCommit).
+// fn may run more than once (a group re-runs the others when one fails),
+// so it must compute everything afresh from tx.
 func (s *Store) write(fn func(tx *bolt.Tx) error) error {
-	n := s.writers.Add(1)
-	defer s.writers.Add(-1)
-	if n == 1 {
-		return s.db.Update(fn)
-	}
-	return s.db.Batch(fn)
+	return s.commits.do(fn)
 }
 
 // Close closes the file.

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -22,7 +23,14 @@ import (
 // Runs wait on the informers' caches, so following a rollout costs watch
 // events, not polling requests.
 type Cluster struct {
+	// Client is the API client: set by NewCluster and
+	// NewClusterForClient; a lazy cluster builds it on first use (api).
 	Client kubernetes.Interface
+
+	// config is a lazy cluster's client configuration (nil once built, or
+	// for an eager one); clientErr is why building the client failed.
+	config    *rest.Config
+	clientErr error
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -66,6 +74,42 @@ func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 
 // NewCluster returns a Cluster for cfg. Call Close when done.
 func NewCluster(cfg *rest.Config) (*Cluster, error) {
+	client, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewClusterForClient(client), nil
+}
+
+// NewLazyCluster returns a Cluster for cfg that builds its client when a
+// step first needs it: a bot whose Kubernetes apps are not deployed does
+// not hold the clients' memory. A client that cannot be built fails each
+// step that needs it, with the reason.
+func NewLazyCluster(cfg *rest.Config) *Cluster {
+	c := NewClusterForClient(nil)
+	c.config = rest.CopyConfig(cfg)
+	return c
+}
+
+// api returns the cluster's client, building a lazy cluster's on first
+// use.
+func (c *Cluster) api() (kubernetes.Interface, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Client == nil && c.clientErr == nil {
+		if c.config == nil {
+			c.clientErr = errors.New("kubernetes: no client configuration")
+		} else {
+			c.Client, c.clientErr = newClient(c.config)
+			c.config = nil
+		}
+	}
+	return c.Client, c.clientErr
+}
+
+// newClient builds a client for cfg, with Shipmate's user agent and
+// kubectl's rate limits.
+func newClient(cfg *rest.Config) (kubernetes.Interface, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "shipmate"
@@ -83,7 +127,7 @@ func NewCluster(cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: client: %w", err)
 	}
-	return NewClusterForClient(client), nil
+	return client, nil
 }
 
 // NewClusterForClient returns a Cluster on an existing client.
@@ -98,11 +142,15 @@ func (c *Cluster) Close() { c.cancel() }
 // watch returns the namespace's informers, starting them on first use and
 // waiting for their caches to fill.
 func (c *Cluster) watch(ctx context.Context, namespace string) (*namespaceWatch, error) {
+	client, err := c.api()
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	w, ok := c.namespaces[namespace]
 	if !ok {
 		w = &namespaceWatch{changed: make(chan struct{})}
-		f := informers.NewSharedInformerFactoryWithOptions(c.Client, 10*time.Minute, informers.WithNamespace(namespace))
+		f := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithNamespace(namespace))
 		handler := cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { w.notify() },
 			UpdateFunc: func(any, any) { w.notify() },

@@ -86,9 +86,13 @@ func issueFor(r rollout) runbook.Issue {
 
 // events returns the newest events about the named objects.
 func (x *Executor) events(ctx context.Context, ns string, names []string) []corev1.Event {
+	client, err := x.cluster.api()
+	if err != nil {
+		return nil
+	}
 	var all []corev1.Event
 	for _, name := range names {
-		list, err := x.cluster.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+		list, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
 			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String(),
 		})
 		if err != nil {
@@ -119,7 +123,11 @@ func (x *Executor) logTail(ctx context.Context, ns, pod, container string, previ
 	tail, limit := int64(diagLogLines), int64(64<<10)
 	// Stream, as kubectl logs does: it keeps the API server's own words
 	// when the kubelet refuses ("is waiting to start: ...").
-	rc, err := x.cluster.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{
+	client, err := x.cluster.api()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{
 		Container: container, Previous: previous, TailLines: &tail, LimitBytes: &limit,
 	}).Stream(ctx)
 	if err != nil {

@@ -112,8 +112,12 @@ func (x *Executor) keychain(ctx context.Context, ns string) (*keychain, error) {
 		}
 		accounts = appendNew(accounts, sa)
 	}
+	client, err := x.cluster.api()
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range accounts {
-		sa, err := x.cluster.Client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+		sa, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			continue // the kubelet pulls without its secrets too
@@ -126,7 +130,7 @@ func (x *Executor) keychain(ctx context.Context, ns string) (*keychain, error) {
 		}
 	}
 	for _, name := range secrets {
-		creds, note := readPullSecret(ctx, x.cluster.Client, ns, name)
+		creds, note := readPullSecret(ctx, client, ns, name)
 		k.creds = append(k.creds, creds...)
 		if note != "" {
 			k.notes = append(k.notes, note)

@@ -19,11 +19,15 @@ import (
 // does, and returns the Deployment's generation after it: 0 when no such
 // ReplicaSet is left.
 func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string, meta map[string]string) (int64, error) {
-	d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	client, err := x.cluster.api()
 	if err != nil {
 		return 0, err
 	}
-	rss, err := x.cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	rss, err := client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return 0, err
 	}
@@ -58,16 +62,20 @@ func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.P
 	if err != nil {
 		return 0, err
 	}
+	client, err := x.cluster.api()
+	if err != nil {
+		return 0, err
+	}
 	opts := metav1.PatchOptions{FieldManager: fieldManager}
 	switch wl.Kind {
 	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
+		d, err := client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
 		if err != nil {
 			return 0, err
 		}
 		return d.Generation, nil
 	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
+		s, err := client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
 		if err != nil {
 			return 0, err
 		}
@@ -79,15 +87,19 @@ func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.P
 // template reads a workload's pod template from the API server (not the
 // cache: a patch must start from what is there now).
 func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev1.PodTemplateSpec, int64, error) {
+	client, err := x.cluster.api()
+	if err != nil {
+		return nil, 0, err
+	}
 	switch wl.Kind {
 	case "deployment":
-		d, err := x.cluster.Client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
+		d, err := client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
 		if err != nil {
 			return nil, 0, err
 		}
 		return &d.Spec.Template, d.Generation, nil
 	case "statefulset":
-		s, err := x.cluster.Client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
+		s, err := client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
 		if err != nil {
 			return nil, 0, err
 		}
