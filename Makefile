@@ -13,7 +13,9 @@ test: deps check-format vet unit kube fuzz
 
 # The browser tests drive Debian's Chromium (headless, through chromedp); the
 # etcd store's tests start Debian's etcd (/usr/bin/etcd) on loopback ports;
-# the analysis's tests start Debian's Prometheus (/usr/bin/prometheus).
+# the analysis's tests start Debian's Prometheus (/usr/bin/prometheus), whose
+# package also brings promtool for the alerting rules; systemd-analyze checks
+# the systemd unit.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -23,8 +25,11 @@ deps:
 		echo "installing etcd-server from Debian's packages (the etcd store's tests)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
 	@test -x /usr/bin/prometheus || { \
-		echo "installing prometheus from Debian's packages (the post-deployment analysis's tests)"; \
+		echo "installing prometheus from Debian's packages (the analysis's tests, promtool)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+		echo "installing systemd from Debian's packages (systemd-analyze checks deploy/shipmate.service)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends systemd; }
 	$(GO) mod download
 	cd test/kube && $(GO) mod download
 

@@ -6,12 +6,23 @@ import (
 	"runtime/debug"
 )
 
+// version is the release the binary was built as, when its build stamped
+// it (the image's: -ldflags "-X main.version=0.1.0"); else the module
+// version Go recorded is shown.
+var version string
+
 // versionLine describes this binary in one line, for bot version and bot
 // --version: the module's version, the commit it was built from (-dirty
 // when the tree had changes) and that commit's time, the Go version, the
 // platform.
 func versionLine() string {
 	bi, _ := debug.ReadBuildInfo()
+	if version != "" {
+		if bi == nil {
+			bi = &debug.BuildInfo{}
+		}
+		bi.Main.Version = version
+	}
 	return formatVersion(bi, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
 }
 
