@@ -237,6 +237,12 @@ func TestPausedLeaderIsFencedAndDoesNotAct(t *testing.T) {
 	if !strings.Contains(rec.Run.Note, "deploying v1-gated: the deploy command ran beside the replica that led before") {
 		t.Errorf("note %q", rec.Run.Note)
 	}
+	// The new leader tells the requester, which follows the run's end.
+	eventually(t, stateTimeout, "the new leader to record its call to the requester", func() (bool, string) {
+		rec = next.record(id)
+		last := rec.Events[len(rec.Events)-1]
+		return last.Type == "call", fmt.Sprintf("last event %s: %s", last.Type, last.Detail)
+	})
 
 	// The old leader wakes up with its step's command done: its writes are
 	// refused, and the run stays as the new leader left it.
