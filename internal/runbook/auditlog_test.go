@@ -129,19 +129,23 @@ func TestAuditLog(t *testing.T) {
 	findAudit(t, lines, map[string]any{"event": "incident_freeze", "run": float64(rollback), "app": "demo", "env": "production"})
 	findAudit(t, lines, map[string]any{"event": "transition", "run": float64(rollback), "to": "rolled_back"})
 	// Each run's events carry their place on its trail, as export shows
-	// them: the lines of one run number up (step output, not audited, in
-	// the gaps).
-	last := map[float64]float64{}
+	// them: each line its own seq (step output, not audited, in the gaps;
+	// lines of one run may be written in another order than their seqs
+	// when two goroutines store its events side by side).
+	seen := map[[2]float64]bool{}
 	for _, l := range lines {
 		run, ok := l["run"].(float64)
 		if !ok || l["event"] == rb.AuditRefused || l["event"] == rb.AuditExport {
 			continue
 		}
 		seq, _ := l["seq"].(float64)
-		if seq <= last[run] {
-			t.Errorf("run #%v: seq %v follows %v: %v", run, seq, last[run], l)
+		if seq == 0 || seen[[2]float64{run, seq}] {
+			t.Errorf("run #%v: seq %v missing or seen before: %v", run, seq, l)
 		}
-		last[run] = seq
+		seen[[2]float64{run, seq}] = true
+		if evs := h.Events(uint64(run)); seq > 0 && (int(seq) > len(evs) || evs[int(seq)-1].Type != l["event"]) {
+			t.Errorf("run #%v: the line of seq %v says %v, which is not the trail's event %v", run, seq, l["event"], seq)
+		}
 	}
 	for _, l := range lines {
 		if l["event"] == rb.EvOutput {
