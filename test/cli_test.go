@@ -60,7 +60,7 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 	res = runEnv(t, dir, nil, "help", "runs")
-	for _, want := range []string{"bot runs [flags]", "--app APP", "--state STATES", "SHIPMATE_APP", "SHIPMATE_SINCE"} {
+	for _, want := range []string{"bot runs [flags]", "--app APP", "--state STATES", "SHIPMATE_RUNS_APP", "SHIPMATE_RUNS_SINCE"} {
 		if res.code != 0 || !strings.Contains(res.stdout, want) {
 			t.Errorf("bot help runs: exit %d, no %q in:\n%s", res.code, want, res.stdout)
 		}

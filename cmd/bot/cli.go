@@ -204,7 +204,9 @@ func (c *cli) runsCommand() *cobra.Command {
 	}
 	c.addCommon(cmd, "config", "listen")
 	c.runs.add(cmd.Flags())
-	readEnv(cmd.Flags(), "app", "env", "state", "since", "limit", "json")
+	// Deploy scripts get SHIPMATE_APP, SHIPMATE_ENV … of their run: a
+	// listing's filters have variables of their own.
+	readEnvAs(cmd.Flags(), envPrefix+"RUNS_", "app", "env", "state", "since", "limit", "json")
 	states := make([]string, len(runbook.AllStates))
 	for i, s := range runbook.AllStates {
 		states[i] = string(s)

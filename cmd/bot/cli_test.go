@@ -34,8 +34,8 @@ func TestHelpListsFlagsAndVariables(t *testing.T) {
 		{[]string{"help", "serve"}, []string{"--tick", "SHIPMATE_TICK ", "SHIPMATE_LISTEN "}, nil},
 		{[]string{"check", "-h"}, []string{"--online", "SHIPMATE_ONLINE ", "SHIPMATE_CONFIG "}, []string{"--tick", "SHIPMATE_TICK"}},
 		{[]string{"export", "--help"}, []string{"--incident", "SHIPMATE_INCIDENT ", "SHIPMATE_LOG_LEVEL "}, []string{"--tick"}},
-		{[]string{"help", "runs"}, []string{"--app APP", "--since AGE", "--limit N", "SHIPMATE_APP ", "SHIPMATE_ENV ",
-			"SHIPMATE_STATE ", "SHIPMATE_SINCE ", "SHIPMATE_LIMIT ", "SHIPMATE_JSON "}, []string{"--tick", "--log-level"}},
+		{[]string{"help", "runs"}, []string{"--app APP", "--since AGE", "--limit N", "SHIPMATE_RUNS_APP ", "SHIPMATE_RUNS_ENV ",
+			"SHIPMATE_RUNS_STATE ", "SHIPMATE_RUNS_SINCE ", "SHIPMATE_RUNS_LIMIT ", "SHIPMATE_RUNS_JSON "}, []string{"--tick", "--log-level"}},
 		{[]string{"migrate", "--help"}, []string{"Copies a whole Shipmate store", "--from", "--to", "SHIPMATE_FROM ", "SHIPMATE_TO "}, nil},
 		{[]string{"completion", "--help"}, []string{"bash", "zsh", "fish", "powershell"}, nil},
 	} {
@@ -76,10 +76,10 @@ func TestUsageErrors(t *testing.T) {
 		{"", map[string]string{"SHIPMATE_TICK": "fast"}, `shipmate: SHIPMATE_TICK="fast": want a duration such as 5s or 200ms` + "\n"},
 		{"", map[string]string{"SHIPMATE_LOG_LEVEL": "loud"}, `shipmate: SHIPMATE_LOG_LEVEL="loud": want debug, info, warn or error` + "\n"},
 		{"check", map[string]string{"SHIPMATE_ONLINE": "sure"}, `shipmate: SHIPMATE_ONLINE="sure": want true or false` + "\n"},
-		{"runs", map[string]string{"SHIPMATE_LIMIT": "many"}, `shipmate: SHIPMATE_LIMIT="many": want a whole number` + "\n"},
-		{"runs", map[string]string{"SHIPMATE_LIMIT": "0"}, "shipmate: SHIPMATE_LIMIT=0: want a number from 1 to 1000\n"},
+		{"runs", map[string]string{"SHIPMATE_RUNS_LIMIT": "many"}, `shipmate: SHIPMATE_RUNS_LIMIT="many": want a whole number` + "\n"},
+		{"runs", map[string]string{"SHIPMATE_RUNS_LIMIT": "0"}, "shipmate: SHIPMATE_RUNS_LIMIT=0: want a number from 1 to 1000\n"},
 		{"runs --limit 0", nil, "shipmate: --limit 0: want a number from 1 to 1000\n"},
-		{"runs", map[string]string{"SHIPMATE_STATE": "done"}, `shipmate: SHIPMATE_STATE: unknown state "done"`},
+		{"runs", map[string]string{"SHIPMATE_RUNS_STATE": "done"}, `shipmate: SHIPMATE_RUNS_STATE: unknown state "done"`},
 		{"check", map[string]string{"SHIPMATE_CONFIG": "nosuch.yaml"}, "shipmate: config: open nosuch.yaml: no such file or directory\n"},
 	} {
 		code, _, errOut := call(t, tc.env, strings.Fields(tc.args)...)

@@ -19,15 +19,19 @@ const envPrefix = "SHIPMATE_"
 // envAnnotation marks a flag that is also read from its variable.
 const envAnnotation = "shipmate_env"
 
-// envName is the variable that sets flag.
-func envName(flag string) string {
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+// envName is the variable that sets flag, after prefix.
+func envName(prefix, flag string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // readEnv has the named flags of fs read from their variables too.
-func readEnv(fs *pflag.FlagSet, names ...string) {
+func readEnv(fs *pflag.FlagSet, names ...string) { readEnvAs(fs, envPrefix, names...) }
+
+// readEnvAs has the named flags of fs read from the variables of their
+// names after prefix.
+func readEnvAs(fs *pflag.FlagSet, prefix string, names ...string) {
 	for _, name := range names {
-		if err := fs.SetAnnotation(name, envAnnotation, []string{envName(name)}); err != nil {
+		if err := fs.SetAnnotation(name, envAnnotation, []string{envName(prefix, name)}); err != nil {
 			panic(err) // a flag that was never defined: a mistake in this file
 		}
 	}
