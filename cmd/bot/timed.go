@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"shipmate/internal/chat"
 	"shipmate/internal/runbook"
 	etcdstore "shipmate/internal/store/etcd"
 )
@@ -118,6 +119,23 @@ func (t *timedStore) Record(ctx context.Context, id uint64) (*runbook.Record, er
 
 func (t *timedStore) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
 	return timed(t, "once", func() (bool, error) { return t.backend.Once(ctx, key, ttl, now) })
+}
+
+// Seen reads whether key is remembered, on a backend whose writes claim
+// deliveries (see ClaimsDeliveries; the handler asks only then).
+func (t *timedStore) Seen(ctx context.Context, key string, now time.Time) (bool, error) {
+	c, ok := t.backend.(chat.DeliveryClaimer)
+	if !ok {
+		return false, errors.New("store: this backend does not claim deliveries")
+	}
+	return timed(t, "seen", func() (bool, error) { return c.Seen(ctx, key, now) })
+}
+
+// ClaimsDeliveries reports whether the backend's writes claim the
+// delivery their context carries.
+func (t *timedStore) ClaimsDeliveries() bool {
+	c, ok := t.backend.(chat.DeliveryClaimer)
+	return ok && c.ClaimsDeliveries()
 }
 
 func (t *timedStore) Forget(ctx context.Context, key string) error {

@@ -55,41 +55,112 @@ type Handler struct {
 	Log     zerolog.Logger
 }
 
-// First reports whether the delivery of kind ("cmd", "act"; empty for a
-// platform whose ids are unique across kinds) with this id is new. Without
-// an id there is nothing to recognise a retry by, so it counts as new:
-// keying it on the kind alone would drop every later delivery without an
-// id for an hour. A store failure errs on acting: the engine's own state
-// checks still refuse a repeated action.
-//
-// The key is spent before the delivery is acted on, so that a retry
-// arriving meanwhile is dropped; Settle gives it back when the action
-// failed inside Shipmate.
-func (h *Handler) First(ctx context.Context, kind, id string) bool {
-	if h.Deduper == nil || id == "" {
-		return true
-	}
-	ok, err := h.Deduper.Once(ctx, h.key(kind, id), DedupeTTL, h.Now())
-	if err != nil {
-		h.Log.Warn().Err(err).Msg(h.Platform + ": dedupe")
-		return true
-	}
-	return ok
+// DeliveryClaimer is a Deduper whose writes claim the delivery their
+// context carries (runbook.WithDelivery): the key is stored with the
+// command's first write, in its transaction. Without it, a delivery's key
+// is stored before it is acted on and forgotten when the action failed.
+type DeliveryClaimer interface {
+	// Seen reports, only reading, whether key is remembered at now.
+	Seen(ctx context.Context, key string, now time.Time) (bool, error)
+	// ClaimsDeliveries reports whether the writes claim deliveries (a
+	// wrapper says what the store it wraps does).
+	ClaimsDeliveries() bool
 }
 
-// Settle keeps the delivery's key when its action was stored or refused
-// for a reason of the user's (err nil or one for the user), and forgets it
-// on an internal failure (the store failing, say): nothing was stored, so
-// the platform's retry of the delivery must act. Forgetting runs on a
-// context of its own: the delivery's may have ended with the failure.
-func (h *Handler) Settle(ctx context.Context, kind, id string, err error) {
+// First reports whether the delivery of kind ("cmd", "act"; empty for a
+// platform whose ids are unique across kinds) with this id is new, and
+// returns the context to act on it with. Without an id there is nothing
+// to recognise a retry by, so it counts as new: keying it on the kind
+// alone would drop every later delivery without an id for an hour. A
+// store failure errs on acting: the engine's own state checks still
+// refuse a repeated action.
+//
+// With a DeliveryClaimer, First only reads: the returned context carries
+// the delivery, and the command's first write stores its key with the
+// effect (a retry arriving meanwhile fails that write, see Settle).
+// Otherwise the key is spent here, before the delivery is acted on, and
+// Settle gives it back when the action failed inside Shipmate.
+func (h *Handler) First(ctx context.Context, kind, id string) (context.Context, bool) {
+	if h.Deduper == nil || id == "" {
+		return ctx, true
+	}
+	key, now := h.key(kind, id), h.Now()
+	if c, ok := h.Deduper.(DeliveryClaimer); ok && c.ClaimsDeliveries() {
+		seen, err := c.Seen(ctx, key, now)
+		if err != nil {
+			h.Log.Warn().Err(err).Msg(h.Platform + ": dedupe")
+		}
+		if seen {
+			return ctx, false
+		}
+		return runbook.WithDelivery(ctx, key, DedupeTTL, now), true
+	}
+	ok, err := h.Deduper.Once(ctx, key, DedupeTTL, now)
+	if err != nil {
+		h.Log.Warn().Err(err).Msg(h.Platform + ": dedupe")
+		return ctx, true
+	}
+	return ctx, ok
+}
+
+// Settle ends a delivery acted on with ctx (First's) and err, what the
+// action returned, and reports whether the delivery was a repeat after
+// all: one whose key a concurrent or earlier delivery stored, which the
+// adapter answers as it answers a repeat First recognised.
+//
+// Its key is kept when its action was stored or refused for a reason of
+// the user's (err nil or one for the user), and forgotten on an internal
+// failure (the store failing, say): nothing was stored, so the platform's
+// retry of the delivery must act. Writing runs on a context of its own:
+// the delivery's may have ended with the failure.
+func (h *Handler) Settle(ctx context.Context, kind, id string, err error) (repeat bool) {
+	if errors.Is(err, runbook.ErrDuplicateDelivery) {
+		return true
+	}
+	if d := runbook.DeliveryOf(ctx); d != nil {
+		h.remember(ctx, d, err)
+		return false
+	}
 	if code := runbook.ErrorCode(err); h.Deduper == nil || id == "" || err == nil || code != runbook.EInternal && code != runbook.EUnavailable {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if ferr := h.Deduper.Forget(ctx, h.key(kind, id)); ferr != nil {
 		h.Log.Warn().Err(ferr).Msg(h.Platform + ": forget a failed delivery; its retry will be dropped")
+	}
+	return false
+}
+
+// remember settles the key of a delivery acted on with its key in ctx
+// (d). A command refused for a reason of the user's stored nothing: its
+// key is stored now, so that its retry is dropped as before. A read (err
+// nil, nothing written) is not remembered: answering its retry again is
+// harmless and costs no write. A failure inside Shipmate after a write
+// that claimed the key (a click whose first tick was stored and whose
+// second failed) forgets it, so that the retry acts on what is left; one
+// before any such write stored nothing to forget.
+func (h *Handler) remember(ctx context.Context, d *runbook.Delivery, err error) {
+	internal := false
+	switch runbook.ErrorCode(err) {
+	case "":
+		return
+	case runbook.EInternal, runbook.EUnavailable:
+		internal = true
+	}
+	if internal != d.Claimed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if internal {
+		if ferr := h.Deduper.Forget(ctx, d.Key); ferr != nil {
+			h.Log.Warn().Err(ferr).Msg(h.Platform + ": forget a failed delivery; its retry will be dropped")
+		}
+		return
+	}
+	if _, oerr := h.Deduper.Once(ctx, d.Key, d.TTL, d.Now); oerr != nil {
+		h.Log.Warn().Err(oerr).Msg(h.Platform + ": remember a refused delivery; its retry will be answered again")
 	}
 }
 

@@ -102,8 +102,9 @@ func TestHandler(t *testing.T) {
 	h := &Handler{Platform: "x", Engine: e, Runs: e, Deduper: d, Now: func() time.Time { return t0 }}
 	ctx := context.Background()
 
-	if !h.First(ctx, "cmd", "1") || h.First(ctx, "cmd", "1") || !h.First(ctx, "act", "1") || !h.First(ctx, "", "1") ||
-		!h.First(ctx, "cmd", "") || !h.First(ctx, "act", "broken") {
+	first := func(kind, id string) bool { _, ok := h.First(ctx, kind, id); return ok }
+	if !first("cmd", "1") || first("cmd", "1") || !first("act", "1") || !first("", "1") ||
+		!first("cmd", "") || !first("act", "broken") {
 		t.Errorf("First: deliveries told apart wrongly; keys %v", d)
 	}
 	if !d["x:cmd:1"] || !d["x:1"] {

@@ -30,11 +30,12 @@ func TestSettle(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := fakeDeduper{}
 			h := &Handler{Platform: "x", Deduper: d, Now: func() time.Time { return t0 }}
-			if !h.First(ctx, "cmd", "7") {
+			dctx, first := h.First(ctx, "cmd", "7")
+			if !first {
 				t.Fatal("the first delivery counts as a repeat")
 			}
-			h.Settle(ctx, "cmd", "7", tc.err)
-			if got := h.First(ctx, "cmd", "7"); got != tc.retryActs {
+			h.Settle(dctx, "cmd", "7", tc.err)
+			if _, got := h.First(ctx, "cmd", "7"); got != tc.retryActs {
 				t.Errorf("retry acts: %v, want %v", got, tc.retryActs)
 			}
 		})

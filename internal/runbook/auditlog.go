@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -76,6 +77,9 @@ func (e *Engine) auditLock(event string, l Lock, by User) {
 // forbidden to them, in conflict with a lock, a freeze or the run's state,
 // or against the environment's policy (a window, staging first).
 func refusal(err error) bool {
+	if errors.Is(err, ErrDuplicateDelivery) {
+		return false // a platform's retry, not a person asking
+	}
 	switch ErrorCode(err) {
 	case EForbidden, EConflict, EPolicy:
 		return true

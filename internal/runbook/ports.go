@@ -8,7 +8,10 @@ import (
 
 // Store keeps runs, their audit trail, locks and what is deployed where.
 // Each method is one transaction: a run's state and the events that explain
-// it are written together, before the engine acts on them.
+// it are written together, before the engine acts on them. A store may
+// also claim the chat delivery ctx carries (WithDelivery) in the first of
+// a command's writes (CreateRun, SaveRun, AppendEvents, Hold, Release),
+// failing with ErrDuplicateDelivery, storing nothing, when it is stored.
 type Store interface {
 	// CreateRun assigns the run its ID and stores it with its first events,
 	// taking the app+env run lock. If an explicit lock or another active run

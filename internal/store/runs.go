@@ -16,7 +16,7 @@ import (
 // CreateRun implements runbook.Store.
 func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
 	var id uint64
-	err := s.write(func(tx *bolt.Tx) error {
+	err := s.writeFor(ctx, func(tx *bolt.Tx) error {
 		// Batch may call this more than once: everything below is computed
 		// afresh from the transaction's view.
 		if l, ok, err := lockFor(tx, r.App, r.Env); err != nil {
@@ -93,7 +93,7 @@ func runLockFor(tx *bolt.Tx, app, env string) (runbook.Lock, bool, error) {
 
 // SaveRun implements runbook.Store.
 func (s *Store) SaveRun(ctx context.Context, r *runbook.Run, evs ...runbook.Event) error {
-	err := s.write(func(tx *bolt.Tx) error {
+	err := s.writeFor(ctx, func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bRuns)
 		var cur struct {
 			Rev uint64 `json:"rev"`
@@ -200,7 +200,7 @@ func appendRun(out []*runbook.Run, runs *bolt.Bucket, id []byte) ([]*runbook.Run
 
 // AppendEvents implements runbook.Store.
 func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Event) error {
-	return s.write(func(tx *bolt.Tx) error {
+	return s.writeFor(ctx, func(tx *bolt.Tx) error {
 		var r runbook.Run
 		if ok, err := getJSON(tx.Bucket(bRuns), u64(id), &r); err != nil {
 			return err
@@ -308,7 +308,7 @@ func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed
 
 // Hold implements runbook.Store.
 func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
-	return s.write(func(tx *bolt.Tx) error {
+	return s.writeFor(ctx, func(tx *bolt.Tx) error {
 		holds := tx.Bucket(bHolds)
 		var cur runbook.Lock
 		if ok, err := getJSON(holds, key(l.App, l.Env), &cur); err != nil {
@@ -330,7 +330,7 @@ func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
 func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
 	var l runbook.Lock
 	var ok bool
-	err := s.write(func(tx *bolt.Tx) (err error) {
+	err := s.writeFor(ctx, func(tx *bolt.Tx) (err error) {
 		l, ok = runbook.Lock{}, false
 		holds := tx.Bucket(bHolds)
 		if ok, err = getJSON(holds, key(app, env), &l); err != nil || !ok {

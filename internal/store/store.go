@@ -286,7 +286,7 @@ func (s *Store) Once(ctx context.Context, k string, ttl time.Duration, now time.
 	err := s.write(func(tx *bolt.Tx) error {
 		first = false
 		b := tx.Bucket(bIdem)
-		if v := b.Get([]byte(k)); v != nil && int64(binary.BigEndian.Uint64(v)) > now.UnixNano() {
+		if live(b.Get([]byte(k)), now) {
 			return nil
 		}
 		first = true

@@ -221,20 +221,27 @@ func (a *Adapter) handle(ctx context.Context, ic *discordgo.Interaction) (*disco
 	case discordgo.InteractionPing:
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	case discordgo.InteractionApplicationCommand:
-		if !a.h.First(ctx, "", ic.ID) {
-			return ephemeral("That request was received already."), nil
+		ctx, first := a.h.First(ctx, "", ic.ID)
+		if !first {
+			return ephemeral(receivedAlready), nil
 		}
 		reply, err := a.command(ctx, ic)
-		a.h.Settle(ctx, "", ic.ID, err)
+		if a.h.Settle(ctx, "", ic.ID, err) {
+			return ephemeral(receivedAlready), nil
+		}
 		return ephemeral(reply), nil
 	case discordgo.InteractionMessageComponent:
-		if !a.h.First(ctx, "", ic.ID) {
+		ctx, first := a.h.First(ctx, "", ic.ID)
+		if !first {
 			return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
 		}
 		return a.component(ctx, ic)
 	}
 	return ephemeral("Shipmate does not handle that kind of interaction."), nil
 }
+
+// receivedAlready answers a repeated delivery of a command.
+const receivedAlready = "That request was received already."
 
 // command runs a slash command and returns what only its user sees, and
 // the refusal or failure it tells of.
@@ -281,7 +288,9 @@ func (a *Adapter) component(ctx context.Context, ic *discordgo.Interaction) (*di
 	default:
 		err = a.h.Act(ctx, u, id, runbook.ButtonAction(action), seen)
 	}
-	a.h.Settle(ctx, "", ic.ID, err)
+	if a.h.Settle(ctx, "", ic.ID, err) {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}, nil
+	}
 	if mode == customYes {
 		if err != nil {
 			return updateEphemeral(runbook.ErrorMessage(err)), nil

@@ -126,11 +126,14 @@ func user(id string) runbook.User { return runbook.User{Platform: Platform, ID: 
 // command runs a slash command and returns the text only its user sees.
 // A repeated delivery returns "" and does nothing.
 func (a *Adapter) command(ctx context.Context, sc slack.SlashCommand) string {
-	if !a.h.First(ctx, "cmd", sc.TriggerID) {
+	ctx, first := a.h.First(ctx, "cmd", sc.TriggerID)
+	if !first {
 		return ""
 	}
 	reply, _, err := a.h.Command(ctx, user(sc.UserID), sc.ChannelID, sc.Command, html.UnescapeString(sc.Text))
-	a.h.Settle(ctx, "cmd", sc.TriggerID, err)
+	if a.h.Settle(ctx, "cmd", sc.TriggerID, err) {
+		return ""
+	}
 	return reply
 }
 
@@ -147,13 +150,14 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	if key == "" && len(ic.ActionCallback.BlockActions) > 0 && ic.ActionCallback.BlockActions[0].ActionTs != "" {
 		key = ic.User.ID + ":" + ic.ActionCallback.BlockActions[0].ActionTs
 	}
-	if !a.h.First(ctx, "act", key) {
+	ctx, first := a.h.First(ctx, "act", key)
+	if !first {
 		return nil
 	}
 	u := user(ic.User.ID)
 	var refusals []string
-	var failed error // the first internal failure: the click's retry must act
-	defer func() { a.h.Settle(ctx, "act", key, failed) }()
+	var failed error  // the first internal failure: the click's retry must act
+	var refused error // the first refusal: the click's retry is dropped
 	for _, act := range ic.ActionCallback.BlockActions {
 		var err error
 		switch {
@@ -169,13 +173,25 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 			}
 			err = a.h.Act(ctx, u, id, runbook.ButtonAction(act.ActionID), seen)
 		}
+		if errors.Is(err, runbook.ErrDuplicateDelivery) {
+			// A concurrent delivery of this click stored it first.
+			a.h.Settle(ctx, "act", key, err)
+			return nil
+		}
 		if err != nil {
 			refusals = append(refusals, runbook.ErrorMessage(err))
 		}
-		if failed == nil && runbook.ErrorCode(err) == runbook.EInternal {
+		switch code := runbook.ErrorCode(err); {
+		case failed == nil && code == runbook.EInternal:
 			failed = err
+		case refused == nil && err != nil && code != runbook.EInternal:
+			refused = err
 		}
 	}
+	if failed == nil {
+		failed = refused
+	}
+	a.h.Settle(ctx, "act", key, failed)
 	return refusals
 }
 
@@ -202,7 +218,8 @@ func mentionOf(ev slackevents.EventsAPIEvent) (appMention, bool) {
 // is (the event is not acknowledged, so that Slack delivers it again). It
 // returns what m's user is to be told.
 func (a *Adapter) mention(ctx context.Context, m appMention) (reply string, err error) {
-	if !a.h.First(ctx, "event", m.eventID) {
+	ctx, first := a.h.First(ctx, "event", m.eventID)
+	if !first {
 		return "", nil
 	}
 	// Drop the leading <@BOT> mention; what follows is a command.
@@ -215,7 +232,9 @@ func (a *Adapter) mention(ctx context.Context, m appMention) (reply string, err 
 	command, rest, _ := strings.Cut(text, " ")
 	command = "/" + strings.TrimPrefix(command, "/")
 	reply, handled, err := a.h.Command(ctx, user(m.user), m.channel, command, html.UnescapeString(rest))
-	a.h.Settle(ctx, "event", m.eventID, err)
+	if a.h.Settle(ctx, "event", m.eventID, err) {
+		return "", nil
+	}
 	if !handled {
 		reply = "Mention me with a command, e.g. `@Shipmate deploy demo v1.2.0 staging`, or try `/deploy help`."
 	}

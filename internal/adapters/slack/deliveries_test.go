@@ -153,3 +153,50 @@ func TestMentionFailedInsideIsRetried(t *testing.T) {
 		t.Fatalf("%d ephemeral replies, want one more for the refused mention", n)
 	}
 }
+
+// A retried lock, delivered again after an unlock, locks nothing: the
+// lock's delivery was stored with it. Deliveries of one lock that arrive
+// together lock once: one is answered, the others are repeats.
+func TestRetriedLockActsOnce(t *testing.T) {
+	f := newFlow(t, flowOptions{})
+	lock := f.slashForm("U0OPS", flowRelease, "/deploy", "lock demo production", f.triggerID())
+	if got := f.ephemeral(f.signed("/slack/commands", formType, lock, nil)); !strings.Contains(got, "demo is locked in production") {
+		t.Fatalf("lock: %q", got)
+	}
+	if got := f.slash("U0OPS", flowRelease, "/deploy", "unlock demo production"); !strings.Contains(got, "demo is unlocked in") {
+		t.Fatalf("unlock: %q", got)
+	}
+	if res := f.signed("/slack/commands", formType, lock, nil); res.status != http.StatusOK || len(res.body) != 0 {
+		t.Fatalf("the retried lock: %d %q, want a repeat", res.status, res.body)
+	}
+	if ls, err := f.store.Locks(t.Context()); err != nil || len(ls) != 0 {
+		t.Fatalf("locks after the retried lock: %+v %v", ls, err)
+	}
+
+	for i := range 10 {
+		env := []string{"staging", "production"}[i%2]
+		body := f.slashForm("U0OPS", flowRelease, "/deploy", "lock demo "+env, f.triggerID())
+		bodies := make([][]byte, 3)
+		var wg sync.WaitGroup
+		for j := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bodies[j] = f.signed("/slack/commands", formType, body, nil).body
+			}()
+		}
+		wg.Wait()
+		answered := 0
+		for _, b := range bodies {
+			if len(b) != 0 {
+				answered++
+			}
+		}
+		if answered != 1 {
+			t.Fatalf("%d of 3 deliveries of one lock answered, want 1", answered)
+		}
+		if got := f.slash("U0OPS", flowRelease, "/deploy", "unlock demo "+env); !strings.Contains(got, "demo is unlocked in") {
+			t.Fatalf("unlock: %q", got)
+		}
+	}
+}
