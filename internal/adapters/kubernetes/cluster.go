@@ -9,8 +9,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
@@ -25,7 +25,7 @@ import (
 type Cluster struct {
 	// Client is the API client: set by NewCluster and
 	// NewClusterForClient; a lazy cluster builds it on first use (api).
-	Client kubernetes.Interface
+	Client *Client
 
 	// config is a lazy cluster's client configuration (nil once built, or
 	// for an eager one); clientErr is why building the client failed.
@@ -93,7 +93,7 @@ func NewLazyCluster(cfg *rest.Config) *Cluster {
 
 // api returns the cluster's client, building a lazy cluster's on first
 // use.
-func (c *Cluster) api() (kubernetes.Interface, error) {
+func (c *Cluster) api() (*Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.Client == nil && c.clientErr == nil {
@@ -107,31 +107,8 @@ func (c *Cluster) api() (kubernetes.Interface, error) {
 	return c.Client, c.clientErr
 }
 
-// newClient builds a client for cfg, with Shipmate's user agent and
-// kubectl's rate limits.
-func newClient(cfg *rest.Config) (kubernetes.Interface, error) {
-	cfg = rest.CopyConfig(cfg)
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = "shipmate"
-	}
-	// client-go's defaults (5 requests/s, bursts of 10) would make a
-	// release train of many apps queue behind its own rate limiter; these
-	// are kubectl's.
-	if cfg.QPS == 0 {
-		cfg.QPS = 50
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = 300
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: client: %w", err)
-	}
-	return client, nil
-}
-
 // NewClusterForClient returns a Cluster on an existing client.
-func NewClusterForClient(client kubernetes.Interface) *Cluster {
+func NewClusterForClient(client *Client) *Cluster {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cluster{Client: client, ctx: ctx, cancel: cancel, namespaces: map[string]*namespaceWatch{}}
 }
@@ -149,30 +126,11 @@ func (c *Cluster) watch(ctx context.Context, namespace string) (*namespaceWatch,
 	c.mu.Lock()
 	w, ok := c.namespaces[namespace]
 	if !ok {
-		w = &namespaceWatch{changed: make(chan struct{})}
-		f := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithNamespace(namespace))
-		handler := cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { w.notify() },
-			UpdateFunc: func(any, any) { w.notify() },
-			DeleteFunc: func(any) { w.notify() },
+		var err error
+		if w, err = startWatch(c.ctx, client, namespace); err != nil {
+			c.mu.Unlock()
+			return nil, err
 		}
-		for _, inf := range []cache.SharedIndexInformer{
-			f.Apps().V1().Deployments().Informer(),
-			f.Apps().V1().StatefulSets().Informer(),
-			f.Apps().V1().ReplicaSets().Informer(),
-			f.Core().V1().Pods().Informer(),
-		} {
-			if _, err := inf.AddEventHandler(handler); err != nil {
-				c.mu.Unlock()
-				return nil, err
-			}
-			w.synced = append(w.synced, inf.HasSynced)
-		}
-		w.deployments = f.Apps().V1().Deployments().Lister().Deployments(namespace)
-		w.statefulSets = f.Apps().V1().StatefulSets().Lister().StatefulSets(namespace)
-		w.replicaSets = f.Apps().V1().ReplicaSets().Lister().ReplicaSets(namespace)
-		w.pods = f.Core().V1().Pods().Lister().Pods(namespace)
-		f.Start(c.ctx.Done())
 		c.namespaces[namespace] = w
 	}
 	c.mu.Unlock()
@@ -180,6 +138,57 @@ func (c *Cluster) watch(ctx context.Context, namespace string) (*namespaceWatch,
 		return nil, fmt.Errorf("kubernetes: namespace %s: caches did not sync: %w", namespace, context.Cause(ctx))
 	}
 	return w, nil
+}
+
+// startWatch starts the informers of a namespace, one each on its
+// Deployments, StatefulSets, ReplicaSets and pods.
+func startWatch(ctx context.Context, client *Client, namespace string) (*namespaceWatch, error) {
+	var informers []cache.SharedIndexInformer
+	var indexers []cache.Indexer
+	for _, r := range []struct {
+		api      rest.Interface
+		resource string
+		object   runtime.Object
+	}{
+		{client.apps, "deployments", &appsv1.Deployment{}},
+		{client.apps, "statefulsets", &appsv1.StatefulSet{}},
+		{client.apps, "replicasets", &appsv1.ReplicaSet{}},
+		{client.core, "pods", &corev1.Pod{}},
+	} {
+		lw := cache.NewListWatchFromClient(r.api, r.resource, namespace, fields.Everything())
+		inf := cache.NewSharedIndexInformer(lw, r.object, 10*time.Minute,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		informers = append(informers, inf)
+		indexers = append(indexers, inf.GetIndexer())
+	}
+	w := newNamespaceWatch(namespace, indexers[0], indexers[1], indexers[2], indexers[3])
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { w.notify() },
+		UpdateFunc: func(any, any) { w.notify() },
+		DeleteFunc: func(any) { w.notify() },
+	}
+	for _, inf := range informers {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return nil, err
+		}
+		w.synced = append(w.synced, inf.HasSynced)
+	}
+	for _, inf := range informers {
+		go inf.Run(ctx.Done())
+	}
+	return w, nil
+}
+
+// newNamespaceWatch returns the listers of a namespace on the caches of its
+// Deployments, StatefulSets, ReplicaSets and pods.
+func newNamespaceWatch(namespace string, deployments, statefulSets, replicaSets, pods cache.Indexer) *namespaceWatch {
+	return &namespaceWatch{
+		deployments:  appslisters.NewDeploymentLister(deployments).Deployments(namespace),
+		statefulSets: appslisters.NewStatefulSetLister(statefulSets).StatefulSets(namespace),
+		replicaSets:  appslisters.NewReplicaSetLister(replicaSets).ReplicaSets(namespace),
+		pods:         corelisters.NewPodLister(pods).Pods(namespace),
+		changed:      make(chan struct{}),
+	}
 }
 
 func (w *namespaceWatch) notify() {

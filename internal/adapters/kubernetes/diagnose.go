@@ -92,9 +92,7 @@ func (x *Executor) events(ctx context.Context, ns string, names []string) []core
 	}
 	var all []corev1.Event
 	for _, name := range names {
-		list, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String(),
-		})
+		list, err := client.events(ctx, ns, fields.OneTermEqualSelector("involvedObject.name", name).String())
 		if err != nil {
 			continue
 		}
@@ -127,9 +125,9 @@ func (x *Executor) logTail(ctx context.Context, ns, pod, container string, previ
 	if err != nil {
 		return nil, err
 	}
-	rc, err := client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{
+	rc, err := client.logs(ctx, ns, pod, &corev1.PodLogOptions{
 		Container: container, Previous: previous, TailLines: &tail, LimitBytes: &limit,
-	}).Stream(ctx)
+	})
 	if err != nil {
 		return nil, err
 	}

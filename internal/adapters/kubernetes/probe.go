@@ -10,8 +10,6 @@ import (
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"shipmate/internal/probe"
 )
@@ -84,7 +82,7 @@ func needs(wl Workload) []access {
 // whether Shipmate's credentials may do what it needs, by
 // SelfSubjectAccessReviews. One result per workload, naming what is
 // missing.
-func Probe(ctx context.Context, client kubernetes.Interface, app string, cfg Config, envs []string) []probe.Result {
+func Probe(ctx context.Context, client *Client, app string, cfg Config, envs []string) []probe.Result {
 	var namespaces []string
 	for _, env := range envs {
 		if ns := cfg.namespace(env); !slices.Contains(namespaces, ns) {
@@ -110,9 +108,9 @@ func Probe(ctx context.Context, client kubernetes.Interface, app string, cfg Con
 }
 
 // probeWorkload looks at one workload and reviews the access it needs.
-func probeWorkload(ctx context.Context, client kubernetes.Interface, cfg Config, ns string, wl Workload, target string) probe.Result {
+func probeWorkload(ctx context.Context, client *Client, cfg Config, ns string, wl Workload, target string) probe.Result {
 	var problems []string
-	tmpl, err := podTemplate(ctx, client, ns, wl)
+	_, tmpl, err := client.workload(ctx, ns, wl)
 	switch {
 	case apierrors.IsNotFound(err):
 		problems = append(problems, "not found")
@@ -142,26 +140,10 @@ func probeWorkload(ctx context.Context, client kubernetes.Interface, cfg Config,
 	return probe.Pass(service, target, fmt.Sprintf("found; all %d permissions granted", len(want)))
 }
 
-// podTemplate reads the workload's pod template.
-func podTemplate(ctx context.Context, client kubernetes.Interface, ns string, wl Workload) (*corev1.PodTemplateSpec, error) {
-	if wl.Kind == "statefulset" {
-		s, err := client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return &s.Spec.Template, nil
-	}
-	d, err := client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return &d.Spec.Template, nil
-}
-
 // pullSecretAccess is what reading the workload's pull secrets takes: its
 // service account, and the secrets that it and the pod template name (any
 // secret, when no name is known).
-func pullSecretAccess(ctx context.Context, client kubernetes.Interface, ns string, tmpl *corev1.PodTemplateSpec) []access {
+func pullSecretAccess(ctx context.Context, client *Client, ns string, tmpl *corev1.PodTemplateSpec) []access {
 	sa := "default"
 	var secrets []string
 	if tmpl != nil {
@@ -172,7 +154,7 @@ func pullSecretAccess(ctx context.Context, client kubernetes.Interface, ns strin
 			secrets = appendNew(secrets, ref.Name)
 		}
 	}
-	if acc, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err == nil {
+	if acc, err := client.serviceAccount(ctx, ns, sa); err == nil {
 		for _, ref := range acc.ImagePullSecrets {
 			secrets = appendNew(secrets, ref.Name)
 		}
@@ -189,7 +171,7 @@ func pullSecretAccess(ctx context.Context, client kubernetes.Interface, ns strin
 
 // review asks the API server, side by side, whether the credentials may
 // make each request in ns, and returns those refused, in order.
-func review(ctx context.Context, client kubernetes.Interface, ns string, want []access) ([]access, error) {
+func review(ctx context.Context, client *Client, ns string, want []access) ([]access, error) {
 	allowed := make([]bool, len(want))
 	errs := make([]error, len(want))
 	var wg sync.WaitGroup
@@ -198,7 +180,7 @@ func review(ctx context.Context, client kubernetes.Interface, ns string, want []
 			r := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authv1.ResourceAttributes{
 				Namespace: ns, Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.sub, Name: a.name,
 			}}}
-			got, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, r, metav1.CreateOptions{})
+			got, err := client.accessReview(ctx, r)
 			if err == nil {
 				allowed[i] = got.Status.Allowed
 			}

@@ -12,8 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // credential is one registry login found in the configuration or a pull
@@ -117,7 +115,7 @@ func (x *Executor) keychain(ctx context.Context, ns string) (*keychain, error) {
 		return nil, err
 	}
 	for _, name := range accounts {
-		sa, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+		sa, err := client.serviceAccount(ctx, ns, name)
 		switch {
 		case apierrors.IsNotFound(err):
 			continue // the kubelet pulls without its secrets too
@@ -148,9 +146,9 @@ func appendNew(list []string, s string) []string {
 
 // readPullSecret returns the credentials of one pull secret, or a note
 // saying why there are none.
-func readPullSecret(ctx context.Context, client kubernetes.Interface, ns, name string) ([]credential, string) {
+func readPullSecret(ctx context.Context, client *Client, ns, name string) ([]credential, string) {
 	source := fmt.Sprintf("pull secret %s/%s", ns, name)
-	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	s, err := client.secret(ctx, ns, name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, source + " not found"

@@ -16,14 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"shipmate/internal/adapters/kubernetes/registrytest"
 	"shipmate/internal/runbook"
 )
 
 // The resolver against go-containerregistry's in-memory registry. The
-// fake clientset only serves the workloads, service accounts and pull
+// fake API server only serves the workloads, service accounts and pull
 // secrets the resolver reads; rollouts are tested in test/kube.
 
 const (
@@ -56,7 +55,7 @@ func checkoutOn(t *testing.T, reg *registrytest.Registry, cfg func(*Config), in 
 	pod.Containers = []corev1.Container{{Name: "app", Image: reg.Host + "/shop/checkout:v1"}}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "checkout-api", Namespace: "shop"},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: pod}}}
-	cl := NewClusterForClient(fake.NewClientset(append(in.objs, d)...))
+	cl := NewClusterForClient(fakeAPI(t, append(in.objs, d)...))
 	t.Cleanup(cl.Close)
 	c := Config{Namespace: "shop", Workloads: []string{"deployment/checkout-api"}, Image: reg.Host + "/shop/checkout:{version}"}
 	if cfg != nil {

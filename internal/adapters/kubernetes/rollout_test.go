@@ -1,16 +1,13 @@
 package kubernetes
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // These tests check the decision rules on objects whose status is set by
@@ -27,37 +24,6 @@ func deployment(gen, observed int64, replicas, updated, available, total int32, 
 		Status: appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: total, UpdatedReplicas: updated,
 			AvailableReplicas: available, Conditions: conds},
 	}
-}
-
-func newWatch(t *testing.T, objs ...any) *namespaceWatch {
-	t.Helper()
-	client := fake.NewClientset()
-	ctx := context.Background()
-	for _, o := range objs {
-		var err error
-		switch o := o.(type) {
-		case *appsv1.Deployment:
-			_, err = client.AppsV1().Deployments("shop").Create(ctx, o, metav1.CreateOptions{})
-		case *appsv1.StatefulSet:
-			_, err = client.AppsV1().StatefulSets("shop").Create(ctx, o, metav1.CreateOptions{})
-		case *appsv1.ReplicaSet:
-			_, err = client.AppsV1().ReplicaSets("shop").Create(ctx, o, metav1.CreateOptions{})
-		case *corev1.Pod:
-			_, err = client.CoreV1().Pods("shop").Create(ctx, o, metav1.CreateOptions{})
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := NewClusterForClient(client)
-	t.Cleanup(c.Close)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	w, err := c.watch(wctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
 }
 
 func TestDeploymentRolloutRules(t *testing.T) {
@@ -77,7 +43,7 @@ func TestDeploymentRolloutRules(t *testing.T) {
 		{"deadline", deployment(2, 2, 3, 1, 3, 4, deadline), false, "", "deployment api exceeded its progress deadline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWatch(t, tc.d)
+			w := cachedWatch(t, tc.d)
 			r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -108,7 +74,7 @@ func TestNewPodsThatCannotStartFailTheRollout(t *testing.T) {
 	crash := corev1.ContainerStatus{Name: "app", RestartCount: 3, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}
 	oldCrash := pod("api-old-1", "rs-old", crash) // the old revision's trouble is not this rollout's
 
-	w := newWatch(t, d, rs, old, pod("api-abc-1", "rs-new", pull), pod("api-abc-2", "rs-new", crash), oldCrash)
+	w := cachedWatch(t, d, rs, old, pod("api-abc-1", "rs-new", pull), pod("api-abc-2", "rs-new", crash), oldCrash)
 	r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +108,7 @@ func TestStatefulSetRolloutRules(t *testing.T) {
 		{sts(2, 2, 3, 2, "a", "b"), false, "db: 2 of 3 pods at the new revision"},
 		{sts(2, 2, 3, 3, "b", "b"), true, "db: rolled out, 3 of 3 ready"},
 	} {
-		w := newWatch(t, tc.s)
+		w := cachedWatch(t, tc.s)
 		r, err := w.status(Workload{Kind: "statefulset", Name: "db"}, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +150,7 @@ func TestConfigTemplates(t *testing.T) {
 // A cache that has not yet seen Shipmate's own patch shows the previous,
 // finished rollout: it must not count as this one being done.
 func TestStatusWaitsForTheCacheToSeeThePatch(t *testing.T) {
-	w := newWatch(t, deployment(2, 2, 3, 3, 3, 3))
+	w := cachedWatch(t, deployment(2, 2, 3, 3, 3, 3))
 	r, err := w.status(Workload{Kind: "deployment", Name: "api"}, 3)
 	if err != nil {
 		t.Fatal(err)

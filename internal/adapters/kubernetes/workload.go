@@ -23,11 +23,11 @@ func (x *Executor) undoDeployment(ctx context.Context, ns, name, version string,
 	if err != nil {
 		return 0, err
 	}
-	d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	d, _, err := client.workload(ctx, ns, Workload{Kind: "deployment", Name: name})
 	if err != nil {
 		return 0, err
 	}
-	rss, err := client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	rss, err := client.replicaSets(ctx, ns)
 	if err != nil {
 		return 0, err
 	}
@@ -66,22 +66,7 @@ func (x *Executor) patch(ctx context.Context, ns string, wl Workload, pt types.P
 	if err != nil {
 		return 0, err
 	}
-	opts := metav1.PatchOptions{FieldManager: fieldManager}
-	switch wl.Kind {
-	case "deployment":
-		d, err := client.AppsV1().Deployments(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	case "statefulset":
-		s, err := client.AppsV1().StatefulSets(ns).Patch(ctx, wl.Name, pt, data, opts)
-		if err != nil {
-			return 0, err
-		}
-		return s.Generation, nil
-	}
-	return 0, fmt.Errorf("unsupported kind %q", wl.Kind)
+	return client.patchWorkload(ctx, ns, wl, pt, data)
 }
 
 // template reads a workload's pod template from the API server (not the
@@ -91,21 +76,11 @@ func (x *Executor) template(ctx context.Context, ns string, wl Workload) (*corev
 	if err != nil {
 		return nil, 0, err
 	}
-	switch wl.Kind {
-	case "deployment":
-		d, err := client.AppsV1().Deployments(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &d.Spec.Template, d.Generation, nil
-	case "statefulset":
-		s, err := client.AppsV1().StatefulSets(ns).Get(ctx, wl.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, 0, err
-		}
-		return &s.Spec.Template, s.Generation, nil
+	meta, tmpl, err := client.workload(ctx, ns, wl)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil, 0, fmt.Errorf("unsupported kind %q", wl.Kind)
+	return tmpl, meta.Generation, nil
 }
 
 // container picks the container whose image is set.
