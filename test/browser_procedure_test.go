@@ -60,8 +60,7 @@ func (c console) until(what, js string) {
 // tick ticks item of run id and waits until the run shows it ticked.
 func (c console) tick(id int, item string) {
 	c.t.Helper()
-	c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
-	c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
+	c.tickAll(id, item)
 }
 
 // noticeSays is a script true once a notice in the channel contains text.

@@ -190,12 +190,33 @@ func (c console) pollPage(what, js string) {
 }
 
 // tickAll ticks items of run id's list, each once the server recorded the
-// one before (a box shows ticked as soon as it is clicked).
+// one before: its message, rendered from the server's state, names who
+// ticked it. A live update can replace the message between the box being
+// found and clicked, and the click then lands on nothing: the box is
+// clicked again while the server shows it open.
 func (c console) tickAll(id int, items ...string) {
 	c.t.Helper()
 	for _, item := range items {
-		c.click("tick "+item, runSel(id, ` input[data-item="`+item+`"]`))
-		c.waitFor("tick "+item+" recorded", runSel(id, ` input[data-item="`+item+`"]:checked`))
+		box := runSel(id, ` input[data-item="`+item+`"]`)
+		recorded := fmt.Sprintf(`!!document.querySelector(%q)`, runSel(id, ` li:has(input[data-item="`+item+`"]) .by`))
+		checked := fmt.Sprintf(`!!document.querySelector(%q)`, box+":checked")
+		for try := 0; ; try++ {
+			// A box ticked whose tick is not shown yet is left alone:
+			// clicking it would untick it.
+			if !get(c, "read the box", chromedp.Evaluate[bool](checked)) {
+				c.click("tick "+item, box)
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, stateTimeout/4)
+			_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](recorded, chromedp.WithPollingInterval(50*time.Millisecond)))
+			cancel()
+			if err == nil {
+				break
+			}
+			if try == 3 {
+				html, _ := chromedp.Run(c.ctx, chromedp.OuterHTML(chromedp.ID("timeline")))
+				c.t.Fatalf("tick %s: never recorded; timeline:\n%s", item, html)
+			}
+		}
 	}
 }
 
@@ -274,10 +295,7 @@ func TestConsoleDeploysThroughTheWorkflow(t *testing.T) {
 
 	// alice ticks every item and approves; it succeeds.
 	c.as("alice")
-	for _, item := range []string{"merged", "tests", "artifact", "plan"} {
-		c.click("tick "+item, runSel(2, ` input[data-item="`+item+`"]`))
-		c.waitFor("tick "+item+" recorded", runSel(2, ` input[data-item="`+item+`"]:checked`))
-	}
+	c.tickAll(2, "merged", "tests", "artifact", "plan")
 	by := c.text("read who ticked", runSel(2, ` .checklist li .by`))
 	if !strings.Contains(by, "alice") {
 		t.Fatalf("tick not shown as alice's: %q", by)
