@@ -1,6 +1,7 @@
 package runbook_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,4 +47,24 @@ func TestStatsCommand(t *testing.T) {
 	if _, err := h.Do("mallory", "/deploy stats demo"); rb.ErrorCode(err) != rb.EForbidden {
 		t.Fatalf("stats for someone without a role: %v", err)
 	}
+}
+
+// The keys count every run of the window however many pages of history
+// that takes, and nothing from before it.
+func TestStatsReadTheWholeWindowOnly(t *testing.T) {
+	h := newHarness(t, newExec())
+	for i := range 40 {
+		h.DeployTo(fmt.Sprintf("v0.%d", i), "development")
+		h.Clock.Add(time.Minute)
+	}
+	h.Clock.Add(40 * 24 * time.Hour)
+	for i := range 300 {
+		h.DeployTo(fmt.Sprintf("v1.%d", i), "development")
+		h.Clock.Add(time.Hour)
+	}
+	rep, err := h.Do("bob", "/deploy stats demo dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rep.Text, "• deployment frequency: 10.00 a day (300 successful deploys)")
 }
