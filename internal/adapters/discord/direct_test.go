@@ -2,7 +2,6 @@ package discord
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -31,17 +30,7 @@ func TestDirectGolden(t *testing.T) {
 			}
 			body := posts[len(posts)-1].Body
 			golden(t, tc.Name+".golden.json", body)
-			var msg struct {
-				AllowedMentions struct {
-					Parse []string `json:"parse"`
-					Users []string `json:"users"`
-					Roles []string `json:"roles"`
-				} `json:"allowed_mentions"`
-			}
-			if err := json.Unmarshal(body, &msg); err != nil {
-				t.Fatal(err)
-			}
-			if am := msg.AllowedMentions; am.Parse == nil || len(am.Parse) != 0 || len(am.Users)+len(am.Roles) != 0 {
+			if am := decodePosted(t, body).AllowedMentions; am.Parse == nil || len(am.Parse) != 0 || len(am.Users)+len(am.Roles) != 0 {
 				t.Errorf("a direct message may ping: %s", body)
 			}
 		})

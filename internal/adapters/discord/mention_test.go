@@ -43,22 +43,32 @@ func TestRenderMentions(t *testing.T) {
 	}
 }
 
+// posted is what the tests read of a message Shipmate posted.
+type posted struct {
+	Content         string `json:"content"`
+	AllowedMentions struct {
+		Parse []string `json:"parse"`
+		Users []string `json:"users"`
+		Roles []string `json:"roles"`
+	} `json:"allowed_mentions"`
+}
+
+// decodePosted reads a posted message's body.
+func decodePosted(t *testing.T, body []byte) posted {
+	t.Helper()
+	var msg posted
+	if err := json.Unmarshal(body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
 // wantOnlyMention checks that the posted body mentions user id in its
 // content, where Discord pings, and that allowed_mentions lets that user
 // and no one else ping.
 func wantOnlyMention(t *testing.T, body []byte, id string) {
 	t.Helper()
-	var msg struct {
-		Content         string `json:"content"`
-		AllowedMentions struct {
-			Parse []string `json:"parse"`
-			Users []string `json:"users"`
-			Roles []string `json:"roles"`
-		} `json:"allowed_mentions"`
-	}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		t.Fatal(err)
-	}
+	msg := decodePosted(t, body)
 	am := msg.AllowedMentions
 	if msg.Content != "<@"+id+">" || am.Parse == nil || len(am.Parse) != 0 || !slices.Equal(am.Users, []string{id}) || am.Roles != nil {
 		t.Errorf("message %s: want content <@%s> and only that user allowed to ping", body, id)
