@@ -128,9 +128,29 @@
     return node;
   }
 
+  // A message a pointer is pressed on keeps its node until the pointer
+  // comes up: replacing it between press and release would swallow the
+  // click (a tick, a button). Its newest update waits in held, and the
+  // node says so (data-held).
+  let pressed = null;
+  const held = new Map();
+  timeline.addEventListener("pointerdown", (ev) => { pressed = ev.target.closest("article"); });
+  const release = () => {
+    pressed = null;
+    // After the click the release makes has been handled.
+    setTimeout(() => { const waiting = [...held.values()]; held.clear(); waiting.forEach(put); });
+  };
+  document.addEventListener("pointerup", release);
+  document.addEventListener("pointercancel", release);
+
   function put(entry) {
-    const node = entry.message.status ? renderRun(entry) : renderNotice(entry);
     const old = entries.get(entry.ref);
+    if (old && old === pressed) {
+      held.set(entry.ref, entry);
+      old.dataset.held = "true";
+      return;
+    }
+    const node = entry.message.status ? renderRun(entry) : renderNotice(entry);
     const atBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
     if (old) old.replaceWith(node); else timeline.append(node);
     entries.set(entry.ref, node);
@@ -141,6 +161,7 @@
     const list = await api("/api/timeline");
     timeline.textContent = "";
     entries.clear();
+    held.clear();
     for (const e of list) put(e);
     timeline.scrollTop = timeline.scrollHeight;
   }
