@@ -79,6 +79,10 @@ func (t *timedStore) History(ctx context.Context, app, env string, limit int) ([
 	return timed(t, "history", func() ([]*runbook.Run, error) { return t.backend.History(ctx, app, env, limit) })
 }
 
+func (t *timedStore) HistorySince(ctx context.Context, app, env string, since time.Time, limit int) ([]*runbook.Run, error) {
+	return timed(t, "history", func() ([]*runbook.Run, error) { return t.backend.HistorySince(ctx, app, env, since, limit) })
+}
+
 func (t *timedStore) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
 	var ok bool
 	d, err := timed(t, "deployed", func() (d runbook.Deployed, err error) {

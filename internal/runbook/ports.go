@@ -29,6 +29,10 @@ type Store interface {
 	Events(ctx context.Context, id uint64) ([]Event, error)
 	// History returns the newest runs of app (in env, if not empty), newest first.
 	History(ctx context.Context, app, env string, limit int) ([]*Run, error)
+	// HistorySince returns the runs of app in env created at or after
+	// since, newest first, at most limit: what it reads does not grow with
+	// the history before since.
+	HistorySince(ctx context.Context, app, env string, since time.Time, limit int) ([]*Run, error)
 	Deployed(ctx context.Context, app, env string) (Deployed, bool, error)
 	// Succeeded reports whether a deploy of app at version has succeeded
 	// in env (the "staging first" rule), without reading history.

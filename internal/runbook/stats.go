@@ -10,12 +10,8 @@ import (
 )
 
 // doraScan bounds the runs read for the DORA keys of one app in one
-// environment; doraPage is the first read, widened 4× at a time while the
-// runs read all fall inside the window.
-const (
-	doraScan = 2000
-	doraPage = 125
-)
+// environment.
+const doraScan = 2000
 
 // DORA computes the DORA keys of app in env over the last days days, from
 // the store's history: the runs of the window and no more (a run requested
@@ -24,18 +20,12 @@ const (
 func (e *Engine) DORA(ctx context.Context, app, env string, days int) (DORA, error) {
 	to := e.now()
 	from := to.Add(-time.Duration(days) * 24 * time.Hour)
-	var runs []*Run
-	for n := doraPage; ; n = min(4*n, doraScan) {
-		var err error
-		if runs, err = e.store.History(ctx, app, env, n); err != nil {
-			return DORA{}, err
-		}
-		if len(runs) < n || n == doraScan || runs[len(runs)-1].CreatedAt.Before(from) {
-			break
-		}
+	runs, err := e.store.HistorySince(ctx, app, env, from, doraScan)
+	if err != nil {
+		return DORA{}, err
 	}
 	d := DORAOf(runs, app, env, from, to)
-	d.Truncated = len(runs) == doraScan && runs[len(runs)-1].CreatedAt.After(from)
+	d.Truncated = len(runs) == doraScan
 	return d, nil
 }
 

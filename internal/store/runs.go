@@ -284,6 +284,33 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 	return out, err
 }
 
+// HistorySince implements runbook.Store: the same walk as History, which
+// stops at the first run created before since.
+func (s *Store) HistorySince(ctx context.Context, app, env string, since time.Time, limit int) ([]*runbook.Run, error) {
+	var out []*runbook.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		idx, prefix := tx.Bucket(bByAppEnv), key(app, env, "")
+		runs := tx.Bucket(bRuns)
+		c := idx.Cursor()
+		for k := lastWithPrefix(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			var r runbook.Run
+			ok, err := getJSON(runs, k[len(prefix):], &r)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if r.CreatedAt.Before(since) {
+				return nil
+			}
+			out = append(out, &r)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Succeeded implements runbook.Store with one look-up in the index of
 // succeeded versions.
 func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -120,6 +121,31 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 	}
 	return s.runs(ctx, ids)
 }
+
+// HistorySince implements runbook.Store: History in pages that widen 4×
+// at a time while every run read is inside the window.
+func (s *Store) HistorySince(ctx context.Context, app, env string, since time.Time, limit int) ([]*runbook.Run, error) {
+	for n := sincePage; ; n *= 4 {
+		if limit > 0 {
+			n = min(n, limit)
+		}
+		runs, err := s.History(ctx, app, env, n)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range runs {
+			if r.CreatedAt.Before(since) {
+				return runs[:i], nil
+			}
+		}
+		if len(runs) < n || n == limit {
+			return runs, nil
+		}
+	}
+}
+
+// sincePage is HistorySince's first page.
+const sincePage = 16
 
 // Recent returns the newest runs of every app and environment, newest
 // first. Ids are handed out in order, so it reads the runs key range below

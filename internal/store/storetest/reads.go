@@ -202,3 +202,42 @@ func recentAndRecord(t *testing.T, s Backend) {
 		t.Errorf("Record(999) error = %v, want ErrRunNotFound", err)
 	}
 }
+
+// historySinceStopsAtWindow: HistorySince gives the runs of one app and
+// environment created at or after since, newest first, up to the limit,
+// past pages of older history and of other apps.
+func historySinceStopsAtWindow(t *testing.T, s Backend) {
+	ctx := context.Background()
+	var inWindow []uint64 // newest first
+	for i := range 40 {
+		for _, app := range []string{"web", "web-api"} {
+			r := NewRun(app, "prod", fmt.Sprintf("v%d", i))
+			r.CreatedAt = T0.Add(time.Duration(i) * time.Hour)
+			MustCreate(t, s, r)
+			Finish(t, s, r, runbook.StateSucceeded)
+			if app == "web" && i >= 15 {
+				inWindow = append([]uint64{r.ID}, inWindow...)
+			}
+		}
+	}
+	since := T0.Add(15 * time.Hour)
+	for _, limit := range []int{0, 1, 20, 25, 100} {
+		h, err := s.HistorySince(ctx, "web", "prod", since, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := inWindow
+		if limit > 0 && limit < len(want) {
+			want = want[:limit]
+		}
+		if got := IDs(h); !cmp.Equal(got, want) {
+			t.Errorf("HistorySince(web, prod, +15h, %d) = %v, want %v", limit, got, want)
+		}
+	}
+	if h, err := s.HistorySince(ctx, "web", "prod", T0.Add(100*time.Hour), 0); err != nil || len(h) != 0 {
+		t.Errorf("HistorySince after the last run = %v, %v; want none", IDs(h), err)
+	}
+	if h, err := s.HistorySince(ctx, "web", "staging", T0, 0); err != nil || len(h) != 0 {
+		t.Errorf("HistorySince of an environment with no runs = %v, %v; want none", IDs(h), err)
+	}
+}

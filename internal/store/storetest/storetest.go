@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 		{"SucceededIndex", succeededIndex},
 		{"EventsAppendInOrder", eventsAppendInOrder},
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
+		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
 		{"LocksListsHoldsAndRunLocks", locksListsHoldsAndRunLocks},
 		{"Once", once},
 		{"Forget", forget},
