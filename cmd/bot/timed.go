@@ -100,13 +100,35 @@ func (t *timedStore) Hold(ctx context.Context, l runbook.Lock) error {
 	return timed0(t, "hold", func() error { return t.backend.Hold(ctx, l) })
 }
 
-func (t *timedStore) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+func (t *timedStore) Release(ctx context.Context, app, env string, since time.Time) (runbook.Lock, bool, error) {
 	var ok bool
 	l, err := timed(t, "release", func() (l runbook.Lock, err error) {
-		l, ok, err = t.backend.Release(ctx, app, env)
+		l, ok, err = t.backend.Release(ctx, app, env, since)
 		return l, err
 	})
 	return l, ok, err
+}
+
+func (t *timedStore) HoldOf(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
+	var ok bool
+	l, err := timed(t, "hold_of", func() (l runbook.Lock, err error) {
+		l, ok, err = t.backend.HoldOf(ctx, app, env)
+		return l, err
+	})
+	return l, ok, err
+}
+
+func (t *timedStore) RunLockOf(ctx context.Context, app, env string) (uint64, bool, error) {
+	var ok bool
+	id, err := timed(t, "run_lock_of", func() (id uint64, err error) {
+		id, ok, err = t.backend.RunLockOf(ctx, app, env)
+		return id, err
+	})
+	return id, ok, err
+}
+
+func (t *timedStore) Holds(ctx context.Context) ([]runbook.Lock, error) {
+	return timed(t, "holds", func() ([]runbook.Lock, error) { return t.backend.Holds(ctx) })
 }
 
 func (t *timedStore) Locks(ctx context.Context) ([]runbook.Lock, error) {

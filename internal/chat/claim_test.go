@@ -39,7 +39,7 @@ func (e *lockEngine) Command(ctx context.Context, u runbook.User, o runbook.Orig
 		}
 		return runbook.Reply{Text: "locked"}, true, nil
 	case "/unlock":
-		if _, _, err := e.st.Release(ctx, "demo", env); err != nil {
+		if _, _, err := e.st.Release(ctx, "demo", env, time.Time{}); err != nil {
 			return runbook.Reply{}, true, err
 		}
 		return runbook.Reply{Text: "unlocked"}, true, nil

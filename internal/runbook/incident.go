@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"shipmate/internal/commands"
 )
@@ -43,15 +42,11 @@ func (e *Engine) incidentFreeze(ctx context.Context, app, env string) (*Lock, er
 
 // hold returns the explicit hold on app in env, or nil.
 func (e *Engine) hold(ctx context.Context, app, env string) (*Lock, error) {
-	locks, err := e.store.Locks(ctx)
-	if err != nil {
+	l, ok, err := e.store.HoldOf(ctx, app, env)
+	if err != nil || !ok {
 		return nil, err
 	}
-	i := slices.IndexFunc(locks, func(l Lock) bool { return l.RunID == 0 && l.App == app && l.Env == env })
-	if i < 0 {
-		return nil, nil
-	}
-	return &locks[i], nil
+	return &l, nil
 }
 
 // createRollback stores the new rollback run r. An incident freeze of its
@@ -67,7 +62,7 @@ func (e *Engine) createRollback(ctx context.Context, r *Run, evs []Event) error 
 	if frozen == nil {
 		return e.create(ctx, r, evs)
 	}
-	taken, ok, err := e.store.Release(ctx, r.App, r.Env)
+	taken, ok, err := e.store.Release(ctx, r.App, r.Env, frozen.Since)
 	if err != nil {
 		return err
 	}
@@ -151,16 +146,10 @@ func (e *Engine) unfreeze(ctx context.Context, u User, in commands.Intent) (Repl
 	if err := e.mayUnfreeze(ctx, u, env, *held); err != nil {
 		return Reply{}, err
 	}
-	taken, ok, err := e.store.Release(ctx, in.App, env.Name)
-	if err != nil {
-		return Reply{}, err
-	}
-	if !ok || taken.IncidentRun != held.IncidentRun || !taken.Since.Equal(held.Since) {
-		if ok {
-			// Someone changed the hold since it was read: it is theirs.
-			if err := e.store.Hold(ctx, taken); err != nil {
-				return Reply{}, err
-			}
+	// Only the freeze just judged is lifted: one placed since stays.
+	if _, ok, err := e.store.Release(ctx, in.App, env.Name, held.Since); err != nil || !ok {
+		if _, changed := err.(*LockedError); err != nil && !changed {
+			return Reply{}, err
 		}
 		return Reply{}, Errorf(EConflict, "the hold on %s in %s changed meanwhile; see /deploy status", in.App, env.Name)
 	}

@@ -39,8 +39,19 @@ type Store interface {
 	Succeeded(ctx context.Context, app, env, version string) (bool, error)
 	// Hold places an explicit lock; it fails with *LockedError if one is held.
 	Hold(ctx context.Context, l Lock) error
-	// Release removes an explicit lock and returns it; ok is false if none.
-	Release(ctx context.Context, app, env string) (l Lock, ok bool, err error)
+	// Release removes the explicit lock on app in env and returns it; ok
+	// is false if none is held. A non-zero since releases only the lock
+	// placed at that moment: one placed after the caller looked stays, and
+	// comes back in a *LockedError.
+	Release(ctx context.Context, app, env string, since time.Time) (l Lock, ok bool, err error)
+	// HoldOf returns the explicit lock on app (or commands.AllApps) in
+	// env; ok is false if none is held.
+	HoldOf(ctx context.Context, app, env string) (l Lock, ok bool, err error)
+	// RunLockOf returns the id of the run holding app's run lock in env.
+	RunLockOf(ctx context.Context, app, env string) (id uint64, ok bool, err error)
+	// Holds returns the explicit locks, without the runs' locks.
+	Holds(ctx context.Context) ([]Lock, error)
+	// Locks returns the explicit locks, then the runs' locks.
 	Locks(ctx context.Context) ([]Lock, error)
 }
 

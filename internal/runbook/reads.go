@@ -17,7 +17,7 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	locks, err := e.store.Locks(ctx)
+	locks, err := e.store.Holds(ctx)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -41,7 +41,7 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 		b.WriteString(".\n")
 	}
 	for _, l := range locks {
-		if l.RunID != 0 || (app != "" && l.App != app && l.App != commands.AllApps) {
+		if app != "" && l.App != app && l.App != commands.AllApps {
 			continue
 		}
 		fmt.Fprintf(&b, "• %s\n", lockedError(l).Message)
@@ -149,15 +149,9 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 	if err := e.knownAppOrAll(in.App); err != nil {
 		return Reply{}, err
 	}
-	locks, err := e.store.Locks(ctx)
+	held, err := e.hold(ctx, in.App, env.Name)
 	if err != nil {
 		return Reply{}, err
-	}
-	var held *Lock
-	for i := range locks {
-		if locks[i].RunID == 0 && locks[i].App == in.App && locks[i].Env == env.Name {
-			held = &locks[i]
-		}
 	}
 	if held == nil {
 		return Reply{}, Errorf(EConflict, "%s is not locked in %s", in.App, env.Name)
@@ -172,8 +166,14 @@ func (e *Engine) unlock(ctx context.Context, u User, in commands.Intent) (Reply,
 		return Reply{}, Errorf(EForbidden, "only %s may unlock %s in %s", roleList(uniq(who)), in.App, env.Name)
 	}
 	// The store writes who lifted the lock to the outbox.
-	if _, _, err := e.store.Release(Acting(ctx, u, e.now()), in.App, env.Name); err != nil {
-		return Reply{}, err
+	// Only the lock just judged is lifted: one placed since is another's.
+	if _, ok, err := e.store.Release(Acting(ctx, u, e.now()), in.App, env.Name, held.Since); err != nil || !ok {
+		if le, changed := err.(*LockedError); changed {
+			return Reply{}, lockedError(le.Lock)
+		} else if err != nil {
+			return Reply{}, err
+		}
+		return Reply{}, Errorf(EConflict, "%s is not locked in %s", in.App, env.Name)
 	}
 	e.auditLock(AuditUnlock, *held, u)
 	return Reply{Text: fmt.Sprintf("%s is unlocked in %s (was locked by %s since %s).", in.App, env.Name, held.Holder, fmtTime(held.Since))}, nil

@@ -175,16 +175,15 @@ func uniq(s []string) []string {
 
 // activeRun returns the run holding app's lock in env, if any.
 func (e *Engine) activeRun(ctx context.Context, app, env string) (*Run, error) {
-	locks, err := e.store.Locks(ctx)
-	if err != nil {
+	id, ok, err := e.store.RunLockOf(ctx, app, env)
+	if err != nil || !ok {
 		return nil, err
 	}
-	for _, l := range locks {
-		if l.RunID != 0 && l.App == app && l.Env == env {
-			return e.store.Run(ctx, l.RunID)
-		}
+	r, err := e.store.Run(ctx, id)
+	if errors.Is(err, ErrRunNotFound) {
+		return nil, nil
 	}
-	return nil, nil
+	return r, err
 }
 
 // tellOriginal notes in the thread of the run that deployed what is being

@@ -30,7 +30,7 @@ func TestWriteClaimsDelivery(t *testing.T) {
 		t.Fatalf("Seen after the write = %v, %v", seen, err)
 	}
 	// The same command writes again: no claim, no refusal.
-	if _, ok, err := s.Release(ctx, "demo", "staging"); err != nil || !ok {
+	if _, ok, err := s.Release(ctx, "demo", "staging", time.Time{}); err != nil || !ok {
 		t.Fatalf("the command's second write: %v %v", ok, err)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -331,71 +330,4 @@ func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed
 		return err
 	})
 	return d, ok, err
-}
-
-// Hold implements runbook.Store.
-func (s *Store) Hold(ctx context.Context, l runbook.Lock) error {
-	return s.writeFor(ctx, func(tx *bolt.Tx) error {
-		holds := tx.Bucket(bHolds)
-		var cur runbook.Lock
-		if ok, err := getJSON(holds, key(l.App, l.Env), &cur); err != nil {
-			return err
-		} else if ok {
-			return &runbook.LockedError{Lock: cur}
-		}
-		if err := putJSON(holds, key(l.App, l.Env), l); err != nil {
-			return err
-		}
-		if !s.outbox || l.IncidentRun != 0 {
-			return nil
-		}
-		return putOutbox(tx, "", runbook.AuditOfLock(runbook.AuditLock, l, l.Holder, l.Since))
-	})
-}
-
-// Release implements runbook.Store.
-func (s *Store) Release(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
-	var l runbook.Lock
-	var ok bool
-	err := s.writeFor(ctx, func(tx *bolt.Tx) (err error) {
-		l, ok = runbook.Lock{}, false
-		holds := tx.Bucket(bHolds)
-		if ok, err = getJSON(holds, key(app, env), &l); err != nil || !ok {
-			return err
-		}
-		if err := holds.Delete(key(app, env)); err != nil {
-			return err
-		}
-		if !s.outbox || l.IncidentRun != 0 {
-			return nil
-		}
-		return putOutbox(tx, "", runbook.AuditOfRelease(ctx, l, time.Now().UTC()))
-	})
-	return l, ok, err
-}
-
-// Locks implements runbook.Store: explicit holds first, then run locks.
-func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
-	var out []runbook.Lock
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bHolds).ForEach(func(_, v []byte) error {
-			var l runbook.Lock
-			if err := json.Unmarshal(v, &l); err != nil {
-				return err
-			}
-			out = append(out, l)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return tx.Bucket(bRunLocks).ForEach(func(k, _ []byte) error {
-			app, env, _ := bytes.Cut(k, []byte{0})
-			l, ok, err := runLockFor(tx, string(app), string(env))
-			if ok {
-				out = append(out, l)
-			}
-			return err
-		})
-	})
-	return out, err
 }

@@ -272,7 +272,7 @@ func everyWrite(s *Store, r *runbook.Run) map[string]func(context.Context) error
 			return err
 		},
 		"Release": func(ctx context.Context) error {
-			_, _, err := s.Release(ctx, "web", "prod")
+			_, _, err := s.Release(ctx, "web", "prod", time.Time{})
 			return err
 		},
 		"PruneRuns": func(ctx context.Context) error {

@@ -188,36 +188,6 @@ func (s *Store) SetCursor(ctx context.Context, name, pos string) error {
 	return err
 }
 
-// releaseToOutbox is Release with the outbox on: the lock is deleted as
-// read, in the transaction that writes its unlock entry.
-func (s *Store) releaseToOutbox(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
-	k := s.k.hold(app, env)
-	resp, err := s.read(ctx, clientv3.OpGet(k))
-	for err == nil {
-		kv := kvOf(resp, 0)
-		if kv == nil {
-			return runbook.Lock{}, false, nil
-		}
-		var l runbook.Lock
-		if err := json.Unmarshal(kv.Value, &l); err != nil {
-			return runbook.Lock{}, false, fmt.Errorf("store: decode %s: %w", k, err)
-		}
-		ops := []clientv3.Op{clientv3.OpDelete(k)}
-		if l.IncidentRun == 0 {
-			op, err := s.outboxOp(lockEntryKey(), "", runbook.AuditOfRelease(ctx, l, time.Now().UTC()))
-			if err != nil {
-				return runbook.Lock{}, false, err
-			}
-			ops = append(ops, op)
-		}
-		resp, err = s.write(ctx, []clientv3.Cmp{unchanged(k, kv)}, ops, clientv3.OpGet(k))
-		if err == nil && resp.Succeeded {
-			return l, true, nil
-		}
-	}
-	return runbook.Lock{}, false, err
-}
-
 // PruneOutbox implements runbook.Outbox.
 func (s *Store) PruneOutbox(ctx context.Context, keep []string, cutoff time.Time) (dropped, undelivered int, err error) {
 	upto, err := s.pruneCursors(ctx, keep)

@@ -94,7 +94,7 @@ func outboxEntriesInOrder(t *testing.T, s OutboxBackend) {
 	if err := s.Hold(ctx, lock); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Release(runbook.Acting(ctx, bob, T0.Add(time.Minute)), "api", "prod"); err != nil {
+	if _, _, err := s.Release(runbook.Acting(ctx, bob, T0.Add(time.Minute)), "api", "prod", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	// An incident freeze is on its run's trail already, and a rollback
@@ -103,7 +103,7 @@ func outboxEntriesInOrder(t *testing.T, s OutboxBackend) {
 	if err := s.Hold(ctx, freeze); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Release(ctx, "web", "prod"); err != nil {
+	if _, _, err := s.Release(ctx, "web", "prod", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -155,7 +155,7 @@ func outboxRefusedWritesNothing(t *testing.T, s OutboxBackend) {
 	for range 2 {
 		_ = s.Hold(ctx, lock) // the second is refused
 	}
-	if _, ok, err := s.Release(ctx, "never", "held"); err != nil || ok {
+	if _, ok, err := s.Release(ctx, "never", "held", time.Time{}); err != nil || ok {
 		t.Fatalf("Release of nothing = %v, %v", ok, err)
 	}
 	if got := briefs(allEntries(t, s)); len(got) != 2 || got[0].Event != runbook.EvRequested || got[1].Event != runbook.AuditLock {

@@ -96,17 +96,17 @@ func holdBlocksCreateRun(t *testing.T, s Backend) {
 	again.Holder, again.Reason = alice, "mine"
 	LockedBy(t, s.Hold(ctx, again), hold)
 
-	got, ok, err := s.Release(ctx, "web", "prod")
+	got, ok, err := s.Release(ctx, "web", "prod", time.Time{})
 	if err != nil || !ok {
 		t.Fatalf("Release = %v, %v", ok, err)
 	}
 	if d := cmp.Diff(hold, got); d != "" {
 		t.Errorf("Release returned (-want +got):\n%s", d)
 	}
-	if _, ok, err := s.Release(ctx, "web", "prod"); err != nil || ok {
+	if _, ok, err := s.Release(ctx, "web", "prod", time.Time{}); err != nil || ok {
 		t.Errorf("second Release = %v, %v; want ok=false", ok, err)
 	}
-	if _, ok, err := s.Release(ctx, "never", "held"); err != nil || ok {
+	if _, ok, err := s.Release(ctx, "never", "held", time.Time{}); err != nil || ok {
 		t.Errorf("Release of an unknown lock = %v, %v; want ok=false", ok, err)
 	}
 	MustCreate(t, s, NewRun("web", "prod", "v1"))
@@ -124,7 +124,7 @@ func holdAllBlocksEveryApp(t *testing.T, s Backend) {
 	MustCreate(t, s, NewRun("web", "staging", "v1"))
 	LockedBy(t, s.Hold(ctx, freeze), freeze)
 
-	if got, ok, err := s.Release(ctx, "all", "prod"); err != nil || !ok || !cmp.Equal(got, freeze) {
+	if got, ok, err := s.Release(ctx, "all", "prod", time.Time{}); err != nil || !ok || !cmp.Equal(got, freeze) {
 		t.Fatalf("Release(all, prod) = %+v, %v, %v", got, ok, err)
 	}
 	MustCreate(t, s, NewRun("web", "prod", "v1"))

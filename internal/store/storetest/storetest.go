@@ -66,6 +66,8 @@ func Run(t *testing.T, open Open) {
 		{"EventsAppendInOrder", eventsAppendInOrder},
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
 		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
+		{"LookUpOneLock", lookUpOneLock},
+		{"ReleaseOnlyWhatWasJudged", releaseOnlyWhatWasJudged},
 		{"LocksListsHoldsAndRunLocks", locksListsHoldsAndRunLocks},
 		{"Once", once},
 		{"Forget", forget},
