@@ -80,13 +80,29 @@ type script func(conn, i int) (text, want string)
 // statusScript is the read: /deploy status.
 func statusScript(int, int) (string, string) { return "status", "" }
 
+// historyApp and historyEnv are what the history read lists: in the large
+// store, one of the 50 apps the seeded runs belong to.
+const historyApp, historyEnv = "demo-0", "development"
+
+// historyScript is the other read: /deploy history of one app in one
+// environment.
+func historyScript(int, int) (string, string) {
+	return "history " + historyApp + " " + historyEnv, ""
+}
+
+// Answers of the state change.
+const (
+	lockedAnswer   = "is locked in"
+	unlockedAnswer = "is unlocked in"
+)
+
 // lockScript alternates lock and unlock of the connection's own app in
 // dev, so that every command is a state change that must succeed.
 func lockScript(conn, i int) (string, string) {
 	if i%2 == 0 {
-		return fmt.Sprintf("lock %s dev bench", appName(conn)), "is locked in"
+		return fmt.Sprintf("lock %s dev bench", appName(conn)), lockedAnswer
 	}
-	return fmt.Sprintf("unlock %s dev", appName(conn)), "is unlocked in"
+	return fmt.Sprintf("unlock %s dev", appName(conn)), unlockedAnswer
 }
 
 // appName is the app connection conn locks and unlocks.
@@ -96,7 +112,9 @@ func appName(conn int) string { return fmt.Sprintf("demo-%d", conn) }
 type result struct {
 	requests, errors int
 	// refused counts 200s without the expected answer (a lock not taken).
-	refused  int
+	refused int
+	// matched counts the answers that said what was wanted, by want.
+	matched  map[string]int
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	firstErr error
@@ -116,7 +134,7 @@ func load(addr string, conns int, d time.Duration, sc script) result {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
-		res       result
+		res       = result{matched: map[string]int{}}
 		wg        sync.WaitGroup
 	)
 	stop := time.Now().Add(d)
@@ -128,6 +146,7 @@ func load(addr string, conns int, d time.Duration, sc script) result {
 			var mine []time.Duration
 			var errs, refused int
 			var firstErr error
+			matched := map[string]int{}
 			for i := 0; i%2 == 1 || time.Now().Before(stop); i++ {
 				text, want := sc(c, i)
 				t0 := time.Now()
@@ -140,6 +159,8 @@ func load(addr string, conns int, d time.Duration, sc script) result {
 				case want != "" && !bytes.Contains(out, []byte(want)):
 					refused++
 					firstErr = cmpOr(firstErr, fmt.Errorf("%q answered %s", text, out))
+				case want != "":
+					matched[want]++
 				}
 			}
 			mu.Lock()
@@ -148,6 +169,9 @@ func load(addr string, conns int, d time.Duration, sc script) result {
 			res.errors += errs
 			res.refused += refused
 			res.firstErr = cmpOr(res.firstErr, firstErr)
+			for want, n := range matched {
+				res.matched[want] += n
+			}
 		})
 	}
 	wg.Wait()

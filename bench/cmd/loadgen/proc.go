@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -79,18 +78,19 @@ func (p *proc) stop() {
 	}
 }
 
-// memory reads the process's resident set now (VmRSS) and its peak
-// (VmHWM), in MiB.
-func (p *proc) memory() (rss, peak float64, err error) {
-	m, err := p.status()
-	return m["VmRSS"], m["VmHWM"], err
-}
+// mem is a reading of the process's memory, in MiB: its resident set
+// (VmRSS), the anonymous and file-backed parts of it (RssAnon, RssFile:
+// the binary's pages and the store's, which bbolt maps into memory), and
+// the peak resident set so far (VmHWM).
+type mem struct{ rss, anon, file, peak float64 }
 
-// file is how much of the resident set is file pages (RssFile, in MiB):
-// the binary's and the store's, which bbolt maps into memory.
-func (p *proc) file() float64 {
-	m, _ := p.status()
-	return m["RssFile"]
+// memory reads the process's memory now.
+func (p *proc) memory() (mem, error) {
+	m, err := p.status()
+	if err != nil {
+		return mem{}, err
+	}
+	return mem{rss: m["VmRSS"], anon: m["RssAnon"], file: m["RssFile"], peak: m["VmHWM"]}, nil
 }
 
 // status reads the kB fields of /proc/<pid>/status, in MiB.
@@ -117,12 +117,10 @@ func (p *proc) status() (map[string]float64, error) {
 	return m, sc.Err()
 }
 
-// idle waits for the process to settle, then reads its resident set and
-// how much of it is file pages.
-func (p *proc) idle(settle time.Duration) (rss, file float64, err error) {
+// idle waits for the process to settle, then reads its memory.
+func (p *proc) idle(settle time.Duration) (mem, error) {
 	time.Sleep(settle)
-	rss, _, err = p.memory()
-	return rss, p.file(), err
+	return p.memory()
 }
 
 // slackStub answers every Slack Web API method the bot may call with ok
@@ -142,59 +140,4 @@ func slackStub() *httptest.Server {
 		}
 		_ = json.NewEncoder(w).Encode(answer)
 	}))
-}
-
-// botConfig is the bot's configuration: Slack over HTTP with the known
-// signing secret and the stub as its API, one deployer, and an exec app per
-// connection (never deployed: lock and unlock only).
-func botConfig(addr, store, slackAPI string, apps int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `listen: %q
-store: %q
-people:
-  bench: {slack: %s}
-roles:
-  deployer: {people: [bench]}
-environments:
-  development:
-    aliases: [dev]
-    deployers: [deployer]
-    approval: none
-    rollback: [requester]
-  staging:
-    deployers: [deployer]
-    approval: none
-    rollback: [requester]
-  production:
-    aliases: [prod]
-    deployers: [deployer]
-    approval: none
-    rollback: [requester]
-chat:
-  slack:
-    bot_token: xoxb-bench
-    signing_secret: %s
-    api_url: %s
-apps:
-`, addr, store, benchUser, signingSecret, slackAPI)
-	for i := range apps {
-		fmt.Fprintf(&b, "  %s:\n    executor: exec\n    exec:\n      deploy: [\"true\"]\n      rollback: [\"true\"]\n", appName(i))
-	}
-	return b.String()
-}
-
-// startBot writes the configuration into dir and spawns the bot on it.
-func startBot(bin, dir, store, slackAPI string, apps int) (*proc, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
-	}
-	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(botConfig(addr, store, slackAPI, apps)), 0o600); err != nil {
-		return nil, err
-	}
-	return spawn(addr, nil, bin, "--config", config, "--log-level", "error")
 }
