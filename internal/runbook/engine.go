@@ -412,7 +412,14 @@ func (e *Engine) Resume(ctx context.Context) error {
 		e.kick(r.ID, true)
 		e.callAside(r, true)
 	}
-	return e.resumeCalls(ctx)
+	// The calls finished runs still owe are looked for aside: reading the
+	// newest runs of every app and environment must not hold up answering.
+	e.aside(0, "resume calls", func(ctx context.Context) {
+		if err := e.resumeCalls(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error().Err(err).Msg("resume the calls finished runs owe")
+		}
+	})
+	return nil
 }
 
 func (e *Engine) env(name string) (*Environment, error) {
