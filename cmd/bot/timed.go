@@ -71,6 +71,15 @@ func (t *timedStore) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 	return timed(t, "active_runs", func() ([]*runbook.Run, error) { return t.backend.ActiveRuns(ctx) })
 }
 
+func (t *timedStore) NewestActive(ctx context.Context, limit int) ([]*runbook.Run, int, error) {
+	var total int
+	runs, err := timed(t, "newest_active", func() (runs []*runbook.Run, err error) {
+		runs, total, err = t.backend.NewestActive(ctx, limit)
+		return runs, err
+	})
+	return runs, total, err
+}
+
 func (t *timedStore) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
 	return timed(t, "events", func() ([]runbook.Event, error) { return t.backend.Events(ctx, id) })
 }

@@ -26,6 +26,9 @@ type Store interface {
 	Run(ctx context.Context, id uint64) (*Run, error)
 	// ActiveRuns returns the runs not yet in a terminal state.
 	ActiveRuns(ctx context.Context) ([]*Run, error)
+	// NewestActive returns the newest limit of the runs not yet in a
+	// terminal state, newest first, and how many there are in all.
+	NewestActive(ctx context.Context, limit int) (runs []*Run, total int, err error)
 	Events(ctx context.Context, id uint64) ([]Event, error)
 	// History returns the newest runs of app (in env, if not empty), newest first.
 	History(ctx context.Context, app, env string, limit int) ([]*Run, error)

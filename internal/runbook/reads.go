@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -12,8 +13,11 @@ import (
 // historyShown is how many runs /deploy history lists.
 const historyShown = 10
 
+// statusShown is how many active runs /deploy status lists, newest first.
+const statusShown = 20
+
 func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
-	runs, err := e.store.ActiveRuns(ctx)
+	runs, total, err := e.activeOf(ctx, app)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -22,23 +26,23 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 		return Reply{}, err
 	}
 	var b strings.Builder
-	n := 0
-	for _, r := range runs {
-		if app != "" && r.App != app {
-			continue
-		}
-		if n == 0 {
-			b.WriteString("Active runs:\n")
-		}
-		n++
-		fmt.Fprintf(&b, "• %s %s: %s, by %s since %s\n", r.Ref(), r.Title(), statusLine(r), r.Requester, fmtTime(r.CreatedAt))
-	}
-	if n == 0 {
+	switch {
+	case total == 0:
 		b.WriteString("No active runs")
 		if app != "" {
 			b.WriteString(" for " + app)
 		}
 		b.WriteString(".\n")
+	case total > len(runs):
+		fmt.Fprintf(&b, "Active runs: %d, the newest %d shown:\n", total, len(runs))
+	default:
+		b.WriteString("Active runs:\n")
+	}
+	for _, r := range runs {
+		fmt.Fprintf(&b, "• %s %s: %s, by %s since %s\n", r.Ref(), r.Title(), statusLine(r), r.Requester, fmtTime(r.CreatedAt))
+	}
+	if total > len(runs) {
+		fmt.Fprintf(&b, "• … and %d more: /deploy status <app> shows one app's\n", total-len(runs))
 	}
 	for _, l := range locks {
 		if app != "" && l.App != app && l.App != commands.AllApps {
@@ -50,6 +54,27 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 		fmt.Fprintf(&b, "• %s\n", line)
 	}
 	return Reply{Text: strings.TrimSpace(b.String()), Private: true}, nil
+}
+
+// activeOf returns the newest statusShown active runs, of app alone if it
+// is not empty, and how many there are. An app's are found through its run
+// lock in each environment, so neither reads the other active runs.
+func (e *Engine) activeOf(ctx context.Context, app string) ([]*Run, int, error) {
+	if app == "" {
+		return e.store.NewestActive(ctx, statusShown)
+	}
+	var out []*Run
+	for _, env := range e.policy.Envs {
+		r, err := e.activeRun(ctx, app, env.Name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Run) int { return cmp.Compare(b.ID, a.ID) })
+	return out, len(out), nil
 }
 
 func statusLine(r *Run) string {
@@ -86,10 +111,6 @@ func (e *Engine) whereIs(ctx context.Context, app string) (Reply, error) {
 	if _, ok := e.policy.Apps[app]; !ok {
 		return Reply{}, Errorf(EInvalid, "unknown app %q", app)
 	}
-	active, err := e.store.ActiveRuns(ctx)
-	if err != nil {
-		return Reply{}, err
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:\n", app)
 	for _, env := range e.policy.Envs {
@@ -105,10 +126,12 @@ func (e *Engine) whereIs(ctx context.Context, app string) (Reply, error) {
 		if ins, ok := e.executors[app].(Inspector); ok {
 			b.WriteString(e.drift(ctx, ins, app, env.Name, d.Version))
 		}
-		for _, r := range active {
-			if r.App == app && r.Env == env.Name {
-				fmt.Fprintf(&b, "; %s %s is %s", r.Ref(), r.Version, r.State.Label())
-			}
+		r, err := e.activeRun(ctx, app, env.Name)
+		if err != nil {
+			return Reply{}, err
+		}
+		if r != nil {
+			fmt.Fprintf(&b, "; %s %s is %s", r.Ref(), r.Version, r.State.Label())
 		}
 		b.WriteString("\n")
 	}

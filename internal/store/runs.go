@@ -240,6 +240,28 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 	return out, err
 }
 
+// NewestActive implements runbook.Store: it walks the active index from
+// its end, reading limit runs and counting the others by key.
+func (s *Store) NewestActive(ctx context.Context, limit int) ([]*runbook.Run, int, error) {
+	var out []*runbook.Run
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		out, total = nil, 0
+		runs := tx.Bucket(bRuns)
+		c := tx.Bucket(bActive).Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			total++
+			if len(out) < limit {
+				if out, err = appendRun(out, runs, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, total, err
+}
+
 // Events implements runbook.Store.
 func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
 	var out []runbook.Event

@@ -76,6 +76,25 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 	return s.runs(ctx, ids)
 }
 
+// NewestActive implements runbook.Store: the active set's count and its
+// last limit keys (ids are zero-padded, so key order is id order), then
+// those runs.
+func (s *Store) NewestActive(ctx context.Context, limit int) ([]*runbook.Run, int, error) {
+	resp, err := s.get(ctx, s.k.activeAll(), clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(max(limit, 1))))
+	if err != nil {
+		return nil, 0, err
+	}
+	var ids []uint64
+	for _, kv := range resp.Kvs {
+		if id, ok := idOf(kv.Key); ok && len(ids) < limit {
+			ids = append(ids, id)
+		}
+	}
+	runs, err := s.runs(ctx, ids)
+	return runs, int(resp.Count), err
+}
+
 // Events implements runbook.Store.
 func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
 	resp, err := s.read(ctx,

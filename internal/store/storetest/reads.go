@@ -241,3 +241,32 @@ func historySinceStopsAtWindow(t *testing.T, s Backend) {
 		t.Errorf("HistorySince of an environment with no runs = %v, %v; want none", IDs(h), err)
 	}
 }
+
+// newestActiveCountsTheRest: NewestActive gives the newest unfinished runs,
+// newest first, and counts them all; finished runs are in neither.
+func newestActiveCountsTheRest(t *testing.T, s Backend) {
+	ctx := context.Background()
+	if runs, total, err := s.NewestActive(ctx, 5); err != nil || total != 0 || len(runs) != 0 {
+		t.Fatalf("NewestActive of an empty store = %v, %d, %v", IDs(runs), total, err)
+	}
+	var active []uint64 // newest first
+	for i := range 12 {
+		r := NewRun(fmt.Sprintf("app-%d", i), "prod", "v1")
+		MustCreate(t, s, r)
+		if i%4 == 3 {
+			Finish(t, s, r, runbook.StateSucceeded)
+			continue
+		}
+		active = append([]uint64{r.ID}, active...)
+	}
+	for _, limit := range []int{0, 1, 5, len(active), 50} {
+		runs, total, err := s.NewestActive(ctx, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := active[:min(limit, len(active))]
+		if total != len(active) || !cmp.Equal(IDs(runs), want, cmpopts.EquateEmpty()) {
+			t.Errorf("NewestActive(%d) = %v, %d; want %v, %d", limit, IDs(runs), total, want, len(active))
+		}
+	}
+}

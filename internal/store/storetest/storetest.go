@@ -67,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
 		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
 		{"LookUpOneLock", lookUpOneLock},
+		{"NewestActiveCountsTheRest", newestActiveCountsTheRest},
 		{"ReleaseOnlyWhatWasJudged", releaseOnlyWhatWasJudged},
 		{"LocksListsHoldsAndRunLocks", locksListsHoldsAndRunLocks},
 		{"Once", once},
