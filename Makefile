@@ -59,10 +59,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./test/
 	cd test/kube && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
-# The built bot as a process under closed-loop load of signed Slack slash
-# commands, beside a bare Go handler that only checks the signature:
-# req/s, p50/p99, idle and peak RSS, spawn to first 200 with an empty store
-# and with 100,000 runs (built once, kept in $TMPDIR/shipmate-bench).
+# The built bot under closed-loop load of signed Slack slash commands, beside
+# a bare Go handler: req/s, p50/p99, RSS, spawn → first 200 with 0 and 100,000
+# runs, the live heap (after GC) per run waiting for approval, targets met.
 # `make bench-load LOADGEN_FLAGS="-conns 1,50 -duration 20s"` to change it.
 LOADGEN_FLAGS ?=
 bench-load:

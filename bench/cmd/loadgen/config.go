@@ -8,11 +8,29 @@ import (
 	"strings"
 )
 
-// botSetup is what every bot loadgen starts shares: the binary, the Slack
-// Web API stub, an app per connection and an app per waiting run.
+// botSetup is what a bot loadgen starts runs on: the binary, the Slack Web
+// API stub, an app per connection and an app per waiting run (none on the
+// base configuration).
 type botSetup struct {
 	bin, slackAPI string
 	apps, waiting int
+}
+
+// setups are the two configurations of the bots loadgen starts: base has
+// only the apps the state change locks and unlocks, full also the apps of
+// the runs left waiting for approval.
+type setups struct{ base, full botSetup }
+
+// name says which configuration s writes, by its number of apps.
+func (s botSetup) name() string { return thousands(s.apps+s.waiting) + " apps" }
+
+// thousands writes n with a comma between groups of three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // botConfig is the bot's configuration: Slack over HTTP with the known

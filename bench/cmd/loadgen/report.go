@@ -16,12 +16,16 @@ type (
 		res             result
 	}
 	procRow struct {
-		target string
-		// ready is the time from spawn to the first 200; readyMedian the
-		// median of the spawns that followed (0: none).
-		ready, readyMedian time.Duration
-		idle               mem
-		peak               float64
+		// config names the configuration the target ran on (its load, its
+		// memory and ready).
+		target, config string
+		// ready is the time from spawn to the first 200; medians the median
+		// of the spawns that followed, by the name of the configuration
+		// they ran on (none: not measured).
+		ready   time.Duration
+		medians map[string]time.Duration
+		idle    mem
+		peak    float64
 	}
 )
 
@@ -30,6 +34,7 @@ type labels struct{ bare, empty, large, waiting, example string }
 
 type report struct {
 	labels   labels
+	configs  setups
 	maxConns int
 	fsync    fsyncRef
 	rows     []row
@@ -80,37 +85,63 @@ func (rep *report) print(opt options) {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(strings.Fields(string(load))[:3], " "), opt.duration)
 	fmt.Printf("One fsync (a bbolt Update putting 100 bytes, %d in a row, in %s): median %.2f ms, p99 %.2f ms.\n\n",
 		rep.fsync.updates, rep.fsync.dir, ms(rep.fsync.p50), ms(rep.fsync.p99))
-	fmt.Println("| target | command | connections | req/s | p50 ms | p99 ms | errors |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| target | config | command | connections | req/s | p50 ms | p99 ms | errors |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range rep.rows {
 		command := "/deploy " + r.command
 		if r.target == rep.labels.bare {
 			command = "(any)"
 		}
-		fmt.Printf("| %s | %s | %d | %.0f | %.2f | %.2f | %d |\n", r.target, command, r.conns, r.res.perSecond(),
+		pr, _ := rep.proc(r.target)
+		fmt.Printf("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %d |\n", r.target, pr.config, command, r.conns, r.res.perSecond(),
 			ms(r.res.p50), ms(r.res.p99), r.res.errors+r.res.refused)
 	}
 	fmt.Println()
-	fmt.Printf("| target | spawn → first 200, ms | median of %d spawns, ms | idle RSS, MiB | of which anon | of which file pages | peak RSS, MiB |\n", opt.spawns)
-	fmt.Println("|---|---|---|---|---|---|---|")
+	base, full := rep.configs.base.name(), rep.configs.full.name()
+	fmt.Printf("| target | config | spawn → first 200, ms | median of %d spawns on %s, ms | median of %d spawns on %s, ms | idle RSS, MiB | of which anon | of which file pages | peak RSS, MiB |\n",
+		opt.spawns, base, opt.spawns, full)
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, p := range rep.procs {
-		median := "–"
-		if p.readyMedian > 0 {
-			median = fmt.Sprintf("%.1f", ms(p.readyMedian))
-		}
-		fmt.Printf("| %s | %.1f | %s | %.1f | %.1f | %.1f | %.1f |\n", p.target, ms(p.ready), median,
-			p.idle.rss, p.idle.anon, p.idle.file, p.peak)
+		fmt.Printf("| %s | %s | %.1f | %s | %s | %.1f | %.1f | %.1f | %.1f |\n", p.target, p.config, ms(p.ready),
+			p.median(base), p.median(full), p.idle.rss, p.idle.anon, p.idle.file, p.peak)
 	}
-	g := rep.growth
-	fmt.Println()
-	fmt.Println("| runs waiting for approval | VmRSS before → after, MiB | RssAnon before → after, MiB | anon per run, KiB | VmRSS per run, KiB |")
-	fmt.Println("|---|---|---|---|---|")
-	fmt.Printf("| %d | %.1f → %.1f | %.1f → %.1f | %.1f | %.1f |\n", g.runs, g.before.rss, g.after.rss,
-		g.before.anon, g.after.anon, g.perRun(g.after.anon-g.before.anon), g.perRun(g.after.rss-g.before.rss))
+	rep.printGrowth()
 	fmt.Println()
 	fmt.Println("| target | figure | met? |")
 	fmt.Println("|---|---|---|")
 	for _, t := range rep.targets() {
 		fmt.Printf("| %s | %s | %s |\n", t.name, t.figure, t.met)
+	}
+}
+
+// median is the median time to the first 200 of the spawns on config, in
+// ms, or "–".
+func (p procRow) median(config string) string {
+	if d, ok := p.medians[config]; ok {
+		return fmt.Sprintf("%.1f", ms(d))
+	}
+	return "–"
+}
+
+// printGrowth prints what the waiting runs cost: the live heap, read from
+// the bot's /metrics after collections it was driven to, and its resident
+// memory read right after it.
+func (rep *report) printGrowth() {
+	g := rep.growth
+	live, perRun := "–", "–"
+	if pr, ok := g.livePerRun(); ok {
+		live, perRun = fmt.Sprintf("%.1f → %.1f", g.liveBefore.mib, g.liveAfter.mib), fmt.Sprintf("%.1f", pr)
+	} else if g.runs > 0 {
+		live = "not measured: " + g.liveError()
+	}
+	fmt.Println()
+	fmt.Println("| runs waiting for approval | live heap before → after, MiB | live heap per run, KiB | RssAnon before → after, MiB | RssAnon per run, KiB | VmRSS before → after, MiB | VmRSS per run, KiB |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Printf("| %d | %s | %s | %.1f → %.1f | %.1f | %.1f → %.1f | %.1f |\n", g.runs, live, perRun,
+		g.before.anon, g.after.anon, g.perRun(g.after.anon-g.before.anon),
+		g.before.rss, g.after.rss, g.perRun(g.after.rss-g.before.rss))
+	if g.runs > 0 {
+		fmt.Printf("\nEach reading follows at least %d GCs (%s) driven by signed reads (%s, status): before the runs, %s; after them, %s. RSS read right after.\n",
+			gcWanted, gcCountMetric, "/deploy "+cmdHistory, g.liveBefore, g.liveAfter)
 	}
 }

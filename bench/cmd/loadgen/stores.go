@@ -61,7 +61,7 @@ func (rep *report) bare(opt options) error {
 		return err
 	}
 	defer p.stop()
-	pr := procRow{target: rep.labels.bare, ready: p.ready}
+	pr := procRow{target: rep.labels.bare, config: "–", ready: p.ready}
 	if pr.idle, err = p.idle(opt.settle); err != nil {
 		return err
 	}
@@ -69,64 +69,90 @@ func (rep *report) bare(opt options) error {
 	return rep.finish(pr, p, false)
 }
 
-// empty measures the bot on an empty store: every command at every number
-// of connections, and the reads and the state change at one; then the
-// median time to the first 200 of spawns on fresh stores.
-func (rep *report) empty(opt options, s botSetup, dir string) error {
+// empty measures the bot on an empty store, on the full configuration
+// (like the bot with the waiting runs it is compared with): every command
+// at every number of connections, and the reads and the state change at
+// one; then the median time to the first 200 of spawns on fresh stores,
+// on each configuration.
+func (rep *report) empty(opt options, s setups, dir string) error {
 	logf("%s", rep.labels.empty)
-	err := rep.session(opt, s, rep.labels.empty, filepath.Join(dir, "main", "shipmate.db"), func(p *proc) error {
+	err := rep.session(opt, s.full, rep.labels.empty, filepath.Join(dir, "main", "shipmate.db"), func(p *proc) error {
 		rep.load(opt, rep.labels.empty, p, withOne(phases(opt.conns, cmdStatus, cmdLock), cmdStatus, cmdLock, cmdHistory))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return rep.median(opt, s, rep.labels.empty, func(i int) string {
-		return filepath.Join(dir, fmt.Sprintf("spawn-%d", i), "shipmate.db")
-	})
+	for _, c := range []botSetup{s.base, s.full} {
+		err := rep.median(opt, c, rep.labels.empty, func(i int) string {
+			return filepath.Join(dir, fmt.Sprintf("spawn-%d-%d", c.apps+c.waiting, i), "shipmate.db")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// large measures the bot on a copy of the seeded store: the read and the
-// state change at the most connections; the median time to the first 200;
-// then a bot on the same store that first leaves opt.waiting runs waiting
-// for approval.
-func (rep *report) large(opt options, s botSetup, dir, seeded string) error {
+// large measures the bot on a copy of the seeded store, on the full
+// configuration: the read and the state change at the most connections;
+// the median time to the first 200 on each configuration (target 4 is
+// judged on the base one); then a bot on the same store that first leaves
+// opt.waiting runs waiting for approval.
+func (rep *report) large(opt options, s setups, dir, seeded string) error {
 	path := filepath.Join(dir, "shipmate.db")
 	if err := copyFile(path, seeded); err != nil {
 		return err
 	}
 	logf("%s", rep.labels.large)
-	err := rep.session(opt, s, rep.labels.large, path, func(p *proc) error {
+	err := rep.session(opt, s.full, rep.labels.large, path, func(p *proc) error {
 		rep.load(opt, rep.labels.large, p, phases([]int{rep.maxConns}, cmdStatus, cmdLock))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := rep.median(opt, s, rep.labels.large, func(int) string { return path }); err != nil {
-		return err
+	for _, c := range []botSetup{s.base, s.full} {
+		if err := rep.median(opt, c, rep.labels.large, func(int) string { return path }); err != nil {
+			return err
+		}
 	}
 	logf("%s", rep.labels.waiting)
-	return rep.session(opt, s, rep.labels.waiting, path, func(p *proc) error {
+	return rep.session(opt, s.full, rep.labels.waiting, path, rep.waiting(opt))
+}
+
+// waiting measures what opt.waiting runs left waiting for approval cost:
+// the live heap and resident memory after collections before they are
+// made, and again once they are made and the bot has settled; then the
+// state change at the most connections and the reads at one.
+func (rep *report) waiting(opt options) func(*proc) error {
+	return func(p *proc) error {
+		logf("live heap before the waiting runs: driving %d GCs with reads", gcWanted)
+		liveBefore, before, err := postGC(p)
+		if err != nil {
+			return err
+		}
 		logf("%d deploys to production, each left waiting for approval", opt.waiting)
 		began := time.Now()
 		if err := makeWaiting(p.addr, opt.waiting); err != nil {
 			return err
 		}
 		logf("%d runs waiting after %.1fs", opt.waiting, time.Since(began).Seconds())
-		after, err := p.idle(opt.settle)
+		time.Sleep(opt.settle)
+		logf("live heap after the waiting runs: driving %d GCs with reads", gcWanted)
+		liveAfter, after, err := postGC(p)
 		if err != nil {
 			return err
 		}
-		rep.growth = growth{runs: opt.waiting, before: rep.procs[len(rep.procs)-1].idle, after: after}
+		rep.growth = growth{runs: opt.waiting, before: before, after: after, liveBefore: liveBefore, liveAfter: liveAfter}
 		rep.load(opt, rep.labels.waiting, p, []phase{{cmdLock, rep.maxConns}, {cmdStatus, 1}, {cmdHistory, 1}})
 		return nil
-	})
+	}
 }
 
-// session starts the bot on store, reads its idle memory, runs work, checks
-// that it holds no lock, and reads its peak. The row it adds is on
-// rep.procs while work runs.
+// session starts the bot on store with the configuration s, reads its idle
+// memory, runs work, checks that it holds no lock, and reads its peak. The
+// row it adds is on rep.procs while work runs.
 func (rep *report) session(opt options, s botSetup, label, store string, work func(*proc) error) error {
 	p, err := startBot(s, store)
 	if err != nil {
@@ -137,24 +163,28 @@ func (rep *report) session(opt options, s botSetup, label, store string, work fu
 	if err != nil {
 		return err
 	}
-	rep.procs = append(rep.procs, procRow{target: label, ready: p.ready, idle: idle})
+	rep.procs = append(rep.procs, procRow{target: label, config: s.name(), ready: p.ready, idle: idle})
 	if err := work(p); err != nil {
 		return err
 	}
 	return rep.finish(rep.procs[len(rep.procs)-1], p, true)
 }
 
-// median spawns the bot opt.spawns times on the stores path names and
-// notes the median time to the first 200 on label's row.
+// median spawns the bot opt.spawns times with the configuration s on the
+// stores path names and notes the median time to the first 200 on label's
+// row, under s's name.
 func (rep *report) median(opt options, s botSetup, label string, path func(int) string) error {
-	logf("%s: %d spawns", label, opt.spawns)
+	logf("%s: %d spawns on %s", label, opt.spawns, s.name())
 	med, err := spawnMedian(s, opt.spawns, path)
 	if err != nil {
 		return err
 	}
 	for i := range rep.procs {
 		if rep.procs[i].target == label {
-			rep.procs[i].readyMedian = med
+			if rep.procs[i].medians == nil {
+				rep.procs[i].medians = map[string]time.Duration{}
+			}
+			rep.procs[i].medians[s.name()] = med
 		}
 	}
 	return nil
@@ -168,7 +198,7 @@ func (rep *report) example(opt options, dir string) error {
 		return err
 	}
 	defer p.stop()
-	pr := procRow{target: rep.labels.example, ready: p.ready}
+	pr := procRow{target: rep.labels.example, config: exampleConfig, ready: p.ready}
 	if pr.idle, err = p.idle(opt.settle); err != nil {
 		return err
 	}

@@ -10,15 +10,45 @@ import (
 	"time"
 )
 
-// growth is what the runs left waiting for approval cost: the bot's
-// memory, settled, before and after they were made.
+// growth is what the runs left waiting for approval cost: the bot's live
+// heap and resident memory before and after they were made, each read
+// after collections loadgen drove (and, after, once the bot has settled).
 type growth struct {
-	runs          int
-	before, after mem
+	runs                  int
+	before, after         mem
+	liveBefore, liveAfter liveHeap
 }
 
 // perRun is how much d (MiB) grew per waiting run, in KiB.
 func (g growth) perRun(d float64) float64 { return d * 1024 / float64(g.runs) }
+
+// livePerRun is how much the live heap grew per waiting run, in KiB, and
+// whether both readings were made.
+func (g growth) livePerRun() (float64, bool) {
+	if g.liveBefore.err != nil || g.liveAfter.err != nil {
+		return 0, false
+	}
+	return g.perRun(g.liveAfter.mib - g.liveBefore.mib), true
+}
+
+// liveError says why the live heap per run is missing.
+func (g growth) liveError() string {
+	if g.liveBefore.err != nil {
+		return "before the runs: " + g.liveBefore.err.Error()
+	}
+	return "after the runs: " + g.liveAfter.err.Error()
+}
+
+// postGC drives collections in the bot and reads its live heap, then its
+// resident memory.
+func postGC(p *proc) (liveHeap, mem, error) {
+	h := heapAfterGC(p.addr)
+	if h.err != nil {
+		logf("live heap: %v", h.err)
+	}
+	m, err := p.memory()
+	return h, m, err
+}
 
 // waitingAnswer is what a deploy to production answers once its run is
 // stored; the run then waits for a release manager.

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 	"slices"
 	"time"
 
@@ -40,6 +41,10 @@ var _ runbook.Observer = (*Metrics)(nil)
 // New returns Metrics registered with a fresh registry, which also carries
 // the build's information and the Go runtime and process collectors. apps
 // are the configured apps.
+//
+// The Go collector exports, besides its default metrics, the live heap
+// (go_gc_heap_live_bytes): the heap the last collection marked as live,
+// without the garbage the collector lets the heap grow by before the next.
 func New(apps []string) *Metrics {
 	m := &Metrics{
 		reg:  prometheus.NewRegistry(),
@@ -78,9 +83,19 @@ func New(apps []string) *Metrics {
 		}, []string{"backend", "op"}),
 	}
 	m.reg.MustRegister(m.transitions, m.active, m.steps, m.commands, m.leader, m.storeOps, m.approvals,
-		newBuildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		newBuildInfo(), newGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.dora.register(m.reg)
 	return m
+}
+
+// liveHeap is the runtime/metrics name of the heap the last collection
+// marked as live.
+var liveHeap = regexp.MustCompile(`^/gc/heap/live:bytes$`)
+
+// newGoCollector is the Go collector with its default metrics (the
+// memstats ones dashboards read among them) and the live heap.
+func newGoCollector() prometheus.Collector {
+	return collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: liveHeap}))
 }
 
 // app is the app label of app: itself when configured, else OtherApp.

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,35 @@ func TestMetricsPeopleCanChart(t *testing.T) {
 	m.ClearDORA()
 	if out := scrape(t, m); strings.Contains(out, "shipmate_dora_deploys_per_day{") {
 		t.Error("DORA keys still published after ClearDORA")
+	}
+}
+
+// The live heap (runtime/metrics /gc/heap/live:bytes) is exported beside
+// the memstats metrics dashboards read.
+func TestMetricsLiveHeap(t *testing.T) {
+	runtime.GC() // the live heap is what the last collection marked
+	fams, err := metrics.New(nil).Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]float64{}
+	for _, f := range fams {
+		if ms := f.GetMetric(); len(ms) == 1 && ms[0].GetGauge() != nil {
+			names[f.GetName()] = ms[0].GetGauge().GetValue()
+		} else {
+			names[f.GetName()] = -1
+		}
+	}
+	live, ok := names["go_gc_heap_live_bytes"]
+	if !ok {
+		t.Fatal("no go_gc_heap_live_bytes family")
+	}
+	if live <= 0 {
+		t.Errorf("go_gc_heap_live_bytes = %v, want > 0", live)
+	}
+	for _, want := range []string{"go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes", "go_gc_duration_seconds", "go_goroutines"} {
+		if _, ok := names[want]; !ok {
+			t.Errorf("no %s family", want)
+		}
 	}
 }
