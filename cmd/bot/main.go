@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 	_ "time/tzdata" // deployment windows may name IANA zones: carry the zone database
@@ -40,6 +41,10 @@ const (
 const defaultConfig = "configs/shipmate.yaml"
 
 func main() {
+	// Shipmate serves no heap profiles: sampling allocations would only
+	// cost a stack walk now and then, and the pages of the binary's tables
+	// each walk touches.
+	runtime.MemProfileRate = 0
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -47,15 +47,18 @@ func (rep *report) stateChange() []target {
 	y := float64(lock.p99) / float64(bare.p99)
 	p99 := target{figure: fmt.Sprintf("p99 %.2f ms = %.2f× bare (%.2f ms)", ms(lock.p99), y, ms(bare.p99)), met: yes(y <= 2)}
 	one, ok1 := rep.find(rep.labels.empty, cmdLock, 1)
-	limit := rep.fsync.p50 + time.Millisecond
+	// Each quantile of the latency against the same quantile of one fsync
+	// on this disk, plus 1 ms.
+	lim50, lim99 := rep.fsync.p50+time.Millisecond, rep.fsync.p99+time.Millisecond
 	single := target{
-		figure: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms; one fsync + 1 ms = %.2f ms", ms(one.p50), ms(one.p99), ms(limit)),
-		met:    yes(one.p99 <= limit),
+		figure: fmt.Sprintf("p50 %.2f ms ≤ fsync p50 + 1 ms = %.2f ms; p99 %.2f ms ≤ fsync p99 + 1 ms = %.2f ms",
+			ms(one.p50), ms(lim50), ms(one.p99), ms(lim99)),
+		met: yes(one.p50 <= lim50 && one.p99 <= lim99),
 	}
 	return []target{
 		named(fmt.Sprintf("1. state change ×%d: req/s ≥ 0.5× bare", n), tput, okB && okL),
 		named(fmt.Sprintf("1. state change ×%d: p99 ≤ 2× bare", n), p99, okB && okL),
-		named("1. state change ×1: p50 and p99 ≤ one fsync + 1 ms", single, ok1),
+		named("1. state change ×1: latency ≤ one fsync + 1 ms (p50 and p99 each)", single, ok1),
 	}
 }
 
