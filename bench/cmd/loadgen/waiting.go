@@ -88,22 +88,27 @@ func makeWaiting(addr string, n int) error {
 	return awaitWaiting(addr, n)
 }
 
-// awaitWaiting asks /deploy status until it lists n runs awaiting approval,
-// for up to 30s.
+// awaitWaiting asks /deploy status wait-N of each of the n apps until each
+// shows its run awaiting approval, for up to 30s in all.
 func awaitWaiting(addr string, n int) error {
 	hc := client()
 	defer hc.CloseIdleConnections()
-	got := 0
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		out, err := send(hc, addr, "status")
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; i < n; {
+		out, err := send(hc, addr, "status "+waitName(i))
 		if err != nil {
 			return err
 		}
-		if got = strings.Count(string(out), awaiting); got >= n {
-			return nil
+		if strings.Contains(string(out), awaiting) {
+			i++
+			continue
 		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("/deploy status %s: %s; want its run %s", waitName(i), out, awaiting)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("/deploy status lists %d runs %s, want %d", got, awaiting, n)
+	return nil
 }
 
 // heldLocks asks /deploy status which locks the bot holds (each listed as
