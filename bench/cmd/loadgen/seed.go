@@ -98,5 +98,11 @@ func copyFile(dst, src string) error {
 		_ = out.Close()
 		return err
 	}
+	// On disk before the bot starts, as a store that has been in use is:
+	// else the bot's first commit would also write out the whole copy.
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		return err
+	}
 	return out.Close()
 }
