@@ -103,17 +103,7 @@ func New(opt Options) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
-	client := opt.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opt.Config.APIURL != "" {
-		u, _ := url.Parse(opt.Config.APIURL) // checked by Validate
-		c := *client
-		c.Transport = rewriteHost{base: client.Transport, scheme: u.Scheme, host: u.Host}
-		client = &c
-	}
-	s.Client = client
+	s.Client = apiClient(opt.HTTPClient, opt.Config.APIURL)
 	// Rate limits are handled here (waited out with ctx, or by the edit
 	// pacer), not by discordgo's sleep, which no ctx ends.
 	s.ShouldRetryOnRateLimit = false
@@ -397,16 +387,35 @@ func user(ic *discordgo.Interaction) runbook.User {
 	return runbook.User{Platform: Platform, ID: du.ID, Groups: groups}
 }
 
-// rewriteHost sends every request to another scheme and host: discordgo
-// fixes its endpoints' host when it loads.
+// apiClient is client (nil: one with a 30 s timeout) sending Discord's
+// API requests to apiURL instead, when it is set (checked by Validate).
+func apiClient(client *http.Client, apiURL string) *http.Client {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if apiURL == "" {
+		return client
+	}
+	u, _ := url.Parse(apiURL)
+	c := *client
+	c.Transport = rewriteHost{base: client.Transport, scheme: u.Scheme, host: u.Host, prefix: strings.TrimSuffix(u.Path, "/")}
+	return &c
+}
+
+// rewriteHost sends every request to another scheme and host, below the
+// prefix of api_url's path (a proxy's, say): discordgo fixes its
+// endpoints' host when it loads.
 type rewriteHost struct {
-	base         http.RoundTripper
-	scheme, host string
+	base                 http.RoundTripper
+	scheme, host, prefix string
 }
 
 func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.URL.Scheme, r.URL.Host, r.Host = t.scheme, t.host, t.host
+	if t.prefix != "" {
+		r.URL.Path, r.URL.RawPath = t.prefix+r.URL.Path, ""
+	}
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
