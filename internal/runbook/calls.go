@@ -211,24 +211,33 @@ func (e *Engine) callRequester(ctx context.Context, r *Run, c Call) (string, err
 }
 
 // resumeCalls makes, at the start of a term, the calls that finished runs
-// still owe: the last process stopped between storing a run's end and
+// of the apps and environments in pairs still owe: the last process stopped between storing a run's end and
 // telling its requester. Only the newest runs of each app and environment
 // can owe one.
-func (e *Engine) resumeCalls(ctx context.Context) error {
-	for _, app := range e.policy.AppNames() {
-		for _, env := range e.policy.Envs {
-			runs, err := e.store.History(ctx, app, env.Name, resumeCallsDepth)
-			if err != nil {
-				return fmt.Errorf("resume calls: %w", err)
-			}
-			for _, r := range runs {
-				if r.State.Terminal() {
-					e.callAside(r, true)
-				}
+func (e *Engine) resumeCalls(ctx context.Context, pairs [][2]string) error {
+	for _, p := range pairs {
+		runs, err := e.store.History(ctx, p[0], p[1], resumeCallsDepth)
+		if err != nil {
+			return fmt.Errorf("resume calls: %w", err)
+		}
+		for _, r := range runs {
+			if r.State.Terminal() {
+				e.callAside(r, true)
 			}
 		}
 	}
 	return nil
+}
+
+// appEnvs lists every app in every environment of the policy, as pairs.
+func (e *Engine) appEnvs() [][2]string {
+	var out [][2]string
+	for _, app := range e.policy.AppNames() {
+		for _, env := range e.policy.Envs {
+			out = append(out, [2]string{app, env.Name})
+		}
+	}
+	return out
 }
 
 // resumeCallsDepth is how many of the newest runs of each app and

@@ -414,8 +414,9 @@ func (e *Engine) Resume(ctx context.Context) error {
 	}
 	// The calls finished runs still owe are looked for aside: reading the
 	// newest runs of every app and environment must not hold up answering.
+	pairs := e.appEnvs()
 	e.aside(0, "resume calls", func(ctx context.Context) {
-		if err := e.resumeCalls(ctx); err != nil && ctx.Err() == nil {
+		if err := e.resumeCalls(ctx, pairs); err != nil && ctx.Err() == nil {
 			e.log.Error().Err(err).Msg("resume the calls finished runs owe")
 		}
 	})

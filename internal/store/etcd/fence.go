@@ -45,12 +45,12 @@ func fenceOf(ctx context.Context) (fence, bool) {
 	return f, ok
 }
 
-// write is one bounded transaction that writes: then if every compare of
+// txn is one bounded transaction that writes: then if every compare of
 // cmps holds, els otherwise. Under a fence in ctx it also requires the
 // leader key, and its Else reads that key, so that a deposed leader is
 // told apart from a stale revision: the first gets ErrDeposed, the second
 // the response of els as without a fence.
-func (s *Store) write(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.Op, els ...clientv3.Op) (*clientv3.TxnResponse, error) {
+func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.Op, els ...clientv3.Op) (*clientv3.TxnResponse, error) {
 	f, fenced := fenceOf(ctx)
 	if fenced {
 		cmps = append(cmps[:len(cmps):len(cmps)], clientv3.Compare(clientv3.CreateRevision(f.key), "=", f.rev))

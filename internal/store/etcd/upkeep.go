@@ -23,12 +23,12 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 	resp, err := s.read(ctx, clientv3.OpGet(k))
 	for err == nil {
 		kv := kvOf(resp, 0)
-		if kv != nil {
-			if exp, perr := strconv.ParseInt(string(kv.Value), 10, 64); perr == nil && exp > now.UnixNano() {
-				return false, nil
-			}
+		if live(kv, now) {
+			return false, nil
 		}
-		resp, err = s.write(ctx, []clientv3.Cmp{unchanged(k, kv)},
+		// Not write: this is the delivery's key itself, which write would
+		// claim in the same transaction.
+		resp, err = s.txn(ctx, []clientv3.Cmp{unchanged(k, kv)},
 			[]clientv3.Op{clientv3.OpPut(k, strconv.FormatInt(now.Add(ttl).UnixNano(), 10))}, clientv3.OpGet(k))
 		if err == nil && resp.Succeeded {
 			return true, nil
@@ -41,7 +41,7 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 // delivery whose action failed inside Shipmate is acted on when the
 // platform retries it.
 func (s *Store) Forget(ctx context.Context, key string) error {
-	_, err := s.write(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k.idem(key))})
+	_, err := s.txn(ctx, nil, []clientv3.Op{clientv3.OpDelete(s.k.idem(key))})
 	return err
 }
 
@@ -61,7 +61,7 @@ func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 	}
 	n := 0
 	for _, kv := range expired {
-		resp, err := s.write(ctx, []clientv3.Cmp{unchanged(string(kv.Key), kv)}, []clientv3.Op{clientv3.OpDelete(string(kv.Key))})
+		resp, err := s.txn(ctx, []clientv3.Cmp{unchanged(string(kv.Key), kv)}, []clientv3.Op{clientv3.OpDelete(string(kv.Key))})
 		if err != nil {
 			return n, err
 		}

@@ -26,6 +26,9 @@ type Backend interface {
 	// Forget drops key, so that its next sighting is the first again (a
 	// delivery whose action failed is acted on when retried).
 	Forget(ctx context.Context, key string) error
+	// Seen reports, only reading, whether a delivery's key is remembered
+	// at now; a write claims the delivery its context carries.
+	Seen(ctx context.Context, key string, now time.Time) (bool, error)
 	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
 	SetRunRef(ctx context.Context, id uint64, name, value string) error
 	// Recent returns the newest runs of every app and environment, newest first.
@@ -68,6 +71,9 @@ func Run(t *testing.T, open Open) {
 		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
 		{"LookUpOneLock", lookUpOneLock},
 		{"NewestActiveCountsTheRest", newestActiveCountsTheRest},
+		{"WriteClaimsItsDelivery", writeClaimsDelivery},
+		{"FailedWriteLeavesDeliveryUnclaimed", failedWriteLeavesDeliveryUnclaimed},
+		{"OneOfTwoConcurrentRetriesActs", oneRetryActs},
 		{"ReleaseOnlyWhatWasJudged", releaseOnlyWhatWasJudged},
 		{"LocksListsHoldsAndRunLocks", locksListsHoldsAndRunLocks},
 		{"Once", once},
