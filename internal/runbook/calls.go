@@ -211,9 +211,9 @@ func (e *Engine) callRequester(ctx context.Context, r *Run, c Call) (string, err
 }
 
 // resumeCalls makes, at the start of a term, the calls that finished runs
-// of the apps and environments in pairs still owe: the last process stopped between storing a run's end and
-// telling its requester. Only the newest runs of each app and environment
-// can owe one.
+// of the apps and environments in pairs still owe: the last process
+// stopped between storing a run's end and telling its requester. Only the
+// newest runs of each app and environment can owe one.
 func (e *Engine) resumeCalls(ctx context.Context, pairs [][2]string) error {
 	for _, p := range pairs {
 		runs, err := e.store.History(ctx, p[0], p[1], resumeCallsDepth)
