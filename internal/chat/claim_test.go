@@ -38,6 +38,16 @@ func (e *lockEngine) Command(ctx context.Context, u runbook.User, o runbook.Orig
 			return runbook.Reply{}, true, err
 		}
 		return runbook.Reply{Text: "locked"}, true, nil
+	case "/approve":
+		// Judged on what it reads, as the engine judges a click: refused
+		// without writing once the lock it would take is held.
+		if locked, _, _ := e.st.HoldOf(ctx, "demo", env); locked.Since.Equal(t0) {
+			return runbook.Reply{}, true, runbook.Errorf(runbook.EConflict, "nothing to approve")
+		}
+		if err := e.st.Hold(ctx, runbook.Lock{App: "demo", Env: env, Holder: u, Since: t0}); err != nil {
+			return runbook.Reply{}, true, err
+		}
+		return runbook.Reply{Text: "approved"}, true, nil
 	case "/unlock":
 		if _, _, err := e.st.Release(ctx, "demo", env, time.Time{}); err != nil {
 			return runbook.Reply{}, true, err
@@ -128,6 +138,33 @@ func TestRetriedLockIsARepeat(t *testing.T) {
 	_, _, err := h.Command(ctx2, u, "C1", "/lock", "prod")
 	if !h.Settle(ctx2, "cmd", "L2", err) || locked(t, st, "prod") {
 		t.Fatalf("the retry's write: %v, locked %v; want a repeat that locks nothing", err, locked(t, st, "prod"))
+	}
+}
+
+// The same click delivered twice, the second judged after the first
+// acted (on another replica, say): the second is refused by the engine
+// without writing, and is answered as a repeat, not with the refusal.
+func TestRefusedBecauseItsTwinActedIsARepeat(t *testing.T) {
+	h, _ := claimingHandler(t)
+	u := runbook.User{Platform: "x", ID: "U1"}
+	ctx1, _ := h.First(context.Background(), "cmd", "A1")
+	ctx2, first := h.First(context.Background(), "cmd", "A1")
+	if !first {
+		t.Fatal("the twin was told a repeat before anything was stored")
+	}
+	if reply, _, err := h.Command(ctx1, u, "C1", "/approve", "prod"); err != nil || h.Settle(ctx1, "cmd", "A1", err) {
+		t.Fatalf("the first click: %q, %v", reply, err)
+	}
+	_, _, err := h.Command(ctx2, u, "C1", "/approve", "prod")
+	if runbook.ErrorCode(err) != runbook.EConflict {
+		t.Fatalf("the twin was not refused: %v", err)
+	}
+	if !h.Settle(ctx2, "cmd", "A1", err) {
+		t.Error("the twin's refusal is answered, want a repeat")
+	}
+	// A click of its own refused for the same reason is answered.
+	if got := deliver(h, "A2", "/approve", "prod"); got != "nothing to approve" {
+		t.Errorf("another delivery's refusal: %q, want it answered", got)
 	}
 }
 

@@ -118,8 +118,7 @@ func (h *Handler) Settle(ctx context.Context, kind, id string, err error) (repea
 		return true
 	}
 	if d := runbook.DeliveryOf(ctx); d != nil {
-		h.remember(ctx, d, err)
-		return false
+		return h.remember(ctx, d, err)
 	}
 	if code := runbook.ErrorCode(err); h.Deduper == nil || id == "" || err == nil || code != runbook.EInternal && code != runbook.EUnavailable {
 		return false
@@ -139,17 +138,20 @@ func (h *Handler) Settle(ctx context.Context, kind, id string, err error) (repea
 // harmless and costs no write. A failure inside Shipmate after a write
 // that claimed the key (a click whose first tick was stored and whose
 // second failed) forgets it, so that the retry acts on what is left; one
-// before any such write stored nothing to forget.
-func (h *Handler) remember(ctx context.Context, d *runbook.Delivery, err error) {
+// before any such write stored nothing to forget. It reports whether the
+// delivery was a repeat after all: refused because the same delivery,
+// reaching another replica or arriving twice at once, acted first and
+// stored its key meanwhile.
+func (h *Handler) remember(ctx context.Context, d *runbook.Delivery, err error) (repeat bool) {
 	internal := false
 	switch runbook.ErrorCode(err) {
 	case "":
-		return
+		return false
 	case runbook.EInternal, runbook.EUnavailable:
 		internal = true
 	}
 	if internal != d.Claimed() {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -157,11 +159,13 @@ func (h *Handler) remember(ctx context.Context, d *runbook.Delivery, err error) 
 		if ferr := h.Deduper.Forget(ctx, d.Key); ferr != nil {
 			h.Log.Warn().Err(ferr).Msg(h.Platform + ": forget a failed delivery; its retry will be dropped")
 		}
-		return
+		return false
 	}
-	if _, oerr := h.Deduper.Once(ctx, d.Key, d.TTL, d.Now); oerr != nil {
+	first, oerr := h.Deduper.Once(ctx, d.Key, d.TTL, d.Now)
+	if oerr != nil {
 		h.Log.Warn().Err(oerr).Msg(h.Platform + ": remember a refused delivery; its retry will be answered again")
 	}
+	return oerr == nil && !first
 }
 
 // key is a delivery's dedupe key.
