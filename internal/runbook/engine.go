@@ -398,31 +398,6 @@ func (e *Engine) kick(id uint64, resumed bool) {
 	})
 }
 
-// Resume picks up every unfinished run after a start. Runs whose step was
-// cut off by the stop are re-attached when the executor can, and otherwise
-// end as interrupted: a deploy is never started twice.
-func (e *Engine) Resume(ctx context.Context) error {
-	runs, err := e.store.ActiveRuns(ctx)
-	if err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	for _, r := range runs {
-		e.log.Info().Uint64("run", r.ID).Str("state", string(r.State)).Msg("resuming run")
-		e.obs.Transition(r.App, r.Env, "", r.State)
-		e.kick(r.ID, true)
-		e.callAside(r, true)
-	}
-	// The calls finished runs still owe are looked for aside: reading the
-	// newest runs of every app and environment must not hold up answering.
-	pairs := e.appEnvs()
-	e.aside(0, "resume calls", func(ctx context.Context) {
-		if err := e.resumeCalls(ctx, pairs); err != nil && ctx.Err() == nil {
-			e.log.Error().Err(err).Msg("resume the calls finished runs owe")
-		}
-	})
-	return nil
-}
-
 func (e *Engine) env(name string) (*Environment, error) {
 	env, ok := e.policy.Env(name)
 	if !ok {
