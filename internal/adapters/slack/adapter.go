@@ -191,7 +191,11 @@ func (a *Adapter) interaction(ctx context.Context, ic slack.InteractionCallback)
 	if failed == nil {
 		failed = refused
 	}
-	a.h.Settle(ctx, "act", key, failed)
+	if a.h.Settle(ctx, "act", key, failed) {
+		// Refused because the same click, delivered again at once, acted
+		// first: that one answers.
+		return nil
+	}
 	return refusals
 }
 
