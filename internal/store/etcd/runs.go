@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -50,7 +51,9 @@ func (s *Store) CreateRun(ctx context.Context, r *runbook.Run, evs ...runbook.Ev
 			cmps[i] = unchanged(w, seen[i])
 		}
 		resp, err := s.write(ctx, cmps, ops, reads...)
-		if err != nil {
+		if errors.Is(err, runbook.ErrDuplicateDelivery) {
+			return err
+		} else if err != nil {
 			return fmt.Errorf("store: create run: %w", err)
 		}
 		if resp.Succeeded {

@@ -54,6 +54,15 @@ func writeClaimsDelivery(t *testing.T, s Backend) {
 	if err := s.Hold(late, runbook.Lock{App: "web", Env: "prod", Holder: bob, Since: T0}); err != nil {
 		t.Errorf("a write after the key expired = %v", err)
 	}
+	// A retried command that would create a run is told so, as it is.
+	again := runbook.WithDelivery(context.Background(), "x:cmd:1", time.Hour, T0.Add(2*time.Hour+time.Minute))
+	err := s.CreateRun(again, NewRun("api", "staging", "v1"), Ev(runbook.EvRequested, "", ""))
+	if !errors.Is(err, runbook.ErrDuplicateDelivery) || err.Error() != runbook.ErrDuplicateDelivery.Error() {
+		t.Errorf("a retried create = %v, want %v", err, runbook.ErrDuplicateDelivery)
+	}
+	if runs, _ := s.Recent(context.Background(), 10); len(runs) != 0 {
+		t.Errorf("the retried create stored %d runs", len(runs))
+	}
 }
 
 // failedWriteLeavesDeliveryUnclaimed: a write that fails stores nothing,
