@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
-	"shipmate/internal/chat"
+	"shipmate/internal/backoff"
 )
 
 // gatewayOpenTimeout bounds opening the gateway when Start's context has
@@ -95,7 +95,7 @@ func (a *Adapter) keepGateway() {
 	a.keeping.Add(1)
 	go func() {
 		defer a.keeping.Done()
-		b := chat.Backoff{Min: a.opt.ReconnectMin, Max: a.opt.ReconnectMax}
+		b := backoff.Backoff{Min: a.opt.ReconnectMin, Max: a.opt.ReconnectMax}
 		for {
 			select {
 			case <-ctx.Done():

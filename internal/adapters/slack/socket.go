@@ -9,7 +9,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
-	"shipmate/internal/chat"
+	"shipmate/internal/backoff"
 )
 
 // maxSocketEvents bounds the Socket Mode events handled at once: one slow
@@ -62,7 +62,7 @@ func (a *Adapter) runSocketMode(ctx context.Context) {
 // keepSocket runs Socket Mode until ctx ends, starting it again after a
 // backoff whenever it stops; the backoff starts over once connected.
 func (a *Adapter) keepSocket(ctx context.Context, client *socketmode.Client) {
-	b := chat.Backoff{Min: a.opt.ReconnectMin, Max: a.opt.ReconnectMax}
+	b := backoff.Backoff{Min: a.opt.ReconnectMin, Max: a.opt.ReconnectMax}
 	for {
 		before := a.connects.Load()
 		err := client.RunContext(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"shipmate/internal/backoff"
 	"shipmate/internal/commands"
 	"shipmate/internal/runbook"
 )
@@ -212,7 +213,7 @@ func (d *Deliverer) serve(ctx context.Context, ep *endpoint) {
 			d.m.backlog.WithLabelValues(ep.label).Set(float64(n))
 		}
 		if len(entries) == 0 {
-			if !wait(ctx, d.o.Poll) {
+			if !backoff.Sleep(ctx, d.o.Poll) {
 				return
 			}
 			continue
@@ -256,7 +257,8 @@ const saveTimeout = 5 * time.Second
 // retry calls f until it succeeds (true) or ctx ends (false), backing off
 // in between.
 func (d *Deliverer) retry(ctx context.Context, ep *endpoint, what string, f func() error) bool {
-	for attempt := 0; ; attempt++ {
+	wait := backoff.Backoff{Min: d.o.MinBackoff, Max: d.o.MaxBackoff}
+	for {
 		err := f()
 		if err == nil {
 			return true
@@ -264,9 +266,9 @@ func (d *Deliverer) retry(ctx context.Context, ep *endpoint, what string, f func
 		if ctx.Err() != nil {
 			return false
 		}
-		in := d.backoff(attempt)
+		in := wait.Next()
 		d.o.Log.Warn().Err(err).Str("endpoint", ep.label).Dur("retry_in", in).Msg("webhook: " + what)
-		if !wait(ctx, in) {
+		if !backoff.Sleep(ctx, in) {
 			return false
 		}
 	}
@@ -278,16 +280,4 @@ func (ep *endpoint) wants(a runbook.Audit) bool {
 	in := func(list []string, v string) bool { return len(list) == 0 || slices.Contains(list, v) }
 	allApps := a.Run == 0 && a.App == commands.AllApps
 	return in(ep.Events, a.Event) && (allApps || in(ep.Apps, a.App)) && in(ep.Envs, a.Env)
-}
-
-// wait waits for d or the end of ctx; false if ctx ended.
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"shipmate/internal/backoff"
 	"shipmate/internal/runbook"
 )
 
@@ -36,6 +36,7 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 		d.o.Log.Error().Err(err).Str("endpoint", ep.label).Str("id", e.ID).Msg("webhook: cannot encode the event; skipped")
 		return true
 	}
+	wait := backoff.Backoff{Min: d.o.MinBackoff, Max: d.o.MaxBackoff}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		status, after, err := d.post(ctx, ep, e.ID, body)
 		log := d.o.Log.With().Str("endpoint", ep.label).Str("id", e.ID).Str("event", e.Audit.Event).Int("attempt", attempt+1).Logger()
@@ -52,7 +53,7 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 			return false
 		}
 		d.m.deliveries.WithLabelValues(ep.label, resultFailed).Inc()
-		in := d.backoff(attempt)
+		in := wait.Next()
 		if after >= 0 {
 			in = after
 		}
@@ -63,7 +64,7 @@ func (d *Deliverer) deliver(ctx context.Context, ep *endpoint, e runbook.OutboxE
 			ev = ev.Int("status", status)
 		}
 		ev.Msg("webhook: not delivered; retrying")
-		if !wait(ctx, in) {
+		if !backoff.Sleep(ctx, in) {
 			return false
 		}
 	}
@@ -119,23 +120,6 @@ func (d *Deliverer) retryAfter(resp *http.Response) time.Duration {
 		return min(max(t.Sub(d.o.Now()), 0), maxRetryAfter)
 	}
 	return -1
-}
-
-// backoff is the wait before retry attempt+1: MinBackoff doubled per
-// attempt up to MaxBackoff, of which the second half is random, so that
-// endpoints that failed together do not all retry together.
-func (d *Deliverer) backoff(attempt int) time.Duration {
-	b := d.o.MinBackoff
-	for range min(attempt, 32) {
-		if b >= d.o.MaxBackoff/2 {
-			b = d.o.MaxBackoff
-			break
-		}
-		b *= 2
-	}
-	b = min(b, d.o.MaxBackoff)
-	half := b / 2
-	return half + rand.N(b-half+1)
 }
 
 // metrics are the deliveries' metrics.

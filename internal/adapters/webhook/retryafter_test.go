@@ -6,20 +6,8 @@ import (
 	"time"
 )
 
-func TestBackoffDoublesWithJitterUpToTheCap(t *testing.T) {
-	d := &Deliverer{o: Options{MinBackoff: time.Second, MaxBackoff: 10 * time.Second}}
-	for attempt, full := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
-		for range 50 {
-			if got := d.backoff(attempt); got < full/2 || got > full {
-				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", attempt, got, full/2, full)
-			}
-		}
-	}
-	if got := d.backoff(1 << 20); got > 10*time.Second {
-		t.Errorf("backoff of a huge attempt = %s, beyond the cap", got)
-	}
-}
-
+// A 429 or 503 says how long to wait (seconds or a date); anything else,
+// or a header that cannot be read, leaves it to the backoff (-1).
 func TestRetryAfter(t *testing.T) {
 	d := &Deliverer{o: Options{Now: now}}
 	for _, tc := range []struct {

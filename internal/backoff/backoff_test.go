@@ -1,4 +1,4 @@
-package chat
+package backoff
 
 import (
 	"context"
@@ -20,14 +20,22 @@ func TestBackoff(t *testing.T) {
 		}
 		b.Reset()
 	}
+	// However many failures, never beyond Max.
+	capped := &Backoff{Min: time.Second, Max: 10 * time.Second}
+	for range 1 << 12 {
+		capped.Next()
+	}
+	if d := capped.Next(); d < 5*time.Second || d > 10*time.Second {
+		t.Errorf("after 4,096 failures: %v, want within [5s, 10s]", d)
+	}
 	var zero Backoff // defaults: 1 s to 1 min
-	if d := zero.Next(); d < DefaultBackoffMin/2 || d > DefaultBackoffMin {
+	if d := zero.Next(); d < DefaultMin/2 || d > DefaultMin {
 		t.Errorf("default first wait %v", d)
 	}
 	for range 20 {
 		zero.Next()
 	}
-	if d := zero.Next(); d < DefaultBackoffMax/2 || d > DefaultBackoffMax {
+	if d := zero.Next(); d < DefaultMax/2 || d > DefaultMax {
 		t.Errorf("default longest wait %v", d)
 	}
 }
