@@ -140,10 +140,6 @@ func (t *timedStore) Holds(ctx context.Context) ([]runbook.Lock, error) {
 	return timed(t, "holds", func() ([]runbook.Lock, error) { return t.backend.Holds(ctx) })
 }
 
-func (t *timedStore) Locks(ctx context.Context) ([]runbook.Lock, error) {
-	return timed(t, "locks", func() ([]runbook.Lock, error) { return t.backend.Locks(ctx) })
-}
-
 func (t *timedStore) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
 	return timed(t, "recent", func() ([]*runbook.Run, error) { return t.backend.Recent(ctx, limit) })
 }

@@ -54,8 +54,6 @@ type Store interface {
 	RunLockOf(ctx context.Context, app, env string) (id uint64, ok bool, err error)
 	// Holds returns the explicit locks, without the runs' locks.
 	Holds(ctx context.Context) ([]Lock, error)
-	// Locks returns the explicit locks, then the runs' locks.
-	Locks(ctx context.Context) ([]Lock, error)
 }
 
 // LockedError says an app+env is held by a lock.

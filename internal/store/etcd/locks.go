@@ -116,7 +116,8 @@ func (s *Store) Holds(ctx context.Context) ([]runbook.Lock, error) {
 	return out, err
 }
 
-// Locks implements runbook.Store: explicit holds first, then run locks.
+// Locks returns the explicit holds, then the run locks (bot migrate
+// compares them).
 func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
 	out, err := s.Holds(ctx)
 	if err != nil {

@@ -29,6 +29,9 @@ type Backend interface {
 	// Seen reports, only reading, whether a delivery's key is remembered
 	// at now; a write claims the delivery its context carries.
 	Seen(ctx context.Context, key string, now time.Time) (bool, error)
+	// Locks returns the explicit locks, then the runs' locks (bot migrate
+	// compares them).
+	Locks(ctx context.Context) ([]runbook.Lock, error)
 	RunRef(ctx context.Context, id uint64, name string) (string, bool, error)
 	SetRunRef(ctx context.Context, id uint64, name, value string) error
 	// Recent returns the newest runs of every app and environment, newest first.
