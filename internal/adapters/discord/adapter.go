@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -385,40 +384,4 @@ func user(ic *discordgo.Interaction) runbook.User {
 	}
 	// Global and user names are the user's choice: the id is who they are.
 	return runbook.User{Platform: Platform, ID: du.ID, Groups: groups}
-}
-
-// apiClient is client (nil: one with a 30 s timeout) sending Discord's
-// API requests to apiURL instead, when it is set (checked by Validate).
-func apiClient(client *http.Client, apiURL string) *http.Client {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	if apiURL == "" {
-		return client
-	}
-	u, _ := url.Parse(apiURL)
-	c := *client
-	c.Transport = rewriteHost{base: client.Transport, scheme: u.Scheme, host: u.Host, prefix: strings.TrimSuffix(u.Path, "/")}
-	return &c
-}
-
-// rewriteHost sends every request to another scheme and host, below the
-// prefix of api_url's path (a proxy's, say): discordgo fixes its
-// endpoints' host when it loads.
-type rewriteHost struct {
-	base                 http.RoundTripper
-	scheme, host, prefix string
-}
-
-func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = t.scheme, t.host, t.host
-	if t.prefix != "" {
-		r.URL.Path, r.URL.RawPath = t.prefix+r.URL.Path, ""
-	}
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(r)
 }

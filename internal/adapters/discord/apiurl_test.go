@@ -1,8 +1,11 @@
 package discord
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -44,5 +47,30 @@ func TestAPIURLKeepsItsPath(t *testing.T) {
 			t.Errorf("api_url %s: the server saw %q, want %q", tc.apiURL, got, tc.want)
 		}
 		mu.Unlock()
+	}
+}
+
+// A request that cannot reach api_url fails naming api_url's host, not
+// discord.com, whose URL discordgo asked for: an operator reading the log
+// line looks where the bot really sent it.
+func TestAPIURLNamedWhenUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	client := apiClient(nil, "http://"+dead+"/edge")
+	resp, err := client.Get("https://discord.com/api/v9/users/@me")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a request to %s answered", dead)
+	}
+	if want := "sent to http://" + dead + "/edge/api/v9/users/@me"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) {
+		t.Errorf("error %q no longer unwraps to the dial's *net.OpError", err)
 	}
 }
