@@ -143,7 +143,7 @@ func startExample(bin, dir string) (*proc, error) {
 		"SLACK_BOT_TOKEN=xoxb-bench", "SLACK_SIGNING_SECRET=" + signingSecret, "SLACK_APP_TOKEN=",
 		"SLACK_API_URL=http://" + dead + "/api/", "SLACK_ANNOUNCE_CHANNEL=C0BENCH",
 		"DISCORD_BOT_TOKEN=bench", "DISCORD_APPLICATION_ID=100000000000000009", "DISCORD_PUBLIC_KEY=",
-		"DISCORD_GUILD_ID=", "DISCORD_API_URL=http://" + dead + "/api", "DISCORD_ANNOUNCE_CHANNEL=100000000000000008",
+		"DISCORD_GUILD_ID=", "DISCORD_API_URL=http://" + dead, "DISCORD_ANNOUNCE_CHANNEL=100000000000000008",
 	}
 	return spawn(addr, env, bin, "--config", config, "--listen", addr, "--log-level", "error")
 }

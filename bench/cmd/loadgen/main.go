@@ -71,7 +71,7 @@ func main() {
 func parseFlags() (options, error) {
 	var opt options
 	conns := flag.String("conns", "1,50", "numbers of connections to load with, comma-separated")
-	flag.StringVar(&opt.bot, "bot", "", "the bot binary (default: go build ./cmd/bot)")
+	flag.StringVar(&opt.bot, "bot", "", "the bot binary (default: ./cmd/bot built as the Dockerfile builds it, without cgo)")
 	flag.DurationVar(&opt.duration, "duration", 10*time.Second, "length of each load phase")
 	flag.DurationVar(&opt.settle, "settle", 3*time.Second, "wait after start before reading the idle RSS")
 	flag.IntVar(&opt.runs, "runs", 100_000, "finished runs in the large store")
@@ -141,11 +141,19 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "loadgen: "+format+"\n", args...)
 }
 
-// buildBot builds ./cmd/bot of the module loadgen runs in.
+// releaseBuild is how the Dockerfile builds the bot that ships: without
+// cgo (a static binary, so no C library mapped beside it), without paths
+// or debug tables. loadgen measures that build.
+var releaseBuild = []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+
+// buildBot builds ./cmd/bot of the module loadgen runs in, as the release
+// does.
 func buildBot(dir string) (string, error) {
 	bin := filepath.Join(dir, "bot")
-	logf("go build ./cmd/bot")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bot")
+	args := append(append([]string{}, releaseBuild...), "-o", bin, "./cmd/bot")
+	logf("CGO_ENABLED=0 go %s", strings.Join(args, " "))
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/bot (run loadgen from the module's root): %w", err)
