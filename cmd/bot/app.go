@@ -21,6 +21,7 @@ import (
 	"shipmate/internal/adapters/webhook"
 	"shipmate/internal/config"
 	"shipmate/internal/runbook"
+	"shipmate/internal/store"
 )
 
 // defaultTick is how often the engine's timers are checked.
@@ -87,6 +88,9 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 	}
 	if m.store, err = m.openStore(s); err != nil {
 		return nil, err
+	}
+	if b, ok := m.store.(*store.Store); ok {
+		store.LogCompaction(m.log, b.CompactedAtOpen(), nil)
 	}
 	if err := m.startWebhooks(s.Config); err != nil {
 		_ = m.store.Close()

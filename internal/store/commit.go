@@ -19,7 +19,8 @@ const maxGroup = 1000
 // load each fsync carries everything that arrived during the previous
 // one, where bbolt's Batch would wait a fixed delay.
 type groupCommit struct {
-	db *bolt.DB
+	// update runs one function in a write transaction and commits it.
+	update func(func(*bolt.Tx) error) error
 
 	mu      sync.Mutex
 	busy    bool // a leader is committing or about to
@@ -90,7 +91,7 @@ func (g *groupCommit) commitNext() {
 func (g *groupCommit) run(group []*write) {
 	for len(group) > 0 {
 		failed := -1
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.update(func(tx *bolt.Tx) error {
 			for i, w := range group {
 				if err := call(w.fn, tx); err != nil {
 					failed = i
@@ -108,7 +109,7 @@ func (g *groupCommit) run(group []*write) {
 			return
 		}
 		w := group[failed]
-		w.done <- outcome{err: g.db.Update(func(tx *bolt.Tx) error { return call(w.fn, tx) })}
+		w.done <- outcome{err: g.update(func(tx *bolt.Tx) error { return call(w.fn, tx) })}
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
 }

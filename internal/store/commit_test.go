@@ -23,7 +23,7 @@ func openCommitter(t *testing.T) (*bolt.DB, *groupCommit) {
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bTest); return err }); err != nil {
 		t.Fatal(err)
 	}
-	return db, &groupCommit{db: db}
+	return db, &groupCommit{update: db.Update}
 }
 
 // putKey is a write of k=v that records the transaction it ran in.

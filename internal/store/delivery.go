@@ -50,7 +50,7 @@ func live(v []byte, now time.Time) bool {
 // only reads: a delivery not seen is claimed by its command's first write.
 func (s *Store) Seen(ctx context.Context, key string, now time.Time) (bool, error) {
 	seen := false
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seen = live(tx.Bucket(bIdem).Get([]byte(key)), now)
 		return nil
 	})

@@ -17,7 +17,7 @@ import (
 // what it streams is the store at one moment; fn runs inside it and must
 // not write to this store (a write would wait for the read to end).
 func (s *Store) Dump(ctx context.Context, fn func(dump.Item) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if err := fn(dump.Counter{LastID: tx.Bucket(bRuns).Sequence()}); err != nil {
 			return err
 		}
@@ -100,13 +100,13 @@ type put struct{ bucket, k, v []byte }
 // set, the run locks of unfinished runs and the history indexes follow
 // from the runs, as CreateRun would write them.
 func (s *Store) Load(ctx context.Context, items iter.Seq2[dump.Item, error]) error {
-	if err := s.db.View(s.checkEmpty); err != nil {
+	if err := s.view(s.checkEmpty); err != nil {
 		return err
 	}
 	var pending []put
 	size := 0
 	flush := func() error {
-		err := s.db.Update(func(tx *bolt.Tx) error { return writePuts(tx, pending) })
+		err := s.update(func(tx *bolt.Tx) error { return writePuts(tx, pending) })
 		pending, size = pending[:0], 0
 		return err
 	}
@@ -142,7 +142,7 @@ func (s *Store) Load(ctx context.Context, items iter.Seq2[dump.Item, error]) err
 		return err
 	}
 	// The next CreateRun takes NextSequence: an id above every copied one.
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bRuns)
 		return runs.SetSequence(max(runs.Sequence(), last))
 	})

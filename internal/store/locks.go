@@ -61,7 +61,7 @@ func (s *Store) Release(ctx context.Context, app, env string, since time.Time) (
 func (s *Store) HoldOf(ctx context.Context, app, env string) (runbook.Lock, bool, error) {
 	var l runbook.Lock
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(func(tx *bolt.Tx) (err error) {
 		ok, err = getJSON(tx.Bucket(bHolds), key(app, env), &l)
 		return err
 	})
@@ -71,7 +71,7 @@ func (s *Store) HoldOf(ctx context.Context, app, env string) (runbook.Lock, bool
 // RunLockOf implements runbook.Store with one look-up.
 func (s *Store) RunLockOf(ctx context.Context, app, env string) (uint64, bool, error) {
 	var id uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bRunLocks).Get(key(app, env)); len(v) == 8 {
 			id = binary.BigEndian.Uint64(v)
 		}
@@ -83,7 +83,7 @@ func (s *Store) RunLockOf(ctx context.Context, app, env string) (uint64, bool, e
 // Holds implements runbook.Store: the explicit locks alone.
 func (s *Store) Holds(ctx context.Context) ([]runbook.Lock, error) {
 	var out []runbook.Lock
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bHolds).ForEach(func(_, v []byte) error {
 			var l runbook.Lock
 			if err := json.Unmarshal(v, &l); err != nil {
@@ -103,7 +103,7 @@ func (s *Store) Locks(ctx context.Context) ([]runbook.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bRunLocks).ForEach(func(k, _ []byte) error {
 			app, env, _ := bytes.Cut(k, []byte{0})
 			l, ok, err := runLockFor(tx, string(app), string(env))

@@ -61,7 +61,7 @@ func (s *Store) OutboxAfter(ctx context.Context, pos string, limit int) ([]runbo
 		return nil, err
 	}
 	var out []runbook.OutboxEntry
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
 		if b == nil {
 			return nil
@@ -87,7 +87,7 @@ func (s *Store) OutboxBacklog(ctx context.Context, pos string) (int, error) {
 		return 0, err
 	}
 	n := 0
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
 		if b == nil {
 			return nil
@@ -105,7 +105,7 @@ func (s *Store) OutboxBacklog(ctx context.Context, pos string) (int, error) {
 func (s *Store) Cursor(ctx context.Context, name string) (string, bool, error) {
 	var pos string
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bCursors); b != nil {
 			if v := b.Get([]byte(name)); v != nil {
 				pos, ok = string(v), true
@@ -143,7 +143,7 @@ func (s *Store) SetCursor(ctx context.Context, name, pos string) error {
 
 // PruneOutbox implements runbook.Outbox, in one transaction.
 func (s *Store) PruneOutbox(ctx context.Context, keep []string, cutoff time.Time) (dropped, undelivered int, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		dropped, undelivered = 0, 0
 		upto, err := pruneCursors(tx.Bucket(bCursors), keep)
 		if err != nil {

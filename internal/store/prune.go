@@ -26,7 +26,7 @@ const pruneBatch = 500
 func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, keep int) (int, error) {
 	keep = max(keep, 1)
 	protected := map[uint64]bool{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		// The newest keep ids under each app and environment: the index
 		// is sorted by app, env, then id.
 		var prefix []byte
@@ -84,7 +84,7 @@ func (s *Store) PruneRuns(ctx context.Context, cutoff time.Time, keep int) (int,
 // oldest first. done is true once it reached runs created at or after
 // cutoff (all later ones are newer still) or the end.
 func (s *Store) pruneBatch(cutoff time.Time, protected map[uint64]bool, after uint64) (n int, next uint64, done bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		n, next, done = 0, after, true
 		type victim struct {
 			id       uint64

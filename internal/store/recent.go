@@ -12,7 +12,7 @@ import (
 // first. It reads only the last limit entries of the runs bucket.
 func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
 	var out []*runbook.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bRuns).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var r runbook.Run

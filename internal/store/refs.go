@@ -10,7 +10,7 @@ import (
 // (where it put the run's summary, say).
 func (s *Store) RunRef(ctx context.Context, id uint64, name string) (string, bool, error) {
 	var v []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bRunRefs); b != nil {
 			v = b.Get(append(u64(id), name...))
 		}

@@ -213,7 +213,7 @@ func (s *Store) AppendEvents(ctx context.Context, id uint64, evs ...runbook.Even
 // Run implements runbook.Store.
 func (s *Store) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
 	var r runbook.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(tx.Bucket(bRuns), u64(id), &r)
 		if err == nil && !ok {
 			err = runbook.ErrRunNotFound
@@ -230,7 +230,7 @@ func (s *Store) Run(ctx context.Context, id uint64) (*runbook.Run, error) {
 // start-up time does not grow with history.
 func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 	var out []*runbook.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		runs := tx.Bucket(bRuns)
 		return tx.Bucket(bActive).ForEach(func(k, _ []byte) (err error) {
 			out, err = appendRun(out, runs, k)
@@ -245,7 +245,7 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*runbook.Run, error) {
 func (s *Store) NewestActive(ctx context.Context, limit int) ([]*runbook.Run, int, error) {
 	var out []*runbook.Run
 	total := 0
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(func(tx *bolt.Tx) (err error) {
 		out, total = nil, 0
 		runs := tx.Bucket(bRuns)
 		c := tx.Bucket(bActive).Cursor()
@@ -265,7 +265,7 @@ func (s *Store) NewestActive(ctx context.Context, limit int) ([]*runbook.Run, in
 // Events implements runbook.Store.
 func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) {
 	var out []runbook.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bRuns).Get(u64(id)) == nil {
 			return runbook.ErrRunNotFound
 		}
@@ -286,7 +286,7 @@ func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) 
 // History implements runbook.Store.
 func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*runbook.Run, error) {
 	var out []*runbook.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		idx, prefix := tx.Bucket(bByApp), key(app, "")
 		if env != "" {
 			idx, prefix = tx.Bucket(bByAppEnv), key(app, env, "")
@@ -309,7 +309,7 @@ func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*run
 // stops at the first run created before since.
 func (s *Store) HistorySince(ctx context.Context, app, env string, since time.Time, limit int) ([]*runbook.Run, error) {
 	var out []*runbook.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		idx, prefix := tx.Bucket(bByAppEnv), key(app, env, "")
 		runs := tx.Bucket(bRuns)
 		c := idx.Cursor()
@@ -336,7 +336,7 @@ func (s *Store) HistorySince(ctx context.Context, app, env string, since time.Ti
 // succeeded versions.
 func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, error) {
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ok = tx.Bucket(bSucceeded).Get(key(app, env, version)) != nil
 		return nil
 	})
@@ -347,7 +347,7 @@ func (s *Store) Succeeded(ctx context.Context, app, env, version string) (bool, 
 func (s *Store) Deployed(ctx context.Context, app, env string) (runbook.Deployed, bool, error) {
 	var d runbook.Deployed
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(func(tx *bolt.Tx) (err error) {
 		ok, err = getJSON(tx.Bucket(bDeployed), key(app, env), &d)
 		return err
 	})

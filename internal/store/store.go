@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,12 +51,19 @@ var ErrInUse = errors.New("store is in use by another process")
 
 // Store is a bbolt-backed runbook.Store.
 type Store struct {
+	// mu is held shared by every transaction and exclusively while
+	// compaction swaps db for a rewritten file (compact.go).
+	mu   sync.RWMutex
 	db   *bolt.DB
 	path string
 	// commits shares transactions and fsyncs between concurrent writes.
 	commits *groupCommit
 	// outbox makes every change write its audit entries to the outbox.
 	outbox bool
+	// compaction says when the store rewrites itself (compact.go);
+	// opened is what Open's rewrite did.
+	compaction Compaction
+	opened     CompactResult
 }
 
 var _ runbook.Store = (*Store)(nil)
@@ -69,6 +77,9 @@ type Options struct {
 	// Outbox makes every change also write its audit entries to the
 	// outbox, for the webhooks; without it the outbox does not grow.
 	Outbox bool
+	// Compaction says when the store rewrites itself without its free
+	// pages (zero: DefaultCompaction).
+	Compaction Compaction
 }
 
 // Open opens (creating it and its folder if needed) the store at path.
@@ -88,18 +99,43 @@ func Open(path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, outbox: opt.Outbox, commits: &groupCommit{db: db}}
+	s := &Store{db: db, path: path, outbox: opt.Outbox, compaction: opt.Compaction}
+	if s.compaction == (Compaction{}) {
+		s.compaction = DefaultCompaction
+	}
+	s.commits = &groupCommit{update: s.update}
 	if opt.ReadOnly {
 		err = db.View(s.checkSchema)
 	} else {
 		err = db.Update(s.migrate)
 	}
+	if err == nil && !opt.ReadOnly {
+		err = s.compactAtOpen()
+	}
 	if err != nil {
-		_ = db.Close()
+		_ = s.db.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// compactAtOpen drops what an interrupted rewrite left, then rewrites a
+// sparse store whatever its size: nothing waits on it yet.
+func (s *Store) compactAtOpen() error {
+	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: %w", err)
+	}
+	if ok, _, _ := sparse(s.db, s.compaction); !ok {
+		return nil
+	}
+	res, err := s.compactLocked()
+	s.opened = res
+	return err
+}
+
+// CompactedAtOpen says what Open's rewrite of a sparse store did, if it
+// did one (Done).
+func (s *Store) CompactedAtOpen() CompactResult { return s.opened }
 
 // migrate creates missing buckets and brings the schema up to date.
 func (s *Store) migrate(tx *bolt.Tx) error {
@@ -212,8 +248,28 @@ func (s *Store) write(fn func(tx *bolt.Tx) error) error {
 	return s.commits.do(fn)
 }
 
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update runs fn in a write transaction of its own, committed with fsync.
+// Writes go through write (shared commits); update is for the few that
+// must commit alone (a prune's steps, a migration, the group itself).
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
+
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
 // Path returns the file's path.
 func (s *Store) Path() string { return s.path }
@@ -223,7 +279,7 @@ func (s *Store) Where() string { return s.path }
 
 // Ping reports whether the store is open and readable (for /readyz).
 func (s *Store) Ping() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			return errors.New("store: not initialised")
 		}
@@ -307,7 +363,7 @@ func (s *Store) Forget(ctx context.Context, k string) error {
 // PruneIdempotency removes expired idempotency keys.
 func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIdem)
 		var expired [][]byte
 		_ = b.ForEach(func(k, v []byte) error {

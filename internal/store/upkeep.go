@@ -54,14 +54,36 @@ func upkeep(ctx context.Context, s Pruner, u Upkeep) {
 	} else {
 		u.Log.Debug().Int("dropped", n).Msg("store: expired delivery keys dropped")
 	}
-	if u.Retention <= 0 {
+	if u.Retention > 0 {
+		n, err = s.PruneRuns(ctx, u.Now().Add(-u.Retention), u.Keep)
+		if err != nil && ctx.Err() == nil {
+			u.Log.Warn().Err(err).Msg("store: drop runs past the retention")
+		}
+		if n > 0 {
+			u.Log.Info().Int("runs", n).Dur("retention", u.Retention).Msg("store: runs past the retention dropped with their trails")
+		}
+	}
+	if c, ok := s.(Compacter); ok && ctx.Err() == nil {
+		res, err := c.CompactIfSparse()
+		LogCompaction(u.Log, res, err)
+	}
+}
+
+// Compacter is a store that rewrites itself when freed space has made its
+// commits heavy: the bbolt store (etcd compacts and defragments on its
+// own terms).
+type Compacter interface {
+	CompactIfSparse() (CompactResult, error)
+}
+
+// LogCompaction logs what a rewrite did, or why it did not happen.
+func LogCompaction(log zerolog.Logger, res CompactResult, err error) {
+	if err != nil {
+		log.Warn().Err(err).Int("free_pages", res.FreePages).Msg("store: not compacted")
 		return
 	}
-	n, err = s.PruneRuns(ctx, u.Now().Add(-u.Retention), u.Keep)
-	if err != nil && ctx.Err() == nil {
-		u.Log.Warn().Err(err).Msg("store: drop runs past the retention")
-	}
-	if n > 0 {
-		u.Log.Info().Int("runs", n).Dur("retention", u.Retention).Msg("store: runs past the retention dropped with their trails")
+	if res.Done {
+		log.Info().Int("free_pages", res.FreePages).Int64("bytes_before", res.Before).Int64("bytes_after", res.After).
+			Dur("took", res.Took).Msg("store: compacted (rewritten without its free pages)")
 	}
 }
