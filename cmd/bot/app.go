@@ -90,7 +90,8 @@ func NewMain(s *adaptercfg.Settings, log zerolog.Logger, tick time.Duration) (*M
 		return nil, err
 	}
 	if b, ok := m.store.(*store.Store); ok {
-		store.LogCompaction(m.log, b.CompactedAtOpen(), nil)
+		res, err := b.CompactedAtOpen()
+		store.LogCompaction(m.log, res, err)
 	}
 	if err := m.startWebhooks(s.Config); err != nil {
 		_ = m.store.Close()

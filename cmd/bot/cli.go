@@ -90,7 +90,7 @@ func (c *cli) root() *cobra.Command {
 		RunE:  c.serve,
 	}
 	c.addCommon(serve, "config", "log-level", "tick", "listen")
-	root.AddCommand(serve, c.checkCommand(), c.exportCommand(), c.runsCommand(), c.migrateCommand(), versionCommand())
+	root.AddCommand(serve, c.checkCommand(), c.exportCommand(), c.runsCommand(), c.migrateCommand(), c.compactCommand(), versionCommand())
 	withEnvHelp(root)
 	return root
 }

@@ -31,10 +31,14 @@ type Compaction struct {
 	// here). A larger store is rewritten at its next start instead,
 	// before the bot serves.
 	MaxLive int64
+	// MaxLiveAtOpen bounds the live data Open rewrites, so that a start
+	// stays within what a supervisor waits for (a Kubernetes startup
+	// probe, say). A larger store is left as it is, and says so.
+	MaxLiveAtOpen int64
 }
 
 // DefaultCompaction is the policy of a store opened without one.
-var DefaultCompaction = Compaction{MinFree: 8192, MaxLive: 32 << 20}
+var DefaultCompaction = Compaction{MinFree: 8192, MaxLive: 32 << 20, MaxLiveAtOpen: 256 << 20}
 
 // CompactResult says what a rewrite did.
 type CompactResult struct {
@@ -70,12 +74,29 @@ func (s *Store) CompactIfSparse() (CompactResult, error) {
 		return CompactResult{FreePages: free}, nil
 	}
 	if live > s.compaction.MaxLive {
-		return CompactResult{FreePages: free}, fmt.Errorf("store: %s has %d free pages but %d MiB of live data, too much to rewrite while serving; it is rewritten at the next start",
-			s.path, free, live>>20)
+		return CompactResult{FreePages: free}, s.tooLarge(free, live, "while serving")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.compactLocked()
+}
+
+// Compact rewrites the store without its free pages, whatever their
+// number and whatever its size (bot compact). Reads and writes wait for it.
+func (s *Store) Compact() (CompactResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.compactLocked()
+}
+
+// tooLarge says a sparse store is left as it is, and what that costs.
+func (s *Store) tooLarge(free int, live int64, when string) error {
+	next := "it is rewritten at the next start"
+	if live > s.compaction.MaxLiveAtOpen {
+		next = "stop the bot and run `bot compact` to make its commits light again"
+	}
+	return fmt.Errorf("store: %s has %d free pages, which every commit lists, but %d MiB of live data, too much to rewrite %s; %s",
+		s.path, free, live>>20, when, next)
 }
 
 // compactLocked rewrites the store into path.compact and puts that file
@@ -90,7 +111,12 @@ func (s *Store) compactLocked() (CompactResult, error) {
 	if st, err := os.Stat(s.path); err == nil {
 		res.Before = st.Size()
 	}
-	tmp := s.path + ".compact"
+	// Rewrite the file itself, not a symbolic link to it.
+	target, err := filepath.EvalSymlinks(s.path)
+	if err != nil {
+		return res, fmt.Errorf("store: compact: %w", err)
+	}
+	tmp := target + ".compact"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
@@ -109,22 +135,18 @@ func (s *Store) compactLocked() (CompactResult, error) {
 	if err := dst.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		// The rename is done; only its durability is in doubt, and the
-		// old file's handle refers to a file no longer named: carry on in
-		// the new one.
-		err = fmt.Errorf("store: compact %s: sync folder: %w", s.path, err)
-		s.swap(dst)
-		return res, err
-	}
+	// From here on the new file is the store, whatever else fails.
 	s.swap(dst)
-	if st, err := os.Stat(s.path); err == nil {
+	res.Done, res.Took = true, time.Since(began)
+	if st, err := os.Stat(target); err == nil {
 		res.After = st.Size()
 	}
-	res.Done, res.Took = true, time.Since(began)
+	if err := syncDir(filepath.Dir(target)); err != nil {
+		return res, fmt.Errorf("store: compacted %s, but the rename may not survive a crash: sync folder: %w", s.path, err)
+	}
 	return res, nil
 }
 

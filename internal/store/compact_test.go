@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 )
 
 // testCompaction rewrites small test stores: 64 free pages are enough.
-var testCompaction = Compaction{MinFree: 64, MaxLive: 64 << 20}
+var testCompaction = Compaction{MinFree: 64, MaxLive: 64 << 20, MaxLiveAtOpen: 64 << 20}
 
 // contents is every key and value of every bucket, and each bucket's
 // sequence (run ids and outbox positions come from them).
@@ -159,6 +160,25 @@ func TestCompactLeavesWhatIsNotWorthIt(t *testing.T) {
 	if fileSize(t, path) != size {
 		t.Errorf("the file changed size")
 	}
+
+	// Too large to rewrite at start as well: Open leaves it, says why, and
+	// names the command that rewrites it.
+	bigPath := big.Path()
+	bigSize := fileSize(t, bigPath)
+	if err := big.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Open(bigPath, Options{Timeout: time.Second, Compaction: Compaction{MinFree: 64, MaxLive: 1, MaxLiveAtOpen: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if res, err := reopened.CompactedAtOpen(); res.Done || err == nil || !strings.Contains(err.Error(), "bot compact") {
+		t.Errorf("CompactedAtOpen over MaxLiveAtOpen = %+v, %v; want nothing done and a word about bot compact", res, err)
+	}
+	if got := fileSize(t, bigPath); got != bigSize {
+		t.Errorf("the file went from %d to %d bytes", bigSize, got)
+	}
 }
 
 // Writes that arrive while the store rewrites itself wait for it and land
@@ -239,13 +259,13 @@ func TestOpenCompactsASparseStore(t *testing.T) {
 	if err := os.WriteFile(path+".compact", []byte("half a rewrite"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := Open(path, Options{Timeout: time.Second, Compaction: Compaction{MinFree: 64, MaxLive: 1}})
+	s2, err := Open(path, Options{Timeout: time.Second, Compaction: Compaction{MinFree: 64, MaxLive: 1, MaxLiveAtOpen: 64 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if res := s2.CompactedAtOpen(); !res.Done || res.After >= size/2 {
-		t.Errorf("CompactedAtOpen = %+v; want the %d-byte file rewritten to less than half", res, size)
+	if res, err := s2.CompactedAtOpen(); err != nil || !res.Done || res.After >= size/2 {
+		t.Errorf("CompactedAtOpen = %+v, %v; want the %d-byte file rewritten to less than half", res, err, size)
 	}
 	if d := cmp.Diff(before, contents(t, s2)); d != "" {
 		t.Fatalf("the rewrite at open changed the store (-before +after):\n%s", d)

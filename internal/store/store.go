@@ -64,6 +64,7 @@ type Store struct {
 	// opened is what Open's rewrite did.
 	compaction Compaction
 	opened     CompactResult
+	openErr    error
 }
 
 var _ runbook.Store = (*Store)(nil)
@@ -120,22 +121,29 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 // compactAtOpen drops what an interrupted rewrite left, then rewrites a
-// sparse store whatever its size: nothing waits on it yet.
+// sparse store (up to MaxLiveAtOpen of live data): nothing waits on it
+// yet. What it did, or why it did not, is for the caller to log
+// (CompactedAtOpen); only a failure to drop the leftover fails Open.
 func (s *Store) compactAtOpen() error {
-	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("store: %w", err)
+	if target, err := filepath.EvalSymlinks(s.path); err == nil {
+		if err := os.Remove(target + ".compact"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: %w", err)
+		}
 	}
-	if ok, _, _ := sparse(s.db, s.compaction); !ok {
-		return nil
+	ok, free, live := sparse(s.db, s.compaction)
+	switch {
+	case !ok:
+	case live > s.compaction.MaxLiveAtOpen:
+		s.opened, s.openErr = CompactResult{FreePages: free}, s.tooLarge(free, live, "at start")
+	default:
+		s.opened, s.openErr = s.compactLocked()
 	}
-	res, err := s.compactLocked()
-	s.opened = res
-	return err
+	return nil
 }
 
-// CompactedAtOpen says what Open's rewrite of a sparse store did, if it
-// did one (Done).
-func (s *Store) CompactedAtOpen() CompactResult { return s.opened }
+// CompactedAtOpen says what Open's rewrite of a sparse store did (Done),
+// or why a sparse store was left as it is.
+func (s *Store) CompactedAtOpen() (CompactResult, error) { return s.opened, s.openErr }
 
 // migrate creates missing buckets and brings the schema up to date.
 func (s *Store) migrate(tx *bolt.Tx) error {

@@ -79,7 +79,7 @@ type Compacter interface {
 // LogCompaction logs what a rewrite did, or why it did not happen.
 func LogCompaction(log zerolog.Logger, res CompactResult, err error) {
 	if err != nil {
-		log.Warn().Err(err).Int("free_pages", res.FreePages).Msg("store: not compacted")
+		log.Warn().Err(err).Int("free_pages", res.FreePages).Bool("compacted", res.Done).Msg("store: compaction")
 		return
 	}
 	if res.Done {
