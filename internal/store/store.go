@@ -368,26 +368,63 @@ func (s *Store) Forget(ctx context.Context, k string) error {
 	})
 }
 
-// PruneIdempotency removes expired idempotency keys.
+// pruneKeysBatch is how many expired delivery keys one commit deletes.
+const pruneKeysBatch = 1000
+
+// PruneIdempotency removes expired idempotency keys. It finds them in
+// read transactions and deletes them a batch per shared commit, so that
+// the writes beside it never wait for a scan of the whole bucket (an
+// hour of a busy bot's deliveries), and it holds one batch in memory.
 func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bIdem)
+	var from []byte
+	for {
 		var expired [][]byte
-		_ = b.ForEach(func(k, v []byte) error {
-			if int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
-				expired = append(expired, k)
+		var next []byte
+		err := s.view(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bIdem).Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for ; k != nil; k, v = c.Next() {
+				if len(expired) == pruneKeysBatch {
+					next = bytes.Clone(k)
+					return nil
+				}
+				if !live(v, now) {
+					expired = append(expired, bytes.Clone(k))
+				}
 			}
 			return nil
 		})
-		// Deleting while iterating a bbolt cursor skips keys: delete after.
-		for _, k := range expired {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if err != nil || len(expired) == 0 {
+			return n, err
 		}
-		n = len(expired)
-		return nil
-	})
-	return n, err
+		deleted := 0
+		err = s.write(func(tx *bolt.Tx) error {
+			deleted = 0
+			b := tx.Bucket(bIdem)
+			for _, k := range expired {
+				// A key forgotten since the read is gone; one claimed
+				// again stays.
+				if v := b.Get(k); v == nil || live(v, now) {
+					continue
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				deleted++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += deleted
+		if next == nil {
+			return n, nil
+		}
+		from = next
+	}
 }
