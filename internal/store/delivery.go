@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"time"
@@ -60,3 +61,89 @@ func (s *Store) Seen(ctx context.Context, key string, now time.Time) (bool, erro
 // ClaimsDeliveries reports that this store's writes claim the delivery
 // their context carries (see writeFor).
 func (s *Store) ClaimsDeliveries() bool { return true }
+
+// Once records key and reports whether this is its first sighting within
+// ttl. Chat adapters use it to drop a platform's retried deliveries.
+func (s *Store) Once(ctx context.Context, k string, ttl time.Duration, now time.Time) (bool, error) {
+	first := false
+	err := s.write(func(tx *bolt.Tx) error {
+		first = false
+		b := tx.Bucket(bIdem)
+		if live(b.Get([]byte(k)), now) {
+			return nil
+		}
+		first = true
+		return b.Put([]byte(k), u64(uint64(now.Add(ttl).UnixNano())))
+	})
+	return first, err
+}
+
+// Forget removes key, so that its next sighting counts as the first: a
+// delivery whose action failed inside Shipmate (nothing stored) is acted
+// on when the platform retries it.
+func (s *Store) Forget(ctx context.Context, k string) error {
+	return s.write(func(tx *bolt.Tx) error {
+		return tx.Bucket(bIdem).Delete([]byte(k))
+	})
+}
+
+// pruneKeysBatch is how many expired delivery keys one commit deletes.
+const pruneKeysBatch = 1000
+
+// PruneIdempotency removes expired idempotency keys. It finds them in
+// read transactions and deletes them a batch per shared commit, so that
+// the writes beside it never wait for a scan of the whole bucket (an
+// hour of a busy bot's deliveries), and it holds one batch in memory.
+func (s *Store) PruneIdempotency(now time.Time) (int, error) {
+	n := 0
+	var from []byte
+	for {
+		var expired [][]byte
+		var next []byte
+		err := s.view(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bIdem).Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for ; k != nil; k, v = c.Next() {
+				if len(expired) == pruneKeysBatch {
+					next = bytes.Clone(k)
+					return nil
+				}
+				if !live(v, now) {
+					expired = append(expired, bytes.Clone(k))
+				}
+			}
+			return nil
+		})
+		if err != nil || len(expired) == 0 {
+			return n, err
+		}
+		deleted := 0
+		err = s.write(func(tx *bolt.Tx) error {
+			deleted = 0
+			b := tx.Bucket(bIdem)
+			for _, k := range expired {
+				// A key forgotten since the read is gone; one claimed
+				// again stays.
+				if v := b.Get(k); v == nil || live(v, now) {
+					continue
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				deleted++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += deleted
+		if next == nil {
+			return n, nil
+		}
+		from = next
+	}
+}
