@@ -341,4 +341,3 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 	}
 	return b.Put(k, data)
 }
-
