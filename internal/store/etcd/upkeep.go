@@ -60,8 +60,43 @@ func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, kv := range expired {
-		resp, err := s.txn(ctx, []clientv3.Cmp{unchanged(string(kv.Key), kv)}, []clientv3.Op{clientv3.OpDelete(string(kv.Key))})
+	for len(expired) > 0 {
+		batch := expired[:min(pruneKeysBatch, len(expired))]
+		expired = expired[len(batch):]
+		k, err := s.deleteUnchanged(ctx, batch)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// pruneKeysBatch is how many expired delivery keys one transaction
+// deletes, each with a compare: etcd refuses more than 128 of either in a
+// transaction (--max-txn-ops), and the fence may add a compare.
+const pruneKeysBatch = 64
+
+// deleteUnchanged deletes the keys of batch nobody changed since they were
+// read, in one transaction; when one of them changed (a delivery claimed
+// again), the others are deleted one by one. It returns how many it
+// deleted.
+func (s *Store) deleteUnchanged(ctx context.Context, batch []*mvccpb.KeyValue) (int, error) {
+	cmps := make([]clientv3.Cmp, len(batch))
+	ops := make([]clientv3.Op, len(batch))
+	for i, kv := range batch {
+		cmps[i], ops[i] = unchanged(string(kv.Key), kv), clientv3.OpDelete(string(kv.Key))
+	}
+	resp, err := s.txn(ctx, cmps, ops)
+	if err != nil {
+		return 0, err
+	}
+	if resp.Succeeded {
+		return len(batch), nil
+	}
+	n := 0
+	for i := range batch {
+		resp, err := s.txn(ctx, cmps[i:i+1], ops[i:i+1])
 		if err != nil {
 			return n, err
 		}
