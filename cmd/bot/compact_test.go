@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,15 +46,7 @@ func TestCompactCommand(t *testing.T) {
 	if n, err := st.PruneIdempotency(now.Add(time.Hour)); err != nil || n != 4000 {
 		t.Fatalf("PruneIdempotency = %d, %v", n, err)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "shipmate.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "config.yaml")
-	text := strings.Replace(string(data), `store: "data/shipmate.db"`, "store: "+strconv.Quote(db), 1)
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	config := configWithStore(t, dir, db)
 
 	// The bot holds the store: refused, and nothing changes.
 	code, _, stderr := call(t, nil, "compact", "--config", config)

@@ -32,15 +32,7 @@ func TestDeployScriptVariablesDoNotFilterRuns(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "shipmate.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "config.yaml")
-	text := strings.Replace(string(data), `store: "data/shipmate.db"`, "store: "+strconv.Quote(db), 1)
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	config := configWithStore(t, dir, db)
 
 	env := map[string]string{"SHIPMATE_APP": "billing", "SHIPMATE_ENV": "production", "SHIPMATE_VERSION": "v9", "SHIPMATE_ACTION": "deploy"}
 	code, stdout, stderr := call(t, env, "runs", "--config", config, "--json")
@@ -52,4 +44,20 @@ func TestDeployScriptVariablesDoNotFilterRuns(t *testing.T) {
 	if code != 0 || stdout != "[]\n" {
 		t.Fatalf("bot runs with SHIPMATE_RUNS_APP=billing: exit %d, %s; want no runs", code, stdout)
 	}
+}
+
+// configWithStore writes into dir the shipped configuration with its store
+// at db, and returns its path.
+func configWithStore(t *testing.T, dir, db string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "shipmate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "config.yaml")
+	text := strings.Replace(string(data), `store: "data/shipmate.db"`, "store: "+strconv.Quote(db), 1)
+	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return config
 }
