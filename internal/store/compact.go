@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // bbolt never gives a freed page back to the file system: it lists it in
@@ -68,6 +69,10 @@ func sparse(db *bolt.DB, c Compaction) (bool, int, int64) {
 // rewritten by its next Open.
 func (s *Store) CompactIfSparse() (CompactResult, error) {
 	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return CompactResult{}, errClosed
+	}
 	ok, free, live := sparse(s.db, s.compaction)
 	s.mu.RUnlock()
 	if !ok {
@@ -78,6 +83,9 @@ func (s *Store) CompactIfSparse() (CompactResult, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return CompactResult{}, errClosed
+	}
 	return s.compactLocked()
 }
 
@@ -86,8 +94,14 @@ func (s *Store) CompactIfSparse() (CompactResult, error) {
 func (s *Store) Compact() (CompactResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return CompactResult{}, errClosed
+	}
 	return s.compactLocked()
 }
+
+// errClosed is what compacting a closed store returns.
+var errClosed = errors.New("store: closed")
 
 // tooLarge says a sparse store is left as it is, and what that costs.
 func (s *Store) tooLarge(free int, live int64, when string) error {
@@ -120,7 +134,11 @@ func (s *Store) compactLocked() (CompactResult, error) {
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(target); err == nil {
+		mode = st.Mode().Perm()
+	}
+	dst, err := bolt.Open(tmp, mode, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
@@ -165,4 +183,37 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// openNamed opens the bbolt file at path and makes sure that the file it
+// locked is still the one named path. A process that waited for the lock
+// while the holder compacted the store would otherwise get the lock of
+// the old file, renamed away, and run beside the holder on a copy nobody
+// reads again: it opens the new file instead (and waits for its lock).
+func openNamed(path string, opt Options) (*bolt.DB, error) {
+	deadline := time.Now().Add(opt.Timeout)
+	for {
+		var f *os.File
+		db, err := bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:  time.Until(deadline),
+			ReadOnly: opt.ReadOnly,
+			OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+				var err error
+				f, err = os.OpenFile(name, flag, mode)
+				return f, err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, named) {
+			return db, nil
+		}
+		_ = db.Close()
+		if time.Now().After(deadline) {
+			return nil, bolterrors.ErrTimeout
+		}
+	}
 }

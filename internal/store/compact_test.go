@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -299,5 +301,59 @@ func TestUpkeepCompactsAfterAFirstPrune(t *testing.T) {
 		if !bytes.Contains(logs.Bytes(), []byte(want)) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}
+	}
+}
+
+// descriptorsOf counts this process's open descriptors of the file at
+// path.
+func descriptorsOf(t *testing.T, path string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
+// A second Shipmate that opens the store while the first compacts it
+// waits for the lock of the file it opened, which the compaction renames
+// away and releases. It must not run on that copy: it opens the file now
+// named, finds it locked, and is refused like any second instance.
+func TestOpenDuringACompactionIsRefused(t *testing.T) {
+	path := dbPath(t)
+	s := sparseStore(t, path)
+	second := make(chan error, 1)
+	go func() {
+		other, err := Open(path, Options{Timeout: 2 * time.Second})
+		if err == nil {
+			_ = other.Close()
+		}
+		second <- err
+	}()
+	for descriptorsOf(t, path) < 2 {
+		runtime.Gosched() // until the second opener holds the file and waits for its lock
+	}
+	if res, err := s.CompactIfSparse(); err != nil || !res.Done {
+		t.Fatalf("CompactIfSparse = %+v, %v", res, err)
+	}
+	if err := <-second; !errors.Is(err, ErrInUse) {
+		t.Fatalf("a second Open during the compaction = %v, want ErrInUse", err)
+	}
+	// The first carries on in the file named path.
+	ctx := context.Background()
+	if err := s.SetRunRef(ctx, 1, "slack", "C1/1.2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := openAt(t, path).RunRef(ctx, 1, "slack"); err != nil || !ok || v != "C1/1.2" {
+		t.Errorf("RunRef after a reopen = %q, %v, %v; want the write made after the compaction", v, ok, err)
 	}
 }

@@ -106,44 +106,60 @@ func (s *Store) PruneIdempotency(now time.Time) (int, error) {
 			if from != nil {
 				k, v = c.Seek(from)
 			}
-			for ; k != nil; k, v = c.Next() {
-				if len(expired) == pruneKeysBatch {
+			for seen := 0; k != nil; k, v = c.Next() {
+				// A batch ends at a thousand expired keys or ten
+				// thousand read: no read holds the store long.
+				if len(expired) == pruneKeysBatch || seen == 10*pruneKeysBatch {
 					next = bytes.Clone(k)
 					return nil
 				}
+				seen++
 				if !live(v, now) {
 					expired = append(expired, bytes.Clone(k))
 				}
 			}
 			return nil
 		})
-		if err != nil || len(expired) == 0 {
-			return n, err
-		}
-		deleted := 0
-		err = s.write(func(tx *bolt.Tx) error {
-			deleted = 0
-			b := tx.Bucket(bIdem)
-			for _, k := range expired {
-				// A key forgotten since the read is gone; one claimed
-				// again stays.
-				if v := b.Get(k); v == nil || live(v, now) {
-					continue
-				}
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-				deleted++
-			}
-			return nil
-		})
 		if err != nil {
 			return n, err
 		}
+		deleted, err := s.deleteExpired(expired, now)
 		n += deleted
+		if err != nil {
+			return n, err
+		}
 		if next == nil {
 			return n, nil
 		}
 		from = next
 	}
+}
+
+// deleteExpired deletes the keys that are still expired at now, in one
+// shared commit, and returns how many it deleted.
+func (s *Store) deleteExpired(keys [][]byte, now time.Time) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	deleted := 0
+	err := s.write(func(tx *bolt.Tx) error {
+		deleted = 0
+		b := tx.Bucket(bIdem)
+		for _, k := range keys {
+			// A key forgotten since the read is gone; one claimed again
+			// stays.
+			if v := b.Get(k); v == nil || live(v, now) {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
 }

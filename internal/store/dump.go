@@ -15,7 +15,10 @@ import (
 
 // Dump implements dump.Dumper. It streams from one read transaction, so
 // what it streams is the store at one moment; fn runs inside it and must
-// not write to this store (a write would wait for the read to end).
+// not write to this store (a write would wait for the read to end). It may
+// read it (dump.Check does) only while nothing can compact or close the
+// store meanwhile, as in bot migrate: a read would wait behind a
+// compaction that waits for the Dump.
 func (s *Store) Dump(ctx context.Context, fn func(dump.Item) error) error {
 	return s.view(func(tx *bolt.Tx) error {
 		if err := fn(dump.Counter{LastID: tx.Bucket(bRuns).Sequence()}); err != nil {

@@ -9,14 +9,17 @@ import (
 // RunRef returns the value a chat adapter stored for run id under name
 // (where it put the run's summary, say).
 func (s *Store) RunRef(ctx context.Context, id uint64, name string) (string, bool, error) {
-	var v []byte
+	var val string
+	var ok bool
 	err := s.view(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bRunRefs); b != nil {
-			v = b.Get(append(u64(id), name...))
+		// Copied inside the transaction: bbolt's slices point into its
+		// mapping, which a compaction unmaps once the transaction ends.
+		if v := tx.Bucket(bRunRefs).Get(append(u64(id), name...)); v != nil {
+			val, ok = string(v), true
 		}
 		return nil
 	})
-	return string(v), v != nil, err
+	return val, ok, err
 }
 
 // SetRunRef stores value for run id under name. It goes with the run when

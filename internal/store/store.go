@@ -64,6 +64,7 @@ type Store struct {
 	compaction Compaction
 	opened     CompactResult
 	openErr    error
+	closed     bool
 }
 
 var _ runbook.Store = (*Store)(nil)
@@ -92,7 +93,7 @@ func Open(path string, opt Options) (*Store, error) {
 			return nil, fmt.Errorf("store: create folder: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, ReadOnly: opt.ReadOnly})
+	db, err := openNamed(path, opt)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is locked (is another Shipmate running with this store?)", ErrInUse, path)
 	}
@@ -275,6 +276,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	return s.db.Close()
 }
 
