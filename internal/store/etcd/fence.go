@@ -56,11 +56,16 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, then []clientv3.Op
 		cmps = append(cmps[:len(cmps):len(cmps)], clientv3.Compare(clientv3.CreateRevision(f.key), "=", f.rev))
 		els = append(els[:len(els):len(els)], clientv3.OpGet(f.key, clientv3.WithKeysOnly()))
 	}
+	then, headed := s.withOutboxHead(then)
 	rctx, cancel := s.bound(ctx)
 	defer cancel()
 	resp, err := s.c.Txn(rctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
 		return nil, failedIn(ctx, rctx, err)
+	}
+	if headed && resp.Succeeded {
+		// The caller reads the responses of its own operations.
+		resp.Responses = resp.Responses[:len(resp.Responses)-1]
 	}
 	if !fenced || resp.Succeeded {
 		return resp, nil

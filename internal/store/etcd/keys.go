@@ -27,6 +27,7 @@ import (
 //	p/leader/LEASE                 a replica's name, while it leads or campaigns
 //	p/outbox/run/ID/SEQ            an outbox entry of event SEQ of run ID (outboxRecord JSON)
 //	p/outbox/lock/RANDOM           an outbox entry of a lock placed or lifted
+//	p/outbox_head                  the greatest key (below p/outbox/) the last transaction writing entries wrote
 //	p/cursors/NAME                 the outbox position a webhook endpoint was given
 //
 // IDs and SEQs are 20 zero-padded digits, so key order is numeric order;
@@ -72,6 +73,7 @@ func (k keys) holdsAll() string               { return k.p + "/holds/" }
 func (k keys) runLocksAll() string            { return k.p + "/run_locks/" }
 func (k keys) deployedAll() string            { return k.p + "/deployed/" }
 func (k keys) outbox() string                 { return k.p + "/outbox/" }
+func (k keys) outboxHead() string             { return k.p + "/outbox_head" }
 func (k keys) cursorsAll() string             { return k.p + "/cursors/" }
 func (k keys) cursor(name string) string      { return k.cursorsAll() + seg(name) }
 

@@ -59,6 +59,35 @@ func (s *Store) outboxOp(key, id string, a runbook.Audit) (clientv3.Op, error) {
 
 func posOf(rev int64, key string) string { return num(uint64(rev)) + "/" + key }
 
+// withOutboxHead adds to then, once, the write of the outbox's head key
+// when then writes outbox entries: its revision is the newest entry's and
+// its value the greatest key among that revision's entries. A poll that
+// finds nothing new then reads one key, where etcd would read the whole
+// outbox to filter it by revision.
+func (s *Store) withOutboxHead(then []clientv3.Op) ([]clientv3.Op, bool) {
+	greatest := ""
+	for _, op := range then {
+		if k, ok := strings.CutPrefix(string(op.KeyBytes()), s.k.outbox()); ok && op.IsPut() && k > greatest {
+			greatest = k
+		}
+	}
+	if greatest == "" {
+		return then, false
+	}
+	return append(then[:len(then):len(then)], clientv3.OpPut(s.k.outboxHead(), greatest)), true
+}
+
+// outboxPast reports whether the outbox may hold an entry after pos:
+// without a head key (entries written before there was one) it may.
+func (s *Store) outboxPast(ctx context.Context, pos string) (bool, error) {
+	resp, err := s.get(ctx, s.k.outboxHead())
+	if err != nil || len(resp.Kvs) == 0 {
+		return true, err
+	}
+	head := resp.Kvs[0]
+	return pos < posOf(head.ModRevision, string(head.Value)), nil
+}
+
 // splitPos reads a position back into its revision; "" is before all.
 func splitPos(pos string) (int64, error) {
 	if pos == "" {
@@ -93,6 +122,38 @@ func (s *Store) OutboxAfter(ctx context.Context, pos string, limit int) ([]runbo
 	if err != nil {
 		return nil, err
 	}
+	if more, err := s.outboxPast(ctx, pos); err != nil || !more {
+		return nil, err
+	}
+	for {
+		kvs, cut, err := s.outboxFrom(ctx, rev, limit)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]runbook.OutboxEntry, 0, len(kvs))
+		for _, kv := range kvs {
+			e, err := s.entryOf(kv)
+			if err != nil {
+				return nil, err
+			}
+			if e.Pos > pos {
+				out = append(out, e)
+			}
+		}
+		if len(out) > 0 || !cut {
+			slices.SortFunc(out, func(a, b runbook.OutboxEntry) int { return strings.Compare(a.Pos, b.Pos) })
+			return out, nil
+		}
+		// The page held only the cursor's own revision, all of it read
+		// before: go on after it.
+		rev = kvs[len(kvs)-1].ModRevision + 1
+	}
+}
+
+// outboxFrom reads up to limit entries of revision rev and later, oldest
+// first, in whole revisions (more than limit when one revision has more),
+// and reports whether the limit cut the range.
+func (s *Store) outboxFrom(ctx context.Context, rev int64, limit int) ([]*mvccpb.KeyValue, bool, error) {
 	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend),
 		clientv3.WithLimit(int64(limit))}
 	if rev > 0 {
@@ -100,34 +161,22 @@ func (s *Store) OutboxAfter(ctx context.Context, pos string, limit int) ([]runbo
 	}
 	resp, err := s.get(ctx, s.k.outbox(), opts...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if !resp.More || len(resp.Kvs) == 0 {
+		return resp.Kvs, false, nil
 	}
 	kvs := resp.Kvs
-	if resp.More && len(kvs) > 0 {
-		last := kvs[len(kvs)-1].ModRevision
-		cut := slices.IndexFunc(kvs, func(kv *mvccpb.KeyValue) bool { return kv.ModRevision == last })
-		kvs = kvs[:cut]
-		if cut == 0 {
-			// One transaction's entries, more than limit: all of them.
-			whole, err := s.get(ctx, s.k.outbox(), clientv3.WithPrefix(), clientv3.WithMinModRev(last), clientv3.WithMaxModRev(last))
-			if err != nil {
-				return nil, err
-			}
-			kvs = whole.Kvs
-		}
+	last := kvs[len(kvs)-1].ModRevision
+	if cut := slices.IndexFunc(kvs, func(kv *mvccpb.KeyValue) bool { return kv.ModRevision == last }); cut > 0 {
+		return kvs[:cut], true, nil
 	}
-	out := make([]runbook.OutboxEntry, 0, len(kvs))
-	for _, kv := range kvs {
-		e, err := s.entryOf(kv)
-		if err != nil {
-			return nil, err
-		}
-		if e.Pos > pos {
-			out = append(out, e)
-		}
+	// One transaction's entries, more than limit: all of them.
+	whole, err := s.get(ctx, s.k.outbox(), clientv3.WithPrefix(), clientv3.WithMinModRev(last), clientv3.WithMaxModRev(last))
+	if err != nil {
+		return nil, false, err
 	}
-	slices.SortFunc(out, func(a, b runbook.OutboxEntry) int { return strings.Compare(a.Pos, b.Pos) })
-	return out, nil
+	return whole.Kvs, true, nil
 }
 
 // OutboxBacklog implements runbook.Outbox: it counts the entries of later
@@ -136,6 +185,9 @@ func (s *Store) OutboxAfter(ctx context.Context, pos string, limit int) ([]runbo
 func (s *Store) OutboxBacklog(ctx context.Context, pos string) (int, error) {
 	rev, err := splitPos(pos)
 	if err != nil {
+		return 0, err
+	}
+	if more, err := s.outboxPast(ctx, pos); err != nil || !more {
 		return 0, err
 	}
 	resp, err := s.get(ctx, s.k.outbox(), clientv3.WithPrefix(), clientv3.WithMinModRev(rev+1), clientv3.WithKeysOnly())

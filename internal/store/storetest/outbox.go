@@ -31,6 +31,7 @@ func RunOutbox(t *testing.T, on, off func(tb testing.TB) OutboxBackend) {
 		{"ChangesWriteEntriesInOrder", outboxEntriesInOrder},
 		{"RefusedChangesWriteNothing", outboxRefusedWritesNothing},
 		{"PagesInOrder", outboxPages},
+		{"PagesThroughOneCommit", outboxOneCommit},
 		{"Cursors", outboxCursors},
 		{"Prune", outboxPrune},
 		{"ConcurrentWritersLoseNothing", outboxConcurrent},
@@ -206,6 +207,43 @@ func outboxPages(t *testing.T, s OutboxBackend) {
 	}
 	if d := cmp.Diff(all, paged); d != "" {
 		t.Errorf("pages of 3 (-all +paged):\n%s", d)
+	}
+}
+
+// Entries written by one commit are read one page at a time like any
+// others, down to a page of one, and nothing is left after the last.
+func outboxOneCommit(t *testing.T, s OutboxBackend) {
+	ctx := context.Background()
+	r := NewRun("batch", "prod", "v1")
+	MustCreate(t, s, r, ev(runbook.EvRequested, "", ""))
+	if err := s.AppendEvents(ctx, r.ID, ev(runbook.EvNote, "", ""), ev(runbook.EvNote, "", ""), ev(runbook.EvNote, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	all := allEntries(t, s)
+	if len(all) != 4 {
+		t.Fatalf("%d entries, want 4", len(all))
+	}
+	var paged []runbook.OutboxEntry
+	pos := ""
+	for range 10 {
+		page, err := s.OutboxAfter(ctx, pos, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if n, err := s.OutboxBacklog(ctx, pos); err != nil || n != len(all)-len(paged) {
+			t.Errorf("backlog after %d entries = %d, %v; want %d", len(paged), n, err, len(all)-len(paged))
+		}
+		paged = append(paged, page...)
+		pos = page[len(page)-1].Pos
+	}
+	if d := cmp.Diff(all, paged); d != "" {
+		t.Errorf("pages of 1 (-all +paged):\n%s", d)
+	}
+	if n, err := s.OutboxBacklog(ctx, pos); err != nil || n != 0 {
+		t.Errorf("backlog after the last entry = %d, %v; want 0", n, err)
 	}
 }
 
