@@ -403,6 +403,37 @@ func (s *stream) runUntil(t *testing.T, ref string, state runbook.State) ([]runb
 	}
 }
 
+// approvalCalled reads the stream until run ref's message is awaiting
+// approval and the call of its approvers has been posted, in either order,
+// and returns the run's message. The call must start with call; any other
+// message fails the test.
+func approvalCalled(t *testing.T, s *stream, ref, call string) runbook.Message {
+	t.Helper()
+	var m runbook.Message
+	reached, called := false, false
+	for !reached || !called {
+		ev := s.next(t)
+		if ev.Name != "message" {
+			t.Fatalf("got a %s event while waiting for %s to await approval", ev.Name, ref)
+		}
+		e := ev.entry(t)
+		switch {
+		case e.Ref == ref:
+			if e.Message.State == runbook.StateAwaitingApproval {
+				m, reached = e.Message, true
+			}
+		case strings.Contains(e.Message.Text, "needs approval by"):
+			if !strings.HasPrefix(e.Message.Text, call) {
+				t.Errorf("the approvers' call %q, want it to start %q", e.Message.Text, call)
+			}
+			called = true
+		default:
+			t.Fatalf("got a message for %s while waiting for %s to await approval: %q", e.Ref, ref, e.Message.Text)
+		}
+	}
+	return m
+}
+
 // probe broadcasts a marker through the console's chat and returns its ref.
 // The marker is an update of a message no page knows: nothing keeps it.
 func (s *stream) probe(t *testing.T) string {
@@ -575,24 +606,16 @@ func TestStagingChecklistApprovalAndRefusals(t *testing.T) {
 	if rep.Error {
 		t.Errorf("rita's tick: %+v", rep)
 	}
-	_, m = s.runUntil(t, "run-1", runbook.StateAwaitingApproval)
+	// The run reaches awaiting approval, and its approvers are called in
+	// the channel by name (the console has no threads): two messages, in
+	// either order.
+	m = approvalCalled(t, s, "run-1", "@alice Run #1")
 	wantItems = []item{{"changelog", true, "bob"}, {"oncall", true, "rita"}}
 	if diff := cmp.Diff(wantItems, items(m)); diff != "" {
 		t.Errorf("after rita's tick (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantItems, items(c.entry(t, "run-1").Message)); diff != "" {
 		t.Errorf("timeline checklist (-want +got):\n%s", diff)
-	}
-	// The console has no threads: the run's approvers are called in the
-	// channel, by name.
-	for {
-		ev := s.next(t)
-		if m := ev.entry(t).Message; ev.Name == "message" && strings.Contains(m.Text, "needs approval by tech-lead") {
-			if !strings.HasPrefix(m.Text, "@alice Run #1") {
-				t.Errorf("the approvers' call %q names no one, want @alice first", m.Text)
-			}
-			break
-		}
 	}
 	s.settle(t)
 
