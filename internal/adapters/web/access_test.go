@@ -73,7 +73,7 @@ func TestDNSRebindingIsRefused(t *testing.T) {
 	}
 	c.act(t, "bob", 1, "tick", "changelog")
 	c.act(t, "rita", 1, "tick", "oncall")
-	s.runUntil(t, "run-1", runbook.StateAwaitingApproval)
+	approvalCalled(t, s, "run-1", "@alice Run #1")
 	resp, data = c.do(t, http.MethodPost, "/api/runs/1/action", rebound(jsonHeader()), `{"user":"alice","action":"approve"}`)
 	misdirected(t, "approval from the rebound page", resp, data)
 	rec, err := c.store.Record(context.Background(), 1)
