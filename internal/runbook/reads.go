@@ -13,7 +13,8 @@ import (
 // historyShown is how many runs /deploy history lists.
 const historyShown = 10
 
-// statusShown is how many active runs /deploy status lists, newest first.
+// statusShown is how many active runs, and how many locks, /deploy status
+// lists, newest first: a reply must fit in one chat message.
 const statusShown = 20
 
 func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
@@ -42,14 +43,9 @@ func (e *Engine) status(ctx context.Context, app string) (Reply, error) {
 		fmt.Fprintf(&b, "• %s %s: %s, by %s since %s\n", r.Ref(), r.Title(), statusLine(r), r.Requester, fmtTime(r.CreatedAt))
 	}
 	if total > len(runs) {
-		fmt.Fprintf(&b, "• … and %d more: /deploy status <app> shows one app's\n", total-len(runs))
+		writeMore(&b, total-len(runs), "", app)
 	}
-	for _, l := range locks {
-		if app != "" && l.App != app && l.App != commands.AllApps {
-			continue
-		}
-		fmt.Fprintf(&b, "• %s\n", lockedError(l).Message)
-	}
+	writeLocks(&b, locks, app)
 	for _, line := range e.freezeLines(e.now()) {
 		fmt.Fprintf(&b, "• %s\n", line)
 	}
@@ -75,6 +71,34 @@ func (e *Engine) activeOf(ctx context.Context, app string) ([]*Run, int, error) 
 	}
 	slices.SortFunc(out, func(a, b *Run) int { return cmp.Compare(b.ID, a.ID) })
 	return out, len(out), nil
+}
+
+// writeLocks lists the newest statusShown of locks (by when they were
+// placed; of app alone, and those on every app, if app is not empty), then
+// how many more there are.
+func writeLocks(b *strings.Builder, locks []Lock, app string) {
+	if app != "" {
+		locks = slices.DeleteFunc(locks, func(l Lock) bool { return l.App != app && l.App != commands.AllApps })
+	}
+	slices.SortStableFunc(locks, func(x, y Lock) int { return y.Since.Compare(x.Since) })
+	shown := locks[:min(len(locks), statusShown)]
+	for _, l := range shown {
+		fmt.Fprintf(b, "• %s\n", lockedError(l).Message)
+	}
+	if more := len(locks) - len(shown); more > 0 {
+		writeMore(b, more, " locks", app)
+	}
+}
+
+// writeMore ends a list cut to its newest entries with how many more
+// there are (of what, if the list could be mistaken for another) and, in
+// the status of every app, how to see one app's.
+func writeMore(b *strings.Builder, more int, what, app string) {
+	fmt.Fprintf(b, "• … and %d more%s", more, what)
+	if app == "" {
+		b.WriteString(": /deploy status <app> shows one app's")
+	}
+	b.WriteString("\n")
 }
 
 func statusLine(r *Run) string {

@@ -57,7 +57,9 @@ func (e *Engine) requestRollback(ctx context.Context, req Request) (Reply, error
 	if err := e.mayRollback(ctx, u, env, cur.RunID); err != nil {
 		return Reply{}, err
 	}
-	hist, err := e.store.History(ctx, in.App, env.Name, historyScan)
+	hist, err := e.scanHistory(ctx, in.App, env.Name, func(hist []*Run) bool {
+		return targetSettled(hist, cur.Version, in.Version)
+	})
 	if err != nil {
 		return Reply{}, err
 	}
@@ -113,6 +115,55 @@ func rollbackTarget(hist []*Run, current, named string) (string, error) {
 		}
 	}
 	return "", Errorf(EConflict, "there is no earlier good version than %s to roll back to; name one with: to <version>", current)
+}
+
+// targetSettled reports whether hist, the newest runs of an environment
+// (newest first), already decides rollbackTarget, so that older runs
+// cannot change its answer. When it names a target, hist also holds a run
+// that landed it, which is as far back as the procedure's assessment reads.
+func targetSettled(hist []*Run, current, named string) bool {
+	if named == "" {
+		_, err := rollbackTarget(hist, current, "")
+		return err == nil
+	}
+	if named == current {
+		// The refusal "already running" hangs on the newest finished run.
+		i := slices.IndexFunc(hist, func(r *Run) bool { return r.State.Terminal() })
+		if i < 0 {
+			return false
+		}
+		if _, ok := hist[i].Landed(); ok {
+			return true
+		}
+	}
+	return slices.ContainsFunc(hist, func(r *Run) bool {
+		v, ok := r.Landed()
+		return ok && v == named
+	})
+}
+
+// historyPages are the widening reads a rollback makes of an environment's
+// history, up to historyScan runs: the answer is almost always among the
+// newest few, so a long history is not read for it.
+var historyPages = [...]int{10, 40, 160, 640, historyScan}
+
+// scanHistory reads the newest runs of app in env, newest first, in
+// widening pages until settled says the runs read decide the question, or
+// the history (or the historyScan bound) ends. The store cannot continue a
+// read after a given run, so each page reads the one before it again; the
+// first page almost always suffices.
+func (e *Engine) scanHistory(ctx context.Context, app, env string, settled func([]*Run) bool) ([]*Run, error) {
+	var hist []*Run
+	for _, n := range historyPages {
+		var err error
+		if hist, err = e.store.History(ctx, app, env, n); err != nil {
+			return nil, err
+		}
+		if len(hist) < n || settled(hist) {
+			break
+		}
+	}
+	return hist, nil
 }
 
 // lastKnownGood reports whether the newest finished run left the
@@ -285,23 +336,37 @@ func executed(r *Run) bool {
 // stillCurrent refuses when a run newer than r has changed r's environment
 // (or is changing it), naming that run.
 func (e *Engine) stillCurrent(ctx context.Context, r *Run) error {
-	hist, err := e.store.History(ctx, r.App, r.Env, historyScan)
+	hist, err := e.scanHistory(ctx, r.App, r.Env, func(hist []*Run) bool {
+		_, settled := changedSince(hist, r)
+		return settled
+	})
 	if err != nil {
 		return err
 	}
-	for _, h := range hist { // newest first
-		if h.ID <= r.ID {
-			return nil
-		}
-		if !executed(h) {
-			continue
-		}
-		if v, ok := h.Landed(); ok {
-			return Errorf(EConflict, "%s in %s now runs %s, from run %s: roll back from there", r.App, r.Env, v, h.Ref())
-		}
-		return Errorf(EConflict, "%s in %s was changed since by run %s (%s, %s): roll back from there", r.App, r.Env, h.Ref(), h.Version, h.State.Label())
+	h, _ := changedSince(hist, r)
+	if h == nil {
+		return nil
 	}
-	return nil
+	if v, ok := h.Landed(); ok {
+		return Errorf(EConflict, "%s in %s now runs %s, from run %s: roll back from there", r.App, r.Env, v, h.Ref())
+	}
+	return Errorf(EConflict, "%s in %s was changed since by run %s (%s, %s): roll back from there", r.App, r.Env, h.Ref(), h.Version, h.State.Label())
+}
+
+// changedSince returns the newest run in hist (newest first) newer than r
+// that changed r's environment (or may have), if any. settled reports
+// whether hist reached r or such a run, so that older runs cannot change
+// the answer.
+func changedSince(hist []*Run, r *Run) (changed *Run, settled bool) {
+	for _, h := range hist {
+		if h.ID <= r.ID {
+			return nil, true
+		}
+		if executed(h) {
+			return h, true
+		}
+	}
+	return nil, false
 }
 
 // viewToken is a short fingerprint of what a message showed, carried by a
