@@ -46,7 +46,7 @@ func contents(t *testing.T, s *Store) map[string]string {
 func freePages(s *Store) int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.db.Stats().FreePageN + s.db.Stats().PendingPageN
+	return freeOf(s.db)
 }
 
 func fileSize(t *testing.T, path string) int64 {
