@@ -123,7 +123,13 @@ func ListRuns(ctx context.Context, st RunLister, f RunFilter) ([]*Run, error) {
 		if len(runs) < q.Limit {
 			return out, nil
 		}
-		q.Before = runs[len(runs)-1].ID
+		last := runs[len(runs)-1].ID
+		if q.Before != 0 && last >= q.Before {
+			// A page must go on below the last: one that does not would
+			// list the same runs again, forever.
+			return nil, fmt.Errorf("store: a page of runs below %d gave run %d", q.Before, last)
+		}
+		q.Before = last
 	}
 }
 

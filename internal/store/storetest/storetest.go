@@ -74,6 +74,7 @@ func Run(t *testing.T, open Open) {
 		{"EventsAppendInOrder", eventsAppendInOrder},
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
 		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
+		{"RunsPageWalksAnIndex", runsPageWalksAnIndex},
 		{"LookUpOneLock", lookUpOneLock},
 		{"NewestActiveCountsTheRest", newestActiveCountsTheRest},
 		{"WriteClaimsItsDelivery", writeClaimsDelivery},
