@@ -106,6 +106,11 @@ func ListRuns(ctx context.Context, st RunLister, f RunFilter) ([]*Run, error) {
 		if err != nil {
 			return nil, err
 		}
+		if q.Before != 0 && len(runs) > 0 && runs[0].ID >= q.Before {
+			// A page must go on below the last: one that does not would
+			// list runs twice, or the same runs forever.
+			return nil, fmt.Errorf("store: a page of runs below %d gave run %d", q.Before, runs[0].ID)
+		}
 		for _, r := range runs {
 			if !f.Since.IsZero() && r.CreatedAt.Before(f.Since) {
 				// Ids grow with time: what follows is older still. A clock
@@ -123,13 +128,7 @@ func ListRuns(ctx context.Context, st RunLister, f RunFilter) ([]*Run, error) {
 		if len(runs) < q.Limit {
 			return out, nil
 		}
-		last := runs[len(runs)-1].ID
-		if q.Before != 0 && last >= q.Before {
-			// A page must go on below the last: one that does not would
-			// list the same runs again, forever.
-			return nil, fmt.Errorf("store: a page of runs below %d gave run %d", q.Before, last)
-		}
-		q.Before = last
+		q.Before = runs[len(runs)-1].ID
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 type pagedRuns struct {
 	runs  []*runbook.Run // oldest first
 	pages []runbook.RunPage
-	// stuck makes every page the newest runs, whatever Before says.
+	// stuck makes every page start at the newest run, whatever Before
+	// says.
 	stuck bool
 }
 
