@@ -52,10 +52,10 @@ func ParseStates(s string) ([]State, error) {
 }
 
 // RunPage asks a store for one page of a listing: up to Limit runs (0: no
-// cap), newest first, with ids below Before (0: from the newest). With App and Env it
-// reads that app's runs in that environment, with App alone that app's
-// runs, and otherwise all runs (Env without App restricts nothing: the
-// stores keep no index by environment alone).
+// cap), newest first, with ids below Before (0: from the newest). With App
+// and Env it reads that app's runs in that environment, with App alone
+// that app's runs, and otherwise all runs (Env without App restricts
+// nothing: the stores keep no index by environment alone).
 type RunPage struct {
 	App, Env string
 	// Before is the id of the last run of the previous page, so that the
