@@ -103,7 +103,7 @@ func listRuns(cfg *config.Config, f *runsFlags, out io.Writer) error {
 	}
 	var runs []*runbook.Run
 	err = readStore(cfg, func(st web.Runs, _ string) (err error) {
-		runs, err = runbook.ListRuns(context.Background(), st.Recent, rf)
+		runs, err = runbook.ListRuns(context.Background(), st, rf)
 		return err
 	}, func(addr, key string) error {
 		return getJSON(addr, key, "/api/runs?"+runsQuery(rf).Encode(), &runs)

@@ -144,6 +144,10 @@ func (t *timedStore) Recent(ctx context.Context, limit int) ([]*runbook.Run, err
 	return timed(t, "recent", func() ([]*runbook.Run, error) { return t.backend.Recent(ctx, limit) })
 }
 
+func (t *timedStore) RunsPage(ctx context.Context, q runbook.RunPage) ([]*runbook.Run, error) {
+	return timed(t, "runs_page", func() ([]*runbook.Run, error) { return t.backend.RunsPage(ctx, q) })
+}
+
 func (t *timedStore) Record(ctx context.Context, id uint64) (*runbook.Record, error) {
 	return timed(t, "record", func() (*runbook.Record, error) { return t.backend.Record(ctx, id) })
 }

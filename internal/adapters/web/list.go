@@ -21,7 +21,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	runs, err := runbook.ListRuns(r.Context(), h.runs.Recent, f)
+	runs, err := runbook.ListRuns(r.Context(), h.runs, f)
 	if err != nil {
 		h.opt.Log.Error().Err(err).Msg("web: list runs")
 		refuse(w, http.StatusInternalServerError, "cannot read the store")

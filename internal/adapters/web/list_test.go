@@ -45,6 +45,24 @@ func TestListRunsFilters(t *testing.T) {
 			t.Errorf("GET /api/runs%s = runs %v, want %v", tc.query, got, tc.want)
 		}
 	}
+	// Run 2 waits on someone (a state not yet finished): listing that
+	// state finds it, in its app only.
+	var runs []*runbook.Run
+	c.getJSON(t, "/api/runs?app=demo&limit=1", &runs)
+	if len(runs) != 1 || runs[0].State.Terminal() {
+		t.Fatalf("GET /api/runs?app=demo&limit=1 = %+v, want run 2, not finished", runs)
+	}
+	waiting := string(runs[0].State)
+	for query, want := range map[string][]uint64{
+		"?state=" + waiting:                     {2},
+		"?state=" + waiting + ",deploying":      {2},
+		"?state=" + waiting + "&app=other":      {},
+		"?state=" + waiting + "&env=production": {},
+	} {
+		if got := list(query); !slices.Equal(got, want) {
+			t.Errorf("GET /api/runs%s = runs %v, want %v", query, got, want)
+		}
+	}
 	for _, tc := range []struct{ query, text string }{
 		{"?state=done", `unknown state "done"`},
 		{"?since=yesterday", `since "yesterday": want an RFC 3339 time`},

@@ -40,6 +40,8 @@ type Engine interface {
 
 // Runs is what the console reads from the store.
 type Runs interface {
+	// RunLister serves the listings (GET /api/runs, bot runs).
+	runbook.RunLister
 	Recent(ctx context.Context, limit int) ([]*runbook.Run, error)
 	Record(ctx context.Context, id uint64) (*runbook.Record, error)
 }

@@ -167,26 +167,43 @@ func (s *Store) HistorySince(ctx context.Context, app, env string, since time.Ti
 const sincePage = 16
 
 // Recent returns the newest runs of every app and environment, newest
-// first. Ids are handed out in order, so it reads the runs key range below
-// the counter, widening it only where retention left gaps.
+// first.
 func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.runsBelow(ctx, 0, limit)
+}
+
+// runsBelow returns up to limit runs (0: no cap) with ids below before (0:
+// no bound), newest first. Ids are handed out in order, so it reads the
+// runs key range below the counter, widening it only where retention left
+// gaps.
+func (s *Store) runsBelow(ctx context.Context, before uint64, limit int) ([]*runbook.Run, error) {
 	resp, err := s.get(ctx, s.k.seq())
-	if err != nil || len(resp.Kvs) == 0 || limit <= 0 {
+	if err != nil || len(resp.Kvs) == 0 {
 		return nil, err
 	}
 	last, err := strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("store: damaged run counter %q", resp.Kvs[0].Value)
 	}
-	var out []*runbook.Run
 	hi := last + 1 // the range read is [lo, hi)
-	for span := uint64(limit); len(out) < limit && hi > 1; span *= 2 {
+	if before > 0 {
+		hi = min(hi, before)
+	}
+	span := uint64(limit)
+	if limit <= 0 {
+		span = hi // no cap: the whole range below hi at once
+	}
+	var out []*runbook.Run
+	for ; (limit <= 0 || len(out) < limit) && hi > 1; span *= 2 {
 		lo := max(1, hi-min(span, hi-1))
 		got, err := s.get(ctx, s.k.run(lo), clientv3.WithRange(s.k.run(hi)))
 		if err != nil {
 			return nil, err
 		}
-		for i := len(got.Kvs) - 1; i >= 0 && len(out) < limit; i-- {
+		for i := len(got.Kvs) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
 			r, err := decodeRun(got.Kvs[i])
 			if err != nil {
 				return nil, err
@@ -196,6 +213,40 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]*runbook.Run, error) {
 		hi = lo
 	}
 	return out, nil
+}
+
+// RunsPage implements runbook.RunLister. With an app it reads one page of
+// keys of the app's (or app and env's) index, ascending from the key just
+// past q.Before (ascending, as an index lists the newest first, so that
+// etcd honours the limit), then those runs; without, the runs key range
+// below q.Before.
+func (s *Store) RunsPage(ctx context.Context, q runbook.RunPage) ([]*runbook.Run, error) {
+	if q.App == "" {
+		return s.runsBelow(ctx, q.Before, q.Limit)
+	}
+	prefix := s.k.byApp(q.App)
+	if q.Env != "" {
+		prefix = s.k.byAppEnv(q.App, q.Env)
+	}
+	from := prefix
+	if q.Before > 0 {
+		from = prefix + inv(q.Before-1) // ids below Before: INVs from this one up
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithKeysOnly()}
+	if q.Limit > 0 {
+		opts = append(opts, clientv3.WithLimit(int64(q.Limit)))
+	}
+	resp, err := s.get(ctx, from, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		if id, ok := idOfInv(kv.Key); ok {
+			ids = append(ids, id)
+		}
+	}
+	return s.runs(ctx, ids)
 }
 
 // Record returns run id with its audit trail.

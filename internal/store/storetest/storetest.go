@@ -36,6 +36,8 @@ type Backend interface {
 	SetRunRef(ctx context.Context, id uint64, name, value string) error
 	// Recent returns the newest runs of every app and environment, newest first.
 	Recent(ctx context.Context, limit int) ([]*runbook.Run, error)
+	// RunsPage returns one page of a listing (runbook.RunLister).
+	RunsPage(ctx context.Context, q runbook.RunPage) ([]*runbook.Run, error)
 	// Record returns a run with its whole audit trail.
 	Record(ctx context.Context, id uint64) (*runbook.Record, error)
 	// PruneRuns drops finished runs that ended before cutoff, keeping the
@@ -72,6 +74,7 @@ func Run(t *testing.T, open Open) {
 		{"EventsAppendInOrder", eventsAppendInOrder},
 		{"HistoryNewestFirstPerAppAndEnv", historyNewestFirst},
 		{"HistorySinceStopsAtTheWindow", historySinceStopsAtWindow},
+		{"RunsPageWalksAnIndex", runsPageWalksAnIndex},
 		{"LookUpOneLock", lookUpOneLock},
 		{"NewestActiveCountsTheRest", newestActiveCountsTheRest},
 		{"WriteClaimsItsDelivery", writeClaimsDelivery},
