@@ -120,25 +120,7 @@ func (s *Store) Events(ctx context.Context, id uint64) ([]runbook.Event, error) 
 // History implements runbook.Store: a limited range read of the app's (or
 // app and env's) index, which lists the newest first.
 func (s *Store) History(ctx context.Context, app, env string, limit int) ([]*runbook.Run, error) {
-	prefix := s.k.byApp(app)
-	if env != "" {
-		prefix = s.k.byAppEnv(app, env)
-	}
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly()}
-	if limit > 0 {
-		opts = append(opts, clientv3.WithLimit(int64(limit)))
-	}
-	resp, err := s.get(ctx, prefix, opts...)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]uint64, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		if id, ok := idOfInv(kv.Key); ok {
-			ids = append(ids, id)
-		}
-	}
-	return s.runs(ctx, ids)
+	return s.indexPage(ctx, app, env, 0, limit)
 }
 
 // HistorySince implements runbook.Store: History in pages that widen 4×
@@ -224,17 +206,23 @@ func (s *Store) RunsPage(ctx context.Context, q runbook.RunPage) ([]*runbook.Run
 	if q.App == "" {
 		return s.runsBelow(ctx, q.Before, q.Limit)
 	}
-	prefix := s.k.byApp(q.App)
-	if q.Env != "" {
-		prefix = s.k.byAppEnv(q.App, q.Env)
+	return s.indexPage(ctx, q.App, q.Env, q.Before, q.Limit)
+}
+
+// indexPage reads up to limit runs (0: all) of app's index, or app and
+// env's, newest first, with ids below before (0: from the newest).
+func (s *Store) indexPage(ctx context.Context, app, env string, before uint64, limit int) ([]*runbook.Run, error) {
+	prefix := s.k.byApp(app)
+	if env != "" {
+		prefix = s.k.byAppEnv(app, env)
 	}
 	from := prefix
-	if q.Before > 0 {
-		from = prefix + inv(q.Before-1) // ids below Before: INVs from this one up
+	if before > 0 {
+		from = prefix + inv(before-1) // ids below before: INVs from this one up
 	}
 	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithKeysOnly()}
-	if q.Limit > 0 {
-		opts = append(opts, clientv3.WithLimit(int64(q.Limit)))
+	if limit > 0 {
+		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
 	resp, err := s.get(ctx, from, opts...)
 	if err != nil {
