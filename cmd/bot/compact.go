@@ -59,7 +59,15 @@ func compactStore(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shipmate: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "%s: %.1f MiB → %.1f MiB (%d free pages dropped) in %v\n",
-		path, float64(res.Before)/(1<<20), float64(res.After)/(1<<20), res.FreePages, res.Took.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%s: %s → %s (%d free pages dropped) in %v\n",
+		path, size(res.Before), size(res.After), res.FreePages, res.Took.Round(time.Millisecond))
 	return exitOK
+}
+
+// size writes a file size in KiB or MiB.
+func size(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
