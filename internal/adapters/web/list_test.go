@@ -14,6 +14,7 @@ import (
 // newest first, and a clear refusal of a filter it cannot read.
 func TestListRunsFilters(t *testing.T) {
 	c := newConsole(t, "")
+	s := c.openStream(t)
 	for _, line := range []string{"/deploy demo v1 staging", "/deploy cancel 1", "/deploy demo v2 staging"} {
 		if rep := c.command(t, "bob", line); rep.Error {
 			t.Fatalf("%s: %s", line, rep.Text)
@@ -45,14 +46,14 @@ func TestListRunsFilters(t *testing.T) {
 			t.Errorf("GET /api/runs%s = runs %v, want %v", tc.query, got, tc.want)
 		}
 	}
-	// Run 2 waits on someone (a state not yet finished): listing that
-	// state finds it, in its app only.
-	var runs []*runbook.Run
-	c.getJSON(t, "/api/runs?app=demo&limit=1", &runs)
-	if len(runs) != 1 || runs[0].State.Terminal() {
-		t.Fatalf("GET /api/runs?app=demo&limit=1 = %+v, want run 2, not finished", runs)
+	// Run 2 waits on its checklist (a state not yet finished): listing
+	// that state finds it, in its app only.
+	for {
+		if e := s.next(t).entry(t); e.Ref == "run-2" && e.Message.State == runbook.StateChecklist {
+			break
+		}
 	}
-	waiting := string(runs[0].State)
+	waiting := string(runbook.StateChecklist)
 	for query, want := range map[string][]uint64{
 		"?state=" + waiting:                     {2},
 		"?state=" + waiting + ",deploying":      {2},
