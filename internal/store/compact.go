@@ -124,30 +124,29 @@ func (s *Store) tooLarge(free int, live int64, when string) error {
 
 // compactLocked rewrites the store into path.compact and puts that file
 // in its place, then carries on in it. s.mu must be held exclusively: no
-// transaction runs meanwhile. The new file is complete and synced before
+// transaction runs meanwhile. The new file is complete and on disk before
 // it is renamed over the old one, and it is locked from the moment it is
 // created, so a crash leaves either file whole and no other process can
 // open the new one between the rename and its use.
 func (s *Store) compactLocked() (CompactResult, error) {
 	began := time.Now()
 	res := CompactResult{FreePages: freeOf(s.db)}
-	if st, err := os.Stat(s.path); err == nil {
-		res.Before = st.Size()
-	}
-	// Rewrite the file itself, not a symbolic link to it.
+	// Rewrite the file itself, not a symbolic link to it, with its
+	// permissions.
 	target, err := filepath.EvalSymlinks(s.path)
 	if err != nil {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
+	st, err := os.Stat(target)
+	if err != nil {
+		return res, fmt.Errorf("store: compact: %w", err)
+	}
+	res.Before = st.Size()
 	tmp := target + ".compact"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(target); err == nil {
-		mode = st.Mode().Perm()
-	}
-	dst, err := bolt.Open(tmp, mode, &bolt.Options{Timeout: time.Second})
+	dst, err := bolt.Open(tmp, st.Mode().Perm(), &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
@@ -156,10 +155,9 @@ func (s *Store) compactLocked() (CompactResult, error) {
 		_ = os.Remove(tmp)
 		return res, fmt.Errorf("store: compact %s: %w", s.path, err)
 	}
+	// Each of the rewrite's commits is fsynced, as every commit is, so the
+	// new file is on disk when Compact returns.
 	if err := bolt.Compact(dst, s.db, compactTxSize); err != nil {
-		return fail(err)
-	}
-	if err := dst.Sync(); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, target); err != nil {
