@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,7 +85,7 @@ func (s *Store) Holds(ctx context.Context) ([]runbook.Lock, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bHolds).ForEach(func(_, v []byte) error {
 			var l runbook.Lock
-			if err := json.Unmarshal(v, &l); err != nil {
+			if err := decode(v, &l); err != nil {
 				return err
 			}
 			out = append(out, l)
