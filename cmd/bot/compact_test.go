@@ -48,14 +48,24 @@ func TestCompactCommand(t *testing.T) {
 	}
 	config := configWithStore(t, dir, db)
 
-	// The bot holds the store: refused, and nothing changes.
+	// The bot holds the store: refused, and nothing changes: the same
+	// file, of the same size, still the bot's to use.
+	before, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, _, stderr := call(t, nil, "compact", "--config", config)
 	if code != exitFail || !strings.Contains(stderr, "stop the bot first") {
 		t.Fatalf("bot compact beside a running bot: exit %d, %q; want %d and a word to stop the bot", code, stderr, exitFail)
 	}
-	before, err := os.Stat(db)
-	if err != nil {
-		t.Fatal(err)
+	if refused, err := os.Stat(db); err != nil || !os.SameFile(before, refused) || refused.Size() != before.Size() {
+		t.Errorf("the refused bot compact changed the store file (%v)", err)
+	}
+	if _, err := os.Stat(db + ".compact"); !os.IsNotExist(err) {
+		t.Errorf("the refused bot compact left a file beside the store: %v", err)
+	}
+	if err := st.SetRunRef(ctx, 1, "slack.summary", "C1/1.1"); err != nil {
+		t.Errorf("the bot cannot write after a refused bot compact: %v", err)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -79,5 +89,8 @@ func TestCompactCommand(t *testing.T) {
 	defer st.Close()
 	if l, ok, err := st.HoldOf(ctx, "demo", "production"); err != nil || !ok || l.Reason != "freeze" {
 		t.Errorf("HoldOf(demo, production) after bot compact = %+v, %v, %v", l, ok, err)
+	}
+	if v, ok, err := st.RunRef(ctx, 1, "slack.summary"); err != nil || !ok || v != "C1/1.1" {
+		t.Errorf("RunRef after bot compact = %q, %v, %v; want the reference written before it", v, ok, err)
 	}
 }
