@@ -65,6 +65,9 @@ func posOf(rev int64, key string) string { return num(uint64(rev)) + "/" + key }
 // finds nothing new then reads one key, where etcd would read the whole
 // outbox to filter it by revision.
 func (s *Store) withOutboxHead(then []clientv3.Op) ([]clientv3.Op, bool) {
+	if !s.cfg.Outbox {
+		return then, false // no entries are written
+	}
 	greatest := ""
 	for _, op := range then {
 		if k, ok := strings.CutPrefix(string(op.KeyBytes()), s.k.outbox()); ok && op.IsPut() && k > greatest {
